@@ -1,0 +1,80 @@
+// Socket helpers shared by the loader, the user server and the bench.
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "kecho/unique_fd.h"
+
+namespace kecho {
+
+// An IPv4 or IPv6 socket address.
+struct SocketAddress {
+    sockaddr_storage storage{};
+    socklen_t length = 0;
+
+    int family() const { return storage.ss_family; }
+    const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&storage); }
+    sockaddr* get() { return reinterpret_cast<sockaddr*>(&storage); }
+    std::uint16_t port() const;
+    // "127.0.0.1:12346" or "[::1]:12346".
+    std::string to_string() const;
+};
+
+// Parses a numeric IPv4 or IPv6 address ("0.0.0.0", "::", "[::1]", "localhost" maps to 127.0.0.1).
+// Throws Error("invalid address '...': ...") on anything else.
+SocketAddress parse_address(const std::string& host, std::uint16_t port);
+
+// Parses "1".."65535"; throws Error on anything else.
+std::uint16_t parse_port(const std::string& text);
+
+// Parses a byte count with an optional K/M/G (binary) suffix: "4096", "4M", "16MiB".
+// Throws Error on garbage, negative numbers or overflow.
+std::uint64_t parse_bytes(const std::string& text);
+
+struct ListenOptions {
+    int backlog = 4096;
+    bool reuse_port = false;
+    bool nonblocking = true;
+};
+
+// socket + SO_REUSEADDR (+ SO_REUSEPORT) + bind + listen. A busy port throws
+// Error("cannot listen on 0.0.0.0:12346: address already in use (another server running?)").
+UniqueFd make_listener(const SocketAddress& address, const ListenOptions& options = {});
+
+// Blocking connect with a timeout in milliseconds; throws Error naming the address on failure.
+UniqueFd connect_to(const SocketAddress& address, int timeout_ms = 5000);
+
+void set_nonblocking(int fd, bool on = true);
+void set_nodelay(int fd, bool on = true);
+
+// The TCP_INFO fields we use (the kernel's struct, not glibc's older copy of it).
+struct TcpInfo {
+    std::uint8_t state = 0;
+    std::uint64_t bytes_acked = 0;     // bytes we sent that the peer acknowledged
+    std::uint64_t bytes_received = 0;  // bytes we received (sequence-space, excludes SYN/FIN)
+    std::uint64_t bytes_sent = 0;
+    std::uint32_t rtt_us = 0;
+    std::uint32_t snd_cwnd = 0;
+};
+
+// TCP_INFO of a connected socket (nullopt when the kernel refuses it).
+std::optional<TcpInfo> get_tcp_info(int fd);
+
+// SO_COOKIE: the kernel's 64-bit id of the socket (what bpf_get_socket_cookie returns).
+std::optional<std::uint64_t> get_socket_cookie(int fd);
+
+// Bytes in the send queue not yet acknowledged by the peer (SIOCOUTQ).
+std::optional<int> get_outq(int fd);
+
+// The local address a socket is bound to.
+SocketAddress local_address(int fd);
+
+// Resets the connection on close (SO_LINGER 0) and closes it.
+void reset_and_close(UniqueFd fd);
+
+}  // namespace kecho

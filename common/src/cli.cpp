@@ -1,0 +1,54 @@
+#include "kecho/cli.h"
+
+#include <cctype>
+#include <iostream>
+
+#include "kecho/error.h"
+#include "kecho/net.h"
+
+namespace kecho::cli {
+namespace {
+
+std::string lowercase_first(std::string text) {
+    if (!text.empty()) text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
+    while (!text.empty() && (text.back() == '\n' || text.back() == '.')) text.pop_back();
+    return text;
+}
+
+}  // namespace
+
+int parse(CLI::App& app, int argc, char** argv) {
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp&) {
+        std::cout << app.help();
+        return exit_ok;
+    } catch (const CLI::CallForAllHelp&) {
+        std::cout << app.help("", CLI::AppFormatMode::All);
+        return exit_ok;
+    } catch (const CLI::CallForVersion&) {
+        std::cout << app.version() << "\n";
+        return exit_ok;
+    } catch (const CLI::ParseError& e) {
+        std::string name = app.get_name();
+        std::cerr << name << ": " << lowercase_first(e.what()) << "\n"
+                  << "run '" << name << " --help' for usage\n";
+        return exit_usage;
+    }
+    return -1;
+}
+
+CLI::Validator bytes_validator() {
+    return CLI::Validator(
+        [](std::string& value) -> std::string {
+            try {
+                parse_bytes(value);
+            } catch (const Error& e) {
+                return e.what();
+            }
+            return {};
+        },
+        "BYTES", "bytes");
+}
+
+}  // namespace kecho::cli

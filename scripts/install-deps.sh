@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs everything the project needs (build, tests, plots, the VM harness) from Debian's
+# packages. Idempotent: packages already present are not touched, apt-get runs only when needed.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+need_root "$@"
+
+packages=(
+	# build
+	cmake make g++ pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
+	libcli11-dev nlohmann-json3-dev liburing-dev libgtest-dev googletest
+	# running and testing the servers
+	iproute2 procps kmod
+	# plots
+	gnuplot-nox
+	# the VM harness for kecho.ko (kernel image and headers come from scripts/vm/fetch-kernel.sh)
+	qemu-system-x86 busybox-static cpio gzip xz-utils zstd
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+	say "all ${#packages[@]} packages present"
+	exit 0
+fi
+say "installing ${#missing[@]} missing package(s): ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq || die "apt-get update failed: is the Debian mirror reachable?"
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
+	die "apt-get install failed for: ${missing[*]}"
+say "installed: ${missing[*]}"
