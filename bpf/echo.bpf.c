@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * In-kernel TCP echo: every byte a connection receives is redirected to the
+ * egress of the same socket, user space never touches it.
+ *
+ *  - echo_sockops inserts passively established sockets on the echo port
+ *    into echo_sockets (a SOCKHASH keyed by socket cookie);
+ *  - echo_verdict (sk_skb verdict on echo_sockets) redirects each received
+ *    skb to the egress of its own socket, unless the peer stopped reading
+ *    (pending-bytes guard: the cookie goes to the loader, which resets it);
+ *  - echo_meter (sk_msg on echo_sockets) counts the bytes actually queued
+ *    for egress, so received - echoed is what the kernel still holds.
+ *
+ * Portable to 6.1: only CO-RE reads, helpers older than 5.10.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+
+#include "echo.h"
+
+/* Knobs, set by the loader between open and load. */
+const volatile __u32 echo_port = 12347;
+const volatile __u64 max_pending = ECHO_DEFAULT_MAX_PENDING;
+
+/* Written by the loader through the mmapped .bss, read by `echo-loader stats`. */
+struct echo_loader_stats loader_stats = {};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKHASH);
+	__uint(max_entries, ECHO_DEFAULT_MAX_SOCKETS);
+	__type(key, __u64);	/* socket cookie */
+	__type(value, __u64);	/* socket (fd when inserted from user space) */
+} echo_sockets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct echo_counters);
+} echo_counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, ECHO_EVENTS_BYTES);
+} echo_events SEC(".maps");
+
+static __always_inline struct echo_counters *counters(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&echo_counters, &zero);
+}
+
+SEC("sockops")
+int echo_sockops(struct bpf_sock_ops *skops)
+{
+	struct echo_counters *c;
+	__u64 cookie;
+	long err;
+
+	if (skops->op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)
+		return 1;
+	/* local_port is in host byte order; sockets of other ports stay out. */
+	if (skops->local_port != echo_port)
+		return 1;
+
+	cookie = bpf_get_socket_cookie(skops);
+	err = bpf_sock_hash_update(skops, &echo_sockets, &cookie, BPF_NOEXIST);
+	c = counters();
+	if (c)
+		c->value[err ? ECHO_INSERT_FAILED : ECHO_INSERTED]++;
+	return 1;
+}
+
+/* The peer stopped reading: received - acknowledged exceeds the limit. */
+static __always_inline int over_limit(struct __sk_buff *skb, __u64 cookie,
+				      struct echo_counters *c)
+{
+	struct echo_event *event;
+	struct bpf_sock *sk;
+	struct tcp_sock *tp;
+	__u64 pending;
+
+	sk = skb->sk;
+	if (!sk)
+		return 0;
+	tp = bpf_skc_to_tcp_sock(sk);
+	if (!tp)
+		return 0;
+	pending = tp->bytes_received - tp->bytes_acked;
+	if (pending <= max_pending)
+		return 0;
+
+	if (c)
+		c->value[ECHO_OVER_LIMIT]++;
+	event = bpf_ringbuf_reserve(&echo_events, sizeof(*event), 0);
+	if (!event) {
+		if (c)
+			c->value[ECHO_EVENTS_LOST]++;
+		return 1;
+	}
+	event->cookie = cookie;
+	event->pending = pending;
+	bpf_ringbuf_submit(event, 0);
+	return 1;
+}
+
+SEC("sk_skb")
+int echo_verdict(struct __sk_buff *skb)
+{
+	struct echo_counters *c = counters();
+	__u64 cookie = bpf_get_socket_cookie(skb);
+	long verdict;
+
+	if (c)
+		c->value[ECHO_RX_BYTES] += skb->len;
+	/*
+	 * Egress redirect has no flow control: drop (the loader resets the
+	 * connection) instead of queueing without bound for a non-reader.
+	 */
+	if (over_limit(skb, cookie, c))
+		return SK_DROP;
+
+	/* flags 0: egress of the socket found by cookie, i.e. this one. */
+	verdict = bpf_sk_redirect_hash(skb, &echo_sockets, &cookie, 0);
+	if (verdict != SK_PASS && c)
+		c->value[ECHO_REDIRECT_FAILED]++;
+	return verdict;
+}
+
+SEC("sk_msg")
+int echo_meter(struct sk_msg_md *msg)
+{
+	struct echo_counters *c = counters();
+
+	if (c)
+		c->value[ECHO_ECHOED_BYTES] += msg->size;
+	return SK_PASS;
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,104 @@
+#include "bpf_objects.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "kecho/error.h"
+#include "kecho/unique_fd.h"
+
+namespace kecho::loader {
+namespace {
+
+UniqueFd map_by_id(std::uint32_t id, const char* what) {
+    UniqueFd fd(bpf_map_get_fd_by_id(id));
+    if (!fd) {
+        int err = errno;
+        if (err == ENOENT) throw Error(std::string("the ") + what + " map (id " + std::to_string(id) + ") is gone");
+        if (err == EPERM || err == EACCES) throw Error(std::string("cannot read the ") + what + " map: need root (CAP_BPF)");
+        throw_errno(std::string("cannot open the ") + what + " map (id " + std::to_string(id) + ")", err);
+    }
+    return fd;
+}
+
+}  // namespace
+
+std::vector<BpfObjectInfo> list_bpf_objects(const std::string& prefix) {
+    std::vector<BpfObjectInfo> found;
+    std::uint32_t id = 0;
+    // Bounded: ids are finite and strictly increasing.
+    for (int guard = 0; guard < 1'000'000 && bpf_prog_get_next_id(id, &id) == 0; ++guard) {
+        UniqueFd fd(bpf_prog_get_fd_by_id(id));
+        if (!fd) continue;  // unloaded meanwhile
+        bpf_prog_info info{};
+        std::uint32_t len = sizeof(info);
+        if (bpf_obj_get_info_by_fd(fd.get(), &info, &len) != 0) continue;
+        std::string name = info.name;
+        if (name.rfind(prefix, 0) == 0) found.push_back({"prog", id, name});
+    }
+    id = 0;
+    for (int guard = 0; guard < 1'000'000 && bpf_map_get_next_id(id, &id) == 0; ++guard) {
+        UniqueFd fd(bpf_map_get_fd_by_id(id));
+        if (!fd) continue;
+        bpf_map_info info{};
+        std::uint32_t len = sizeof(info);
+        if (bpf_obj_get_info_by_fd(fd.get(), &info, &len) != 0) continue;
+        std::string name = info.name;
+        if (name.rfind(prefix, 0) == 0) found.push_back({"map", id, name});
+    }
+    return found;
+}
+
+bool prog_exists(std::uint32_t id) {
+    if (id == 0) return false;
+    UniqueFd fd(bpf_prog_get_fd_by_id(id));
+    return fd.valid() || errno != ENOENT;
+}
+
+bool map_exists(std::uint32_t id) {
+    if (id == 0) return false;
+    UniqueFd fd(bpf_map_get_fd_by_id(id));
+    return fd.valid() || errno != ENOENT;
+}
+
+bool link_exists(std::uint32_t id) {
+    if (id == 0) return false;
+    UniqueFd fd(bpf_link_get_fd_by_id(id));
+    return fd.valid() || errno != ENOENT;
+}
+
+StatsSnapshot read_stats(const ObjectIds& ids) {
+    StatsSnapshot snap;
+
+    UniqueFd counters = map_by_id(ids.counters, "counters");
+    int cpus = libbpf_num_possible_cpus();
+    if (cpus <= 0) throw Error("cannot count the possible cpus");
+    std::vector<echo_counters> per_cpu(static_cast<size_t>(cpus));
+    std::uint32_t zero = 0;
+    if (bpf_map_lookup_elem(counters.get(), &zero, per_cpu.data()) != 0)
+        throw_errno("cannot read the counters map", errno);
+    for (const auto& c : per_cpu)
+        for (int i = 0; i < ECHO_COUNTER_MAX; ++i) snap.bpf[static_cast<size_t>(i)] += c.value[i];
+
+    UniqueFd bss = map_by_id(ids.bss, "bss");
+    bpf_map_info info{};
+    std::uint32_t len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(bss.get(), &info, &len) != 0) throw_errno("cannot inspect the bss map", errno);
+    if (info.value_size < sizeof(echo_loader_stats)) throw Error("the bss map is smaller than expected");
+    std::vector<char> value(info.value_size);
+    if (bpf_map_lookup_elem(bss.get(), &zero, value.data()) != 0) throw_errno("cannot read the bss map", errno);
+    std::memcpy(&snap.loader, value.data(), sizeof(snap.loader));
+
+    UniqueFd sockets = map_by_id(ids.sockets, "socket hash");
+    std::uint64_t key = 0;
+    std::uint64_t* prev = nullptr;
+    for (int guard = 0; guard < 10'000'000 && bpf_map_get_next_key(sockets.get(), prev, &key) == 0; ++guard) {
+        ++snap.in_map;
+        prev = &key;
+    }
+    return snap;
+}
+
+}  // namespace kecho::loader

@@ -1,0 +1,45 @@
+// The four verbs of echo-loader. Each returns the process exit code; errors throw kecho::Error.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace kecho::loader {
+
+struct AttachOptions {
+    std::string address = "0.0.0.0";
+    std::uint16_t port = 0;  // filled with kecho::ports::bpf
+    int backlog = 4096;
+    std::string cgroup;  // empty: <cgroup v2 root>/kecho-bpf
+    std::string max_pending = "16M";
+    std::uint32_t max_connections = 65536;
+    double drain_timeout = 10.0;
+    int stats_interval = 0;
+    bool no_meter = false;
+    std::string insert = "sockops";
+    bool verbose = false;
+};
+
+struct StatsOptions {
+    bool json = false;
+    double watch = 0;  // seconds; 0: once
+    int count = 0;     // with --watch: stop after this many readings (0: until Ctrl-C)
+};
+
+struct StatusOptions {
+    bool json = false;
+};
+
+struct DetachOptions {
+    double timeout = 15.0;
+};
+
+int run_attach(const AttachOptions& options, const std::string& run_dir);
+int run_stats(const StatsOptions& options, const std::string& run_dir);
+int run_status(const StatusOptions& options, const std::string& run_dir);
+int run_detach(const DetachOptions& options, const std::string& run_dir);
+
+// Exit code of `status` when no instance runs (as systemctl's "inactive").
+inline constexpr int exit_not_running = 3;
+
+}  // namespace kecho::loader

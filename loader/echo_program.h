@@ -1,0 +1,59 @@
+// The BPF side of the echo, owned by RAII: skeleton, the two map attachments, the sockops link.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "echo.h"
+#include "echo.skel.h"
+
+namespace kecho::loader {
+
+struct ProgramSettings {
+    std::uint16_t port = 0;
+    std::uint64_t max_pending = ECHO_DEFAULT_MAX_PENDING;
+    std::uint32_t max_sockets = ECHO_DEFAULT_MAX_SOCKETS;
+    bool meter = true;     // attach the sk_msg meter
+    bool sockops = true;   // attach sockops (false: the loader inserts after accept)
+    bool verbose = false;  // libbpf debug output
+};
+
+// Ids of everything loaded, for `status`, `detach` and the tests.
+struct ObjectIds {
+    std::uint32_t sockops = 0, verdict = 0, meter = 0;                        // programs
+    std::uint32_t sockets = 0, counters = 0, events = 0, bss = 0, rodata = 0;  // maps
+    std::uint32_t sockops_link = 0;
+};
+
+// Opens, configures and loads echo.bpf.o, then attaches the verdict (and meter) to the socket hash.
+// attach_sockops() attaches sockops to a cgroup with a bpf_link. Everything is detached and unloaded
+// by the destructor (and by the kernel if the process dies: links and map attachments are released
+// with the last fd).
+class EchoProgram {
+public:
+    explicit EchoProgram(const ProgramSettings& settings);
+    EchoProgram(const EchoProgram&) = delete;
+    EchoProgram& operator=(const EchoProgram&) = delete;
+    ~EchoProgram();
+
+    void attach_sockops(int cgroup_fd, const std::string& cgroup_path);
+
+    int sockets_fd() const;
+    int events_fd() const;
+    echo_loader_stats& loader_stats() { return skel_->bss->loader_stats; }
+    ObjectIds ids() const;
+
+private:
+    struct SkeletonDeleter {
+        void operator()(echo_bpf* skel) const { echo_bpf::destroy(skel); }
+    };
+    std::unique_ptr<echo_bpf, SkeletonDeleter> skel_;
+    bool verdict_attached_ = false;
+    bool meter_attached_ = false;
+};
+
+// libbpf's print callback: warnings always, debug lines only when verbose.
+void set_libbpf_verbosity(bool verbose);
+
+}  // namespace kecho::loader

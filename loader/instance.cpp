@@ -1,0 +1,116 @@
+#include "instance.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "kecho/error.h"
+
+namespace kecho::loader {
+namespace {
+
+std::string lock_path(const std::string& dir) { return dir + "/lock"; }
+std::string state_path(const std::string& dir) { return dir + "/state.json"; }
+
+nlohmann::json to_json(const InstanceState& s) {
+    return {{"pid", s.pid},
+            {"address", s.address},
+            {"port", s.port},
+            {"cgroup", s.cgroup},
+            {"cgroup_owned", s.cgroup_owned},
+            {"meter", s.meter},
+            {"insert", s.insert},
+            {"max_pending", s.max_pending},
+            {"started", s.started},
+            {"programs", {{"echo_sockops", s.ids.sockops}, {"echo_verdict", s.ids.verdict}, {"echo_meter", s.ids.meter}}},
+            {"maps",
+             {{"echo_sockets", s.ids.sockets},
+              {"echo_counters", s.ids.counters},
+              {"echo_events", s.ids.events},
+              {"bss", s.ids.bss},
+              {"rodata", s.ids.rodata}}},
+            {"links", {{"sockops", s.ids.sockops_link}}}};
+}
+
+InstanceState from_json(const nlohmann::json& j) {
+    InstanceState s;
+    s.pid = j.at("pid").get<pid_t>();
+    s.address = j.at("address").get<std::string>();
+    s.port = j.at("port").get<std::uint16_t>();
+    s.cgroup = j.at("cgroup").get<std::string>();
+    s.cgroup_owned = j.at("cgroup_owned").get<bool>();
+    s.meter = j.at("meter").get<bool>();
+    s.insert = j.at("insert").get<std::string>();
+    s.max_pending = j.at("max_pending").get<std::uint64_t>();
+    s.started = j.at("started").get<std::int64_t>();
+    const auto& p = j.at("programs");
+    s.ids.sockops = p.at("echo_sockops").get<std::uint32_t>();
+    s.ids.verdict = p.at("echo_verdict").get<std::uint32_t>();
+    s.ids.meter = p.at("echo_meter").get<std::uint32_t>();
+    const auto& m = j.at("maps");
+    s.ids.sockets = m.at("echo_sockets").get<std::uint32_t>();
+    s.ids.counters = m.at("echo_counters").get<std::uint32_t>();
+    s.ids.events = m.at("echo_events").get<std::uint32_t>();
+    s.ids.bss = m.at("bss").get<std::uint32_t>();
+    s.ids.rodata = m.at("rodata").get<std::uint32_t>();
+    s.ids.sockops_link = j.at("links").at("sockops").get<std::uint32_t>();
+    return s;
+}
+
+}  // namespace
+
+InstanceLock::InstanceLock(const std::string& run_dir) : dir_(run_dir) {
+    if (::mkdir(dir_.c_str(), 0755) != 0 && errno != EEXIST) throw_errno("cannot create " + dir_, errno);
+    fd_.reset(::open(lock_path(dir_).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+    if (!fd_) throw_errno("cannot open " + lock_path(dir_), errno);
+    if (::flock(fd_.get(), LOCK_EX | LOCK_NB) != 0) {
+        if (errno != EWOULDBLOCK) throw_errno("cannot lock " + lock_path(dir_), errno);
+        std::string who = "another echo-loader is already running";
+        if (auto state = read_instance_state(dir_))
+            who += " (pid " + std::to_string(state->pid) + ", " + state->address + ")";
+        throw Error(who + ": stop it with 'echo-loader detach' first");
+    }
+}
+
+InstanceLock::~InstanceLock() {
+    if (published_) ::unlink(state_path(dir_).c_str());
+    // The lock file stays (unlinking it would race with a starting instance); the flock goes with fd_.
+}
+
+void InstanceLock::publish(const InstanceState& state) {
+    std::string tmp = state_path(dir_) + ".tmp";
+    {
+        std::ofstream out(tmp, std::ios::trunc);
+        out << to_json(state).dump(2) << "\n";
+        if (!out) throw Error("cannot write " + tmp);
+    }
+    if (::rename(tmp.c_str(), state_path(dir_).c_str()) != 0) throw_errno("cannot write " + state_path(dir_), errno);
+    published_ = true;
+}
+
+bool instance_running(const std::string& run_dir) {
+    UniqueFd fd(::open(lock_path(run_dir).c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return false;
+    if (::flock(fd.get(), LOCK_SH | LOCK_NB) == 0) return false;  // nobody holds it
+    return errno == EWOULDBLOCK;
+}
+
+std::optional<InstanceState> read_instance_state(const std::string& run_dir) {
+    std::ifstream in(state_path(run_dir));
+    if (!in) return std::nullopt;
+    try {
+        return from_json(nlohmann::json::parse(in));
+    } catch (const nlohmann::json::exception&) {
+        return std::nullopt;
+    }
+}
+
+void remove_stale_state(const std::string& run_dir) { ::unlink(state_path(run_dir).c_str()); }
+
+}  // namespace kecho::loader

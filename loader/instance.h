@@ -1,0 +1,58 @@
+// The running instance, as other invocations see it: a lock and a small JSON state file in the
+// runtime directory (default /run/kecho-bpf). One instance per runtime directory.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "echo_program.h"
+#include "kecho/unique_fd.h"
+
+namespace kecho::loader {
+
+inline constexpr const char* default_run_dir = "/run/kecho-bpf";
+
+struct InstanceState {
+    pid_t pid = 0;
+    std::string address;  // "0.0.0.0:12347"
+    std::uint16_t port = 0;
+    std::string cgroup;
+    bool cgroup_owned = false;  // created for this instance: removed with it
+    bool meter = true;
+    std::string insert;  // sockops | loader | none
+    std::uint64_t max_pending = 0;
+    std::int64_t started = 0;  // unix seconds
+    ObjectIds ids;
+};
+
+// Held by `attach` for its whole life (flock on <dir>/lock; released by the kernel if it dies).
+class InstanceLock {
+public:
+    // Throws Error("another echo-loader is already running ...") when the lock is taken.
+    explicit InstanceLock(const std::string& run_dir);
+    InstanceLock(const InstanceLock&) = delete;
+    InstanceLock& operator=(const InstanceLock&) = delete;
+    ~InstanceLock();
+
+    // Publishes the state (atomically: temporary file + rename).
+    void publish(const InstanceState& state);
+
+private:
+    std::string dir_;
+    UniqueFd fd_;
+    bool published_ = false;
+};
+
+// True while an `attach` holds the lock of `run_dir`.
+bool instance_running(const std::string& run_dir);
+
+// The published state, nullopt if there is none (never started, or stopped cleanly).
+std::optional<InstanceState> read_instance_state(const std::string& run_dir);
+
+// Removes the state file of a dead instance (after SIGKILL).
+void remove_stale_state(const std::string& run_dir);
+
+}  // namespace kecho::loader

@@ -1,0 +1,104 @@
+// echo-loader: loads the in-kernel sockmap echo, runs it in the foreground, and inspects or stops a
+// running instance (stats, status, detach).
+#include <cstdio>
+#include <string>
+
+#include "commands.h"
+#include "instance.h"
+#include "kecho/cli.h"
+#include "kecho/error.h"
+#include "kecho/net.h"
+#include "kecho/ports.h"
+
+namespace {
+
+CLI::Validator address_validator() {
+    return CLI::Validator(
+        [](std::string& value) -> std::string {
+            try {
+                kecho::parse_address(value, 1);
+            } catch (const kecho::Error& e) {
+                return e.what();
+            }
+            return {};
+        },
+        "ADDR", "address");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    using namespace kecho::loader;
+    CLI::App app{"echo-loader: TCP echo inside the kernel through an eBPF sockmap", "echo-loader"};
+    app.require_subcommand(1);
+    std::string run_dir = default_run_dir;
+    app.add_option("--run-dir", run_dir, "where the running instance keeps its lock and state")
+        ->capture_default_str();
+
+    AttachOptions attach;
+    attach.port = kecho::ports::bpf;
+    auto* attach_cmd = app.add_subcommand("attach", "load and attach the echo, listen, run until SIGINT/SIGTERM");
+    attach_cmd->add_option("--address", attach.address, "address to listen on (IPv4 or IPv6; '::' is dual stack)")
+        ->check(address_validator())
+        ->capture_default_str();
+    attach_cmd->add_option("--port", attach.port, "TCP port to echo on")->check(CLI::Range(1, 65535))->capture_default_str();
+    attach_cmd->add_option("--backlog", attach.backlog, "listen backlog")->check(CLI::Range(1, 1 << 20))->capture_default_str();
+    attach_cmd->add_option("--cgroup", attach.cgroup,
+                           "cgroup v2 directory to run in (default: kecho-bpf under the cgroup v2 root)");
+    attach_cmd
+        ->add_option("--max-pending", attach.max_pending,
+                     "reset a connection whose peer leaves more than this many echoed bytes unacknowledged")
+        ->check(kecho::cli::bytes_validator())
+        ->capture_default_str();
+    attach_cmd->add_option("--max-connections", attach.max_connections, "size of the socket hash")
+        ->check(CLI::Range(1, 1 << 24))
+        ->capture_default_str();
+    attach_cmd->add_option("--drain-timeout", attach.drain_timeout,
+                           "seconds to wait for the last echo bytes after a peer closes before resetting")
+        ->check(CLI::Range(0.0, 3600.0))
+        ->capture_default_str();
+    attach_cmd->add_option("--stats-interval", attach.stats_interval, "print the counters every SEC seconds (0: never)")
+        ->check(CLI::Range(0, 86400))
+        ->capture_default_str();
+    attach_cmd->add_flag("--no-meter", attach.no_meter, "do not attach the sk_msg program that meters echoed bytes");
+    attach_cmd
+        ->add_option("--insert", attach.insert,
+                     "who puts sockets in the map: sockops, loader (after accept) or none (echo in user space); "
+                     "the last two are for diagnosis")
+        ->check(CLI::IsMember({"sockops", "loader", "none"}))
+        ->capture_default_str();
+    attach_cmd->add_flag("--verbose", attach.verbose, "print libbpf's debug output");
+
+    StatsOptions stats;
+    auto* stats_cmd = app.add_subcommand("stats", "print the counters of the running instance");
+    stats_cmd->add_flag("--json", stats.json, "print JSON (one object per reading)");
+    stats_cmd->add_option("--watch", stats.watch, "print a reading every SEC seconds until Ctrl-C")
+        ->check(CLI::Range(0.05, 86400.0));
+    stats_cmd->add_option("--count", stats.count, "with --watch: stop after N readings")->check(CLI::Range(1, 1 << 30));
+
+    StatusOptions status;
+    auto* status_cmd = app.add_subcommand("status", "is it running: pid, port, cgroup, program and map ids (exit 3: not running)");
+    status_cmd->add_flag("--json", status.json, "print JSON");
+
+    DetachOptions detach;
+    auto* detach_cmd = app.add_subcommand("detach", "stop the running instance and confirm nothing is left attached");
+    detach_cmd->add_option("--timeout", detach.timeout, "seconds to wait for it to stop")
+        ->check(CLI::Range(0.1, 600.0))
+        ->capture_default_str();
+
+    int code = kecho::cli::parse(app, argc, argv);
+    if (code >= 0) return code;
+    try {
+        if (attach_cmd->parsed()) return run_attach(attach, run_dir);
+        if (stats_cmd->parsed()) return run_stats(stats, run_dir);
+        if (status_cmd->parsed()) return run_status(status, run_dir);
+        if (detach_cmd->parsed()) return run_detach(detach, run_dir);
+    } catch (const kecho::Error& e) {
+        std::fprintf(stderr, "echo-loader: %s\n", e.what());
+        return kecho::cli::exit_failure;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "echo-loader: unexpected error: %s\n", e.what());
+        return kecho::cli::exit_failure;
+    }
+    return kecho::cli::exit_usage;
+}
