@@ -1,0 +1,40 @@
+// Bytes received but not yet echoed back: the only per-connection copy the servers make, and only
+// of what the kernel would not take at once.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+
+namespace kecho::userserver {
+
+class OutBuffer {
+public:
+    OutBuffer() = default;
+    OutBuffer(const OutBuffer&) = delete;
+    OutBuffer& operator=(const OutBuffer&) = delete;
+    OutBuffer(OutBuffer&&) noexcept = default;
+    OutBuffer& operator=(OutBuffer&&) noexcept = default;
+
+    std::size_t size() const { return end_ - begin_; }
+    bool empty() const { return end_ == begin_; }
+    const char* data() const { return storage_.get() + begin_; }
+    std::size_t capacity() const { return capacity_; }
+
+    // Appends n bytes; grows to what is needed (never more than twice the content).
+    void append(const char* bytes, std::size_t n);
+    // Drops the first n bytes (n <= size()). Once empty, a large allocation is given back so an
+    // idle connection holds no memory for a burst that is over.
+    void consume(std::size_t n);
+    void clear() { consume(size()); }
+
+private:
+    static constexpr std::size_t min_capacity = 16 * 1024;
+    static constexpr std::size_t keep_capacity = 64 * 1024;
+
+    std::unique_ptr<char[]> storage_;
+    std::size_t capacity_ = 0;
+    std::size_t begin_ = 0;
+    std::size_t end_ = 0;
+};
+
+}  // namespace kecho::userserver

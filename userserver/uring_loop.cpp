@@ -1,0 +1,514 @@
+// The io_uring engine. Where the kernel has them: one multishot accept per listener, one multishot
+// recv per connection filling buffers from a provided-buffer ring, and the echo sent straight out
+// of that buffer (no copy) with one send in flight per connection; every submission and completion
+// of a turn shares one io_uring_enter. Older kernels get single-shot accept/recv, or per-connection
+// receive buffers when there are no buffer rings (detected at run time).
+#include <liburing.h>
+#include <poll.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kecho/error.h"
+#include "kecho/net.h"
+#include "log.h"
+#include "loop.h"
+#include "out_buffer.h"
+
+namespace kecho::userserver {
+namespace {
+
+constexpr unsigned sq_entries = 512;
+constexpr unsigned cq_entries = 8192;
+constexpr unsigned buffer_count = 256;  // provided buffers per thread (a power of two)
+constexpr unsigned buffer_size = 16 * 1024;
+constexpr unsigned own_buffer_size = 16 * 1024;  // per connection, only without buffer rings
+constexpr std::uint16_t buffer_group = 0;
+constexpr int drain_timeout_ms = 500;
+
+// user_data: a connection pointer (8-byte aligned) with the operation in the low bits, or one of
+// the small tags below for operations that belong to the loop (no pointer is that small).
+constexpr std::uint64_t op_recv = 1;
+constexpr std::uint64_t op_send = 2;
+constexpr std::uint64_t op_mask = 7;
+constexpr std::uint64_t tag_accept = 8;
+constexpr std::uint64_t tag_stop = 16;
+constexpr std::uint64_t tag_accept_resume = 24;
+constexpr std::uint64_t tag_ignore = 32;  // cancellations: their outcome shows on the cancelled op
+
+struct Connection {
+    explicit Connection(int descriptor) : fd(descriptor) {}
+
+    UniqueFd fd;
+    OutBuffer queued;   // received while a send was in flight
+    OutBuffer sending;  // our copy of the bytes in flight (when not sent from a provided buffer)
+    int send_buffer = -1;  // provided buffer the send in flight reads from
+    const char* send_data = nullptr;
+    std::size_t send_left = 0;
+    std::unique_ptr<char[]> own_buffer;
+    std::uint64_t echoed = 0;
+    std::size_t index = 0;  // position in UringLoop::connections_
+    int error = 0;
+    bool recv_armed = false;
+    bool send_inflight = false;
+    bool received_any = false;
+    bool peer_closed = false;
+    bool paused = false;
+    bool starved = false;  // recv ended for lack of buffers; re-armed once some come back
+    bool closing = false;
+    bool cancelled = false;
+    std::string peer;
+
+    std::size_t unsent() const { return queued.size() + (send_inflight ? send_left : 0); }
+    bool idle() const { return !recv_armed && !send_inflight; }
+};
+
+int read_io_uring_disabled() {
+    std::ifstream in("/proc/sys/kernel/io_uring_disabled");
+    int value = 0;
+    if (in >> value) return value;
+    return 0;
+}
+
+[[noreturn]] void throw_setup_error(int err) {
+    const std::string fix = "; use --engine epoll";
+    int disabled = read_io_uring_disabled();
+    if (err == EPERM && disabled == 2)
+        throw Error("io_uring is disabled on this host (sysctl kernel.io_uring_disabled=2)" + fix);
+    if (err == EPERM && disabled == 1)
+        throw Error("io_uring is restricted to root and kernel.io_uring_group (sysctl kernel.io_uring_disabled=1)" + fix);
+    if (err == EPERM || err == ENOSYS)
+        throw Error(errno_message("io_uring is unavailable", err) +
+                    " (kernel without io_uring, or blocked by seccomp/container policy)" + fix);
+    if (err == ENOMEM)
+        throw Error(errno_message("cannot set up io_uring", err) + " (locked-memory limit too low? ulimit -l)" + fix);
+    throw Error(errno_message("cannot set up io_uring", err) + fix);
+}
+
+class UringLoop final : public Loop {
+public:
+    explicit UringLoop(LoopContext context) : context_(std::move(context)) {
+        setup_ring();
+        // io_uring waits for readiness itself; a non-blocking listener would only add EAGAINs.
+        set_nonblocking(context_.listener.get(), false);
+        bool automatic = context_.config->uring_features == UringFeatures::automatic;
+        if (context_.config->uring_features != UringFeatures::no_buffer_ring) setup_buffer_ring();
+        multishot_accept_ = automatic;
+        multishot_recv_ = automatic && buffer_ring_ != nullptr;
+    }
+
+    ~UringLoop() override {
+        io_uring_queue_exit(&ring_);
+        connections_.clear();
+        dead_.clear();
+        if (buffer_ring_) ::munmap(buffer_ring_, buffer_count * sizeof(io_uring_buf));
+        if (buffers_) ::munmap(buffers_, static_cast<std::size_t>(buffer_count) * buffer_size);
+    }
+
+    void run() override {
+        if (context_.config->verbose) {
+            log_line(std::string("io_uring: ") + (multishot_accept_ ? "multishot" : "single-shot") + " accept, " +
+                     (multishot_recv_ ? "multishot" : "single-shot") + " recv, " +
+                     (buffer_ring_ ? std::to_string(buffer_count) + " provided buffers of " +
+                                         std::to_string(buffer_size / 1024) + " KiB"
+                                   : std::string("a receive buffer per connection")) +
+                     (deferred_task_run_ ? ", deferred task work" : ""));
+        }
+        io_uring_prep_poll_add(get_sqe(), context_.stop_fd, POLLIN);
+        io_uring_sqe_set_data64(last_sqe_, tag_stop);
+        arm_accept();
+        while (!stopping_) turn(nullptr);
+        drain();
+    }
+
+private:
+    // ---- setup ----
+
+    void setup_ring() {
+        // Best first: one thread submits and reaps (6.1+), then cooperative task work (5.19+).
+        const unsigned attempts[] = {
+            IORING_SETUP_CQSIZE | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+            IORING_SETUP_CQSIZE | IORING_SETUP_COOP_TASKRUN,
+            IORING_SETUP_CQSIZE,
+            0,
+        };
+        int ret = -EINVAL;
+        for (unsigned flags : attempts) {
+            io_uring_params params{};
+            params.flags = flags;
+            params.cq_entries = cq_entries;
+            ret = io_uring_queue_init_params(sq_entries, &ring_, &params);
+            if (ret == 0) {
+                deferred_task_run_ = flags & IORING_SETUP_DEFER_TASKRUN;
+                return;
+            }
+            if (ret != -EINVAL) break;
+        }
+        throw_setup_error(-ret);
+    }
+
+    void setup_buffer_ring() {
+        std::size_t ring_bytes = buffer_count * sizeof(io_uring_buf);
+        void* ring = ::mmap(nullptr, ring_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (ring == MAP_FAILED) throw_errno("cannot allocate the io_uring buffer ring", errno);
+        io_uring_buf_reg reg{};
+        reg.ring_addr = reinterpret_cast<std::uintptr_t>(ring);
+        reg.ring_entries = buffer_count;
+        reg.bgid = buffer_group;
+        int ret = io_uring_register_buf_ring(&ring_, &reg, 0);
+        if (ret != 0) {
+            ::munmap(ring, ring_bytes);
+            if (ret == -EINVAL || ret == -ENOSYS || ret == -EOPNOTSUPP) return;  // kernel older than 5.19
+            throw_errno("cannot register the io_uring buffer ring", -ret);
+        }
+        buffer_ring_ = static_cast<io_uring_buf_ring*>(ring);
+        io_uring_buf_ring_init(buffer_ring_);
+        void* buffers = ::mmap(nullptr, static_cast<std::size_t>(buffer_count) * buffer_size, PROT_READ | PROT_WRITE,
+                               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (buffers == MAP_FAILED) throw_errno("cannot allocate io_uring receive buffers", errno);
+        buffers_ = static_cast<char*>(buffers);
+        for (unsigned id = 0; id < buffer_count; ++id) recycle(static_cast<int>(id));
+        buffers_available_ = buffer_count;
+        publish_buffers();
+    }
+
+    // ---- the loop ----
+
+    // Submits what is queued, waits for at least one completion (bounded by `timeout` if given)
+    // and handles every completion there is.
+    void turn(__kernel_timespec* timeout) {
+        publish_buffers();
+        rearm_starved();
+        publish_buffers();
+        io_uring_cqe* cqe = nullptr;
+        int ret = timeout ? io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, timeout, nullptr)
+                          : io_uring_submit_and_wait(&ring_, 1);
+        if (ret < 0 && ret != -EINTR && ret != -ETIME && ret != -EBUSY && ret != -EAGAIN)
+            throw_errno("io_uring_enter failed", -ret);
+        unsigned head;
+        unsigned seen = 0;
+        io_uring_for_each_cqe(&ring_, head, cqe) {
+            ++seen;
+            handle(cqe->user_data, cqe->res, cqe->flags);
+        }
+        io_uring_cq_advance(&ring_, seen);
+        dead_.clear();
+    }
+
+    // After a stop: cancel everything and wait (bounded) until the kernel no longer uses our
+    // buffers, so they can be freed safely.
+    void drain() {
+        io_uring_prep_cancel64(get_sqe(), 0, IORING_ASYNC_CANCEL_ANY);
+        io_uring_sqe_set_data64(last_sqe_, tag_ignore);
+        __kernel_timespec step{0, 50 * 1000 * 1000};
+        for (int waited = 0; waited < drain_timeout_ms && busy(); waited += 50) turn(&step);
+    }
+
+    bool busy() const {
+        if (accept_armed_) return true;
+        for (const auto& connection : connections_)
+            if (!connection->idle()) return true;
+        return false;
+    }
+
+    io_uring_sqe* get_sqe() {
+        io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+        if (!sqe) {
+            io_uring_submit(&ring_);  // the queue is full: hand it to the kernel and go on
+            sqe = io_uring_get_sqe(&ring_);
+        }
+        if (!sqe) throw Error("io_uring submission queue stays full");
+        last_sqe_ = sqe;
+        return sqe;
+    }
+
+    void handle(std::uint64_t user_data, int res, unsigned flags) {
+        switch (user_data) {
+        case tag_accept:
+            on_accept(res, flags);
+            return;
+        case tag_stop:
+            stopping_ = true;
+            return;
+        case tag_accept_resume:
+            accept_paused_ = false;
+            arm_accept();
+            return;
+        case tag_ignore:
+            return;
+        default:
+            break;
+        }
+        auto* connection = reinterpret_cast<Connection*>(user_data & ~op_mask);
+        if ((user_data & op_mask) == op_recv)
+            on_recv(connection, res, flags);
+        else
+            on_send(connection, res);
+        settle(connection);
+    }
+
+    // ---- accepting ----
+
+    void arm_accept() {
+        if (stopping_ || accept_armed_ || accept_paused_) return;
+        io_uring_sqe* sqe = get_sqe();
+        if (multishot_accept_)
+            io_uring_prep_multishot_accept(sqe, context_.listener.get(), nullptr, nullptr, SOCK_CLOEXEC);
+        else
+            io_uring_prep_accept(sqe, context_.listener.get(), nullptr, nullptr, SOCK_CLOEXEC);
+        io_uring_sqe_set_data64(sqe, tag_accept);
+        accept_armed_ = true;
+    }
+
+    void on_accept(int res, unsigned flags) {
+        if (!(flags & IORING_CQE_F_MORE)) accept_armed_ = false;
+        if (res >= 0) {
+            accepted_any_ = true;
+            add_connection(res);
+        } else if (res == -EINVAL && multishot_accept_ && !accepted_any_) {
+            multishot_accept_ = false;  // kernel older than 5.19
+        } else if (res != -ECANCELED && AcceptErrors::should_pause(-res) && !accept_armed_) {
+            accept_paused_ = true;
+            accept_pause_ = {0, AcceptErrors::pause_ms * 1000L * 1000L};
+            io_uring_prep_timeout(get_sqe(), &accept_pause_, 0, 0);
+            io_uring_sqe_set_data64(last_sqe_, tag_accept_resume);
+        }
+        arm_accept();
+    }
+
+    void add_connection(int fd) {
+        set_nodelay(fd);
+        auto connection = std::make_unique<Connection>(fd);
+        if (!buffer_ring_) connection->own_buffer.reset(new char[own_buffer_size]);
+        if (context_.config->verbose) {
+            SocketAddress address;
+            address.length = sizeof(address.storage);
+            if (::getpeername(fd, address.get(), &address.length) == 0) connection->peer = address.to_string();
+            log_line("connection from " + connection->peer);
+        }
+        connection->index = connections_.size();
+        Connection* raw = connection.get();
+        connections_.push_back(std::move(connection));
+        arm_recv(raw);
+    }
+
+    // ---- receiving ----
+
+    void arm_recv(Connection* c) {
+        if (stopping_ || c->recv_armed || c->closing || c->peer_closed || c->paused || c->starved) return;
+        io_uring_sqe* sqe = get_sqe();
+        if (buffer_ring_) {
+            if (multishot_recv_)
+                io_uring_prep_recv_multishot(sqe, c->fd.get(), nullptr, 0, 0);
+            else
+                io_uring_prep_recv(sqe, c->fd.get(), nullptr, 0, 0);
+            sqe->flags |= IOSQE_BUFFER_SELECT;
+            sqe->buf_group = buffer_group;
+        } else {
+            io_uring_prep_recv(sqe, c->fd.get(), c->own_buffer.get(), own_buffer_size, 0);
+        }
+        io_uring_sqe_set_data64(sqe, reinterpret_cast<std::uintptr_t>(c) | op_recv);
+        c->recv_armed = true;
+    }
+
+    void on_recv(Connection* c, int res, unsigned flags) {
+        bool more = flags & IORING_CQE_F_MORE;
+        if (!more) c->recv_armed = false;
+        int buffer = -1;
+        if (flags & IORING_CQE_F_BUFFER) {
+            buffer = static_cast<int>(flags >> IORING_CQE_BUFFER_SHIFT);
+            --buffers_available_;
+        }
+        if (res > 0) {
+            c->received_any = true;
+            const char* data = buffer >= 0 ? buffer_data(buffer) : c->own_buffer.get();
+            if (c->closing)
+                release(buffer);
+            else
+                echo(c, data, static_cast<std::size_t>(res), buffer);
+        } else {
+            release(buffer);
+            if (res == 0) {
+                c->peer_closed = true;
+            } else if (res == -ENOBUFS) {
+                if (!c->closing && !c->starved) {
+                    c->starved = true;
+                    starved_.push_back(c);
+                }
+            } else if (res == -EINVAL && multishot_recv_ && !c->received_any && !more) {
+                multishot_recv_ = false;  // kernel older than 6.0: single-shot from now on
+            } else if (res != -ECANCELED) {
+                fail(c, -res);
+            }
+        }
+        if (!c->recv_armed) arm_recv(c);
+    }
+
+    void echo(Connection* c, const char* data, std::size_t n, int buffer) {
+        if (!c->send_inflight && c->queued.empty() && buffer >= 0 && buffers_available_ >= buffer_count / 2) {
+            // Send straight from the provided buffer. Only while most buffers are free, so
+            // clients that do not read can never hold the whole ring.
+            start_send(c, data, n, buffer);
+        } else {
+            c->queued.append(data, n);
+            release(buffer);
+            send_queued(c);
+        }
+        if (c->unsent() > context_.config->max_buffer && !c->paused) {
+            // Stop reading: TCP flow control now holds the peer until the echo drains.
+            c->paused = true;
+            if (c->recv_armed && multishot_recv_) cancel(c, op_recv);
+        }
+    }
+
+    // ---- sending ----
+
+    void send_queued(Connection* c) {
+        if (c->send_inflight || c->queued.empty() || c->closing) return;
+        std::swap(c->sending, c->queued);  // the bytes in flight must not move: appends go to `queued`
+        start_send(c, c->sending.data(), c->sending.size(), -1);
+    }
+
+    void start_send(Connection* c, const char* data, std::size_t n, int buffer) {
+        c->send_buffer = buffer;
+        c->send_data = data;
+        c->send_left = n;
+        c->send_inflight = true;
+        submit_send(c);
+    }
+
+    void submit_send(Connection* c) {
+        io_uring_sqe* sqe = get_sqe();
+        // MSG_WAITALL: the kernel retries a partial send itself, so one send completes all of it.
+        io_uring_prep_send(sqe, c->fd.get(), c->send_data, c->send_left, MSG_WAITALL | MSG_NOSIGNAL);
+        io_uring_sqe_set_data64(sqe, reinterpret_cast<std::uintptr_t>(c) | op_send);
+    }
+
+    void on_send(Connection* c, int res) {
+        if (res > 0) c->echoed += static_cast<unsigned>(res);
+        if (res > 0 && static_cast<std::size_t>(res) < c->send_left && !c->closing && !stopping_) {
+            c->send_data += res;
+            c->send_left -= static_cast<std::size_t>(res);
+            submit_send(c);
+            return;
+        }
+        c->send_inflight = false;
+        c->send_left = 0;
+        release(std::exchange(c->send_buffer, -1));
+        c->sending.clear();
+        if (res <= 0) {
+            if (res != -ECANCELED || !c->closing) fail(c, res == 0 ? EPIPE : -res);
+            return;
+        }
+        send_queued(c);
+        if (c->paused && c->unsent() <= context_.config->max_buffer / 2) {
+            c->paused = false;
+            arm_recv(c);
+        }
+    }
+
+    // ---- closing ----
+
+    void fail(Connection* c, int err) {
+        if (c->error == 0) c->error = err;
+        c->closing = true;
+        cancel_all(c);
+    }
+
+    void cancel(Connection* c, std::uint64_t op) {
+        io_uring_prep_cancel64(get_sqe(), reinterpret_cast<std::uintptr_t>(c) | op, 0);
+        io_uring_sqe_set_data64(last_sqe_, tag_ignore);
+    }
+
+    void cancel_all(Connection* c) {
+        if (c->cancelled) return;
+        c->cancelled = true;
+        if (c->recv_armed) cancel(c, op_recv);
+        if (c->send_inflight) cancel(c, op_send);
+    }
+
+    // Closes a connection once the peer has closed and everything was echoed, or after a failure,
+    // as soon as no operation of it is in flight any more.
+    void settle(Connection* c) {
+        if (!c->closing && c->peer_closed && !c->send_inflight && c->queued.empty()) {
+            c->closing = true;
+            cancel_all(c);
+        }
+        if (!c->closing || !c->idle()) return;
+        if (context_.config->verbose) {
+            std::string how = c->error == 0 ? std::string("peer closed") : errno_message("failed", c->error);
+            log_line("closed " + c->peer + ": " + std::to_string(c->echoed) + " bytes echoed (" + how + ")");
+        }
+        if (c->starved) std::erase(starved_, c);
+        std::size_t index = c->index;
+        dead_.push_back(std::move(connections_[index]));
+        if (index + 1 != connections_.size()) {
+            connections_[index] = std::move(connections_.back());
+            connections_[index]->index = index;
+        }
+        connections_.pop_back();
+        dead_.back()->fd.reset();
+    }
+
+    // ---- provided buffers ----
+
+    char* buffer_data(int id) const { return buffers_ + static_cast<std::size_t>(id) * buffer_size; }
+
+    void recycle(int id) {
+        io_uring_buf_ring_add(buffer_ring_, buffer_data(id), buffer_size, static_cast<unsigned short>(id),
+                              io_uring_buf_ring_mask(buffer_count), static_cast<int>(recycled_));
+        ++recycled_;
+    }
+
+    void release(int id) {
+        if (id < 0) return;
+        recycle(id);
+        ++buffers_available_;
+    }
+
+    void publish_buffers() {
+        if (recycled_ == 0) return;
+        io_uring_buf_ring_advance(buffer_ring_, static_cast<int>(recycled_));
+        recycled_ = 0;
+    }
+
+    void rearm_starved() {
+        while (!starved_.empty() && buffers_available_ > 0) {
+            Connection* c = starved_.back();
+            starved_.pop_back();
+            c->starved = false;
+            arm_recv(c);
+        }
+    }
+
+    LoopContext context_;
+    io_uring ring_{};
+    io_uring_sqe* last_sqe_ = nullptr;
+    io_uring_buf_ring* buffer_ring_ = nullptr;
+    char* buffers_ = nullptr;
+    unsigned recycled_ = 0;           // added to the ring, not yet published
+    long buffers_available_ = 0;      // buffers the kernel may fill
+    std::vector<std::unique_ptr<Connection>> connections_;
+    std::vector<std::unique_ptr<Connection>> dead_;  // freed after the turn that closed them
+    std::vector<Connection*> starved_;
+    __kernel_timespec accept_pause_{};
+    bool deferred_task_run_ = false;
+    bool multishot_accept_ = false;
+    bool multishot_recv_ = false;
+    bool accept_armed_ = false;
+    bool accepted_any_ = false;
+    bool accept_paused_ = false;
+    bool stopping_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Loop> make_uring_loop(LoopContext context) { return std::make_unique<UringLoop>(std::move(context)); }
+
+}  // namespace kecho::userserver
