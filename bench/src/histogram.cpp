@@ -1,0 +1,80 @@
+#include "bench/histogram.h"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+
+namespace kecho::bench {
+namespace {
+
+constexpr unsigned kSub = LatencyHistogram::sub_bucket_bits;
+constexpr std::uint64_t kSubCount = std::uint64_t{1} << kSub;
+// Values below 2^kSub have one bucket each; every higher power of two gets kSubCount/2 buckets.
+constexpr std::size_t kBuckets = kSubCount + (64 - kSub) * (kSubCount / 2);
+
+}  // namespace
+
+LatencyHistogram::LatencyHistogram() : counts_(kBuckets, 0) {}
+
+std::size_t LatencyHistogram::bucket_of(std::uint64_t value) {
+    if (value < kSubCount) return static_cast<std::size_t>(value);
+    unsigned top = 63 - static_cast<unsigned>(std::countl_zero(value));  // >= kSub
+    unsigned shift = top - (kSub - 1);                                     // keeps kSub significant bits
+    std::uint64_t mantissa = value >> shift;                               // in [kSubCount/2, kSubCount)
+    return static_cast<std::size_t>(kSubCount + (shift - 1) * (kSubCount / 2) + (mantissa - kSubCount / 2));
+}
+
+std::uint64_t LatencyHistogram::bucket_low(std::size_t index) {
+    if (index < kSubCount) return index;
+    std::size_t rest = index - kSubCount;
+    unsigned shift = static_cast<unsigned>(rest / (kSubCount / 2)) + 1;
+    std::uint64_t mantissa = kSubCount / 2 + rest % (kSubCount / 2);
+    return mantissa << shift;
+}
+
+std::uint64_t LatencyHistogram::bucket_high(std::size_t index) {
+    if (index < kSubCount) return index;
+    std::size_t rest = index - kSubCount;
+    unsigned shift = static_cast<unsigned>(rest / (kSubCount / 2)) + 1;
+    return bucket_low(index) + ((std::uint64_t{1} << shift) - 1);
+}
+
+void LatencyHistogram::record(std::uint64_t value) {
+    ++counts_[bucket_of(value)];
+    ++count_;
+    sum_ += value;
+    min_ = std::min(min_, value);
+    max_ = std::max(max_, value);
+}
+
+void LatencyHistogram::merge(const LatencyHistogram& other) {
+    for (std::size_t i = 0; i < counts_.size(); ++i) counts_[i] += other.counts_[i];
+    count_ += other.count_;
+    sum_ += other.sum_;
+    min_ = std::min(min_, other.min_);
+    max_ = std::max(max_, other.max_);
+}
+
+void LatencyHistogram::clear() {
+    std::fill(counts_.begin(), counts_.end(), 0);
+    count_ = sum_ = max_ = 0;
+    min_ = UINT64_MAX;
+}
+
+std::uint64_t LatencyHistogram::percentile(double p) const {
+    if (count_ == 0) return 0;
+    p = std::clamp(p, 0.0, 100.0);
+    auto rank = static_cast<std::uint64_t>(std::ceil(p / 100.0 * static_cast<double>(count_)));
+    rank = std::clamp<std::uint64_t>(rank, 1, count_);
+    std::uint64_t seen = 0;
+    for (std::size_t i = 0; i < counts_.size(); ++i) {
+        seen += counts_[i];
+        if (seen >= rank) {
+            std::uint64_t mid = bucket_low(i) + (bucket_high(i) - bucket_low(i)) / 2;
+            return std::clamp(mid, min_, max_);
+        }
+    }
+    return max_;
+}
+
+}  // namespace kecho::bench

@@ -1,0 +1,156 @@
+#include "bench/payload.h"
+
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+namespace kecho::bench {
+namespace {
+
+constexpr std::uint64_t kMul1 = 0xbf58476d1ce4e5b9ULL;
+constexpr std::uint64_t kMul2 = 0x94d049bb133111ebULL;
+// Modular inverses of kMul1 and kMul2 (mod 2^64).
+constexpr std::uint64_t inverse(std::uint64_t a) {
+    std::uint64_t x = a;  // Newton's iteration: each step doubles the correct low bits
+    for (int i = 0; i < 6; ++i) x *= 2 - a * x;
+    return x;
+}
+constexpr std::uint64_t kInv1 = inverse(kMul1);
+constexpr std::uint64_t kInv2 = inverse(kMul2);
+static_assert(kMul1 * kInv1 == 1 && kMul2 * kInv2 == 1);
+
+std::uint64_t unxorshift(std::uint64_t y, unsigned s) {
+    std::uint64_t x = y;
+    for (unsigned i = s; i < 64; i += s) x = y ^ (x >> s);
+    return x;
+}
+
+constexpr std::uint64_t kMarkerPeriod = 512;  // nul_heavy: one 8-byte marker per 512 bytes
+
+std::uint64_t load_le(const std::uint8_t* p) {
+    std::uint64_t v = 0;
+    for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
+    return v;
+}
+
+}  // namespace
+
+std::uint64_t scramble(std::uint64_t x) {
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * kMul1;
+    x = (x ^ (x >> 27)) * kMul2;
+    return x ^ (x >> 31);
+}
+
+std::uint64_t unscramble(std::uint64_t x) {
+    x = unxorshift(x, 31) * kInv2;
+    x = unxorshift(x, 27) * kInv1;
+    x = unxorshift(x, 30);
+    return x - 0x9e3779b97f4a7c15ULL;
+}
+
+std::string Mismatch::describe() const {
+    char text[128];
+    std::snprintf(text, sizeof(text), "byte mismatch at offset %llu: expected 0x%02x, got 0x%02x",
+                  static_cast<unsigned long long>(offset), expected, got);
+    std::string out = text;
+    if (!origin.empty()) out += " (" + origin + ")";
+    return out;
+}
+
+std::uint64_t Pattern::word(std::uint64_t index) const { return scramble(pack_position(connection_, index)); }
+
+std::uint8_t Pattern::byte_at(std::uint64_t offset) const {
+    switch (kind_) {
+        case PatternKind::mixed:
+            return static_cast<std::uint8_t>(word(offset / 8) >> (8 * (offset % 8)));
+        case PatternKind::all_bytes:
+            // XOR with a per-block constant permutes 0..255 within each 256-byte block.
+            return static_cast<std::uint8_t>((offset & 0xff) ^ (word(offset >> 8) & 0xff));
+        case PatternKind::nul_heavy: {
+            std::uint64_t in_period = offset % kMarkerPeriod;
+            if (in_period >= 8) return 0;
+            // Never an all-zero marker, so the marker itself is never mistaken for padding.
+            std::uint64_t marker = word(offset / kMarkerPeriod) | 1;
+            return static_cast<std::uint8_t>(marker >> (8 * in_period));
+        }
+    }
+    return 0;
+}
+
+void Pattern::fill(std::uint64_t offset, std::uint8_t* out, std::size_t length) const {
+    if (kind_ != PatternKind::mixed) {
+        if (kind_ == PatternKind::nul_heavy) {
+            std::memset(out, 0, length);
+            std::uint64_t end = offset + length;
+            std::uint64_t first = offset / kMarkerPeriod * kMarkerPeriod;
+            for (std::uint64_t p = first; p < end; p += kMarkerPeriod)
+                for (std::uint64_t o = std::max(p, offset); o < std::min(p + 8, end); ++o) out[o - offset] = byte_at(o);
+            return;
+        }
+        for (std::size_t i = 0; i < length; ++i) out[i] = byte_at(offset + i);
+        return;
+    }
+    std::size_t i = 0;
+    while (i < length && (offset + i) % 8 != 0) {
+        out[i] = byte_at(offset + i);
+        ++i;
+    }
+    for (; i + 8 <= length; i += 8) {
+        std::uint64_t w = word((offset + i) / 8);
+        for (int b = 0; b < 8; ++b) out[i + b] = static_cast<std::uint8_t>(w >> (8 * b));
+    }
+    for (; i < length; ++i) out[i] = byte_at(offset + i);
+}
+
+std::optional<Mismatch> Pattern::check(std::uint64_t offset, const std::uint8_t* data, std::size_t length) const {
+    // Generate in chunks and memcmp: fast, and the byte loop only runs where a difference is.
+    std::uint8_t expected[4096];
+    for (std::size_t done = 0; done < length;) {
+        std::size_t n = std::min(sizeof(expected), length - done);
+        fill(offset + done, expected, n);
+        if (std::memcmp(expected, data + done, n) != 0) {
+            for (std::size_t i = 0; i < n; ++i) {
+                if (expected[i] == data[done + i]) continue;
+                Mismatch m;
+                m.offset = offset + done + i;
+                m.expected = expected[i];
+                m.got = data[done + i];
+                m.origin = origin_of(offset, data, length, done + i);
+                return m;
+            }
+        }
+        done += n;
+    }
+    return std::nullopt;
+}
+
+// Tries to say where wrong bytes came from: undo the scramble on the 8 bytes around the first
+// wrong one, at every alignment nearby (a lost or extra byte shifts the stream); a plausible
+// (connection, offset) names bytes that crossed from another connection or moved in this one.
+std::string Pattern::origin_of(std::uint64_t offset, const std::uint8_t* data, std::size_t length,
+                               std::size_t at) const {
+    if (kind_ != PatternKind::mixed) return {};
+    for (std::size_t step = 0; step < 24; ++step) {
+        if (at + step < 7 || at + step - 7 + 8 > length) continue;
+        std::size_t q = at + step - 7;  // from 7 bytes before the wrong byte to 16 after it
+        std::uint64_t packed = unscramble(load_le(data + q));
+        std::uint64_t conn = packed >> 40;
+        std::uint64_t source = (packed & ((std::uint64_t{1} << 40) - 1)) * 8;
+        if (conn >= (1u << 20) || source > (std::uint64_t{1} << 35)) continue;  // garbage, not a stream word
+        std::uint64_t here = offset + q;
+        if (conn != connection_)
+            return "bytes at offset " + std::to_string(here) + " are connection " + std::to_string(conn) +
+                   "'s offset " + std::to_string(source) + ": crossed between connections";
+        if (source > here)
+            return "stream skips ahead by " + std::to_string(source - here) + " bytes at offset " +
+                   std::to_string(here) + ": bytes lost";
+        if (source < here)
+            return "bytes at offset " + std::to_string(here) + " repeat offset " + std::to_string(source) +
+                   ": duplicated or reordered";
+        return {};
+    }
+    return {};
+}
+
+}  // namespace kecho::bench

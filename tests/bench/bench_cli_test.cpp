@@ -1,0 +1,58 @@
+// The bench's command line as a user meets it: bad options exit 2 with one clear line.
+#include <gtest/gtest.h>
+
+#include "process.h"
+
+using kecho::test::binary;
+using kecho::test::run;
+
+namespace {
+
+kecho::test::RunResult bench(std::vector<std::string> args) {
+    args.insert(args.begin(), binary("bench"));
+    return run(args, std::chrono::seconds(30));
+}
+
+void expect_usage_error(const std::vector<std::string>& args, const std::string& message) {
+    auto r = bench(args);
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_NE(r.err.find(message), std::string::npos) << "stderr: " << r.err;
+    EXPECT_EQ(r.err.rfind("bench: ", 0), 0u) << "stderr: " << r.err;
+    EXPECT_TRUE(r.out.empty()) << r.out;
+}
+
+}  // namespace
+
+TEST(BenchCli, UnknownModeIsAUsageError) { expect_usage_error({"--mode", "fast"}, "fast"); }
+TEST(BenchCli, UnknownWorkloadIsAUsageError) { expect_usage_error({"--workload", "nope"}, "nope"); }
+TEST(BenchCli, PortOutOfRange) { expect_usage_error({"--port", "70000"}, "70000"); }
+TEST(BenchCli, UnknownOption) { expect_usage_error({"--frobnicate"}, "frobnicate"); }
+TEST(BenchCli, UnknownVerifyCaseListsTheCases) {
+    expect_usage_error({"--workload", "verify", "--case", "size-2B"}, "unknown case 'size-2B' (cases: size-1B");
+}
+TEST(BenchCli, PortWithModeAll) { expect_usage_error({"--mode", "all", "--port", "1234"}, "--port"); }
+TEST(BenchCli, QuickOutsideVerify) { expect_usage_error({"--workload", "pingpong", "--quick"}, "verify"); }
+TEST(BenchCli, BadSize) { expect_usage_error({"--size", "12Q"}, "12Q"); }
+TEST(BenchCli, ZeroConnections) { expect_usage_error({"--connections", "0"}, "connections"); }
+TEST(BenchCli, PlotNeedsPngOrSvg) { expect_usage_error({"--plot", "out.jpg"}, ".png or .svg"); }
+
+TEST(BenchCli, HelpExitsZero) {
+    auto r = bench({"--help"});
+    EXPECT_EQ(r.exit_code, 0);
+    EXPECT_NE(r.out.find("--workload"), std::string::npos);
+}
+
+TEST(BenchCli, UnreachableServerNamesHowToStartIt) {
+    int port = kecho::test::free_port();
+    auto r = bench({"--mode", "uring", "--port", std::to_string(port), "--workload", "verify"});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("no uring server at 127.0.0.1:" + std::to_string(port)), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("./user-echo-server --engine uring"), std::string::npos) << r.err;
+}
+
+TEST(BenchCli, UnreachableBpfSaysHowToAttach) {
+    int port = kecho::test::free_port();
+    auto r = bench({"--mode", "bpf", "--port", std::to_string(port), "--duration", "1"});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("sudo ./echo-loader attach"), std::string::npos) << r.err;
+}
