@@ -1,0 +1,278 @@
+#!/bin/sh
+# The plan the kecho VM guest runs (busybox sh), chosen by PLAN in /kecho/plan.env:
+#   test     every check of kecho.ko, plus the user and bpf servers verified in the same kernel
+#   compare  only the three-way bench --mode all table
+#   probe    prints one line (used to see whether KVM really runs the guest)
+# Every check prints "KECHO-RESULT <name> PASS|FAIL <detail>" on the console and on ttyS1; the host
+# parses those. A binary missing from the build dir is a FAIL, never a skip.
+. /kecho/plan.env
+K=/kecho
+OUT=/dev/ttyS1
+[ -c "$OUT" ] || OUT=/dev/null
+
+emit() {
+	echo "$*"
+	echo "$*" >"$OUT"
+}
+result() {
+	name=$1 verdict=$2
+	shift 2
+	emit "KECHO-RESULT $name $verdict $*"
+}
+# check NAME COMMAND...: PASS when the command succeeds; detail = its last output line.
+check() {
+	name=$1
+	shift
+	if "$@" >/tmp/check.out 2>&1; then
+		result "$name" PASS "$(tail -n1 /tmp/check.out)"
+	else
+		result "$name" FAIL "rc=$? $(tail -n3 /tmp/check.out | tr '\n' ' ')"
+	fi
+}
+have() {
+	[ -x "$K/$1" ] && return 0
+	result "$2" FAIL "$1 is not in the build dir: build it (cmake --build <build> --target $1)"
+	return 1
+}
+uptime_ms() {
+	read -r up _ </proc/uptime
+	echo "${up%.*}${up#*.}0"
+}
+
+# Starts a server in the background and waits (20 s at most) for its "echoing on" line.
+start_server() {
+	log=/tmp/$1.log
+	shift
+	"$@" >"$log" 2>&1 &
+	pid=$!
+	i=0
+	while [ $i -lt 200 ]; do
+		grep -q "echoing on" "$log" && { echo $pid; return 0; }
+		kill -0 $pid 2>/dev/null || break
+		sleep 0.1
+		i=$((i + 1))
+	done
+	echo "kecho-guest: $* did not become ready: $(tail -n2 "$log" | tr '\n' ' ')" >&2
+	kill $pid 2>/dev/null
+	return 1
+}
+stop_server() {
+	[ -n "$1" ] || return 0
+	kill "$1" 2>/dev/null
+	i=0
+	while kill -0 "$1" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	kill -9 "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+}
+
+# verify MODE PREFIX [bench args...]: one result per bench case plus one for the whole run.
+verify() {
+	mode=$1 prefix=$2
+	shift 2
+	have bench "$prefix" || return 1
+	timeout "${VERIFY_TIMEOUT:-150}" "$K/bench" --mode "$mode" --workload verify "$@" \
+		>/tmp/verify.out 2>/tmp/verify.err
+	rc=$?
+	cat /tmp/verify.out
+	while read -r verdict case detail; do
+		case $verdict in PASS | FAIL) result "$prefix/$case" "$verdict" "$detail" ;; esac
+	done </tmp/verify.out
+	summary=$(grep '^verify:' /tmp/verify.out | tail -n1)
+	if [ $rc -eq 0 ] && [ -n "$summary" ]; then
+		result "$prefix" PASS "$summary"
+	else
+		result "$prefix" FAIL "rc=$rc ${summary:-$(tail -n2 /tmp/verify.err | tr '\n' ' ')}"
+	fi
+}
+
+param_is() {
+	[ "$(cat /sys/module/kecho/parameters/$1 2>/dev/null)" = "$2" ] ||
+		{ echo "parameter $1 is '$(cat /sys/module/kecho/parameters/$1 2>&1)', want '$2'"; return 1; }
+}
+
+# insmod that must fail with EINVAL and leave one clear pr_err.
+bad_param() {
+	name=$1 param=$2 want=$3
+	dmesg -c >/dev/null
+	if insmod $K/kecho.ko "$param" >/tmp/insmod.out 2>&1; then
+		rmmod kecho
+		result "$name" FAIL "insmod kecho.ko $param succeeded"
+		return
+	fi
+	line=$(dmesg | grep "kecho: $want")
+	if [ -n "$line" ] && ! lsmod | grep -q '^kecho '; then
+		result "$name" PASS "refused: $(tr '\n' ' ' </tmp/insmod.out)| $line"
+	else
+		result "$name" FAIL "no '$want' pr_err; dmesg: $(dmesg | tail -n2 | tr '\n' ' ')"
+	fi
+}
+
+slab_objs() {
+	awk '$1 == "kmalloc-8k" { print $2 }' /proc/slabinfo
+}
+
+holder_field() {
+	sed -n "s/.* $1=\([0-9]*\).*/\1/p" /tmp/holder.out
+}
+
+SERVERS=
+start_all_servers() {
+	USER_PID= URING_PID= BPF_PID=
+	if have user-echo-server "$1/user-echo-server"; then
+		USER_PID=$(start_server user $K/user-echo-server --port 12346) ||
+			result "$1/user-echo-server" FAIL "not ready: $(tail -n1 /tmp/user.log)"
+		URING_PID=$(start_server uring $K/user-echo-server --engine uring --port 12348) ||
+			result "$1/user-echo-server-uring" FAIL "not ready: $(tail -n1 /tmp/uring.log)"
+	fi
+	if have echo-loader "$1/echo-loader"; then
+		BPF_PID=$(start_server bpf $K/echo-loader attach --port 12347) ||
+			result "$1/echo-loader" FAIL "not ready: $(tail -n1 /tmp/bpf.log)"
+	fi
+	SERVERS="$USER_PID $URING_PID $BPF_PID"
+}
+stop_all_servers() {
+	for p in $SERVERS; do stop_server "$p"; done
+	SERVERS=
+}
+
+table() {
+	have bench table || return 1
+	emit "KECHO-TABLE-BEGIN measured under emulation ($ACCEL), $(nproc) vCPUs, kernel $(uname -r)"
+	timeout "${TABLE_TIMEOUT:-150}" "$K/bench" --mode all --workload pingpong $TABLE_ARGS \
+		>/tmp/table.out 2>&1
+	rc=$?
+	while IFS= read -r line; do emit "KECHO-TABLE $line"; done </tmp/table.out
+	emit "KECHO-TABLE-END rc=$rc"
+	if [ $rc -eq 0 ]; then
+		result bench-all-table PASS "measured under emulation ($ACCEL)"
+	else
+		result bench-all-table FAIL "rc=$rc $(tail -n2 /tmp/table.out | tr '\n' ' ')"
+	fi
+}
+
+# Does the sk_msg meter count the redirected (echoed) bytes on this kernel? Over one run in which
+# every byte is echoed, the loader's echoed counter (sk_msg) must grow as much as received (sk_skb).
+loader_bytes() {
+	"$K/echo-loader" stats --json >/tmp/stats.json 2>/tmp/stats.err || return 1
+	rx=$(sed -n 's/^ *"received": *\([0-9]*\).*/\1/p' /tmp/stats.json | head -n1)
+	tx=$(sed -n 's/^ *"echoed": *\([0-9]*\).*/\1/p' /tmp/stats.json | head -n1)
+	[ -n "$rx" ] && [ -n "$tx" ] && echo "$rx $tx"
+}
+skmsg_meter() {
+	have echo-loader skmsg-meter || return 1
+	if ! before=$(loader_bytes); then
+		result skmsg-meter FAIL "echo-loader stats --json: $(tail -n1 /tmp/stats.err) $(head -c 200 /tmp/stats.json)"
+		return 1
+	fi
+	timeout 60 "$K/bench" --mode bpf --workload verify --case size-1MiB --case concurrent-200 \
+		>/tmp/meter.out 2>&1
+	rc=$?
+	after=$(loader_bytes)
+	emit "KECHO-STATS $(tr -d '\n ' </tmp/stats.json)"
+	set -- $before $after
+	rx=$(($3 - $1)) tx=$(($4 - $2))
+	if [ $rc -ne 0 ]; then
+		result skmsg-meter FAIL "bench verify (size-1MiB, concurrent-200) failed: $(tail -n1 /tmp/meter.out)"
+	elif [ $rx -gt 0 ] && [ $tx -eq $rx ]; then
+		result skmsg-meter PASS "sk_msg counts the redirected egress on $(uname -r): received $rx, echoed $tx bytes"
+	else
+		result skmsg-meter FAIL "sk_msg meter on $(uname -r): received $rx bytes but echoed counter grew by $tx"
+	fi
+}
+
+plan_test() {
+	# Bad parameters first: nothing loaded yet.
+	bad_param insmod-rejects-port-0 port=0 "invalid port=0"
+	bad_param insmod-rejects-backlog-0 backlog=0 "invalid backlog=0"
+
+	dmesg -c >/dev/null
+	if insmod $K/kecho.ko >/tmp/insmod.out 2>&1 && param_is port 12345 >>/tmp/insmod.out &&
+		param_is backlog 128 >>/tmp/insmod.out && param_is bench N >>/tmp/insmod.out; then
+		result insmod-defaults PASS "$(dmesg | grep 'kecho: echoing on')"
+	else
+		result insmod-defaults FAIL "$(tr '\n' ' ' </tmp/insmod.out) $(dmesg | tail -n2 | tr '\n' ' ')"
+	fi
+
+	# More than 256 at once, each echoing while all are open; then their memory is gone.
+	if have vm-conn-holder kmod-concurrent-1000; then
+		before=$(slab_objs)
+		check kmod-concurrent-1000 timeout 120 $K/vm-conn-holder --port 12345 --connections 1000
+		sleep 1
+		after=$(slab_objs)
+		if [ -n "$before" ] && [ -n "$after" ] && [ $((after - before)) -lt 100 ]; then
+			result kmod-memory-freed PASS "kmalloc-8k objects $before before 1000 connections, $after after they closed"
+		else
+			result kmod-memory-freed FAIL "kmalloc-8k objects $before before 1000 connections, $after after they closed"
+		fi
+	else
+		result kmod-memory-freed FAIL "vm-conn-holder is not in the build dir"
+	fi
+
+	verify kmod kmod-verify $KMOD_VERIFY_ARGS
+
+	start_all_servers servers
+	[ -n "$USER_PID" ] && verify user user-verify $OTHER_VERIFY_ARGS
+	[ -n "$BPF_PID" ] && verify bpf bpf-verify $OTHER_VERIFY_ARGS && skmsg_meter
+	[ -z "$BPF_PID" ] && result skmsg-meter FAIL "echo-loader did not run"
+	table
+	stop_all_servers
+
+	# rmmod while 1000 connections are open: returns within a second, closes all of them.
+	if have vm-conn-holder rmmod-under-load; then
+		timeout 120 $K/vm-conn-holder --port 12345 --connections 1000 -- rmmod kecho \
+			>/tmp/holder.out 2>&1
+		rc=$?
+		cat /tmp/holder.out
+		ms=$(holder_field cmd_ms) closed=$(holder_field closed) cmd_rc=$(holder_field cmd_rc)
+		if [ $rc -eq 0 ] && [ "$cmd_rc" = 0 ] && [ -n "$ms" ] && [ "$ms" -lt 1000 ] &&
+			[ "$closed" = 1000 ]; then
+			result rmmod-under-load PASS "rmmod returned in ${ms} ms, $closed/1000 connections closed: $(dmesg | grep 'kecho: stopped' | tail -n1)"
+		else
+			result rmmod-under-load FAIL "rc=$rc $(tail -n2 /tmp/holder.out | tr '\n' ' ')"
+		fi
+	fi
+	lsmod | grep -q '^kecho ' && rmmod kecho
+
+	# Custom parameters, bound per-CPU workqueue.
+	dmesg -c >/dev/null
+	if insmod $K/kecho.ko port=23456 backlog=16 bench=1 >/tmp/insmod.out 2>&1 &&
+		param_is port 23456 >>/tmp/insmod.out && param_is backlog 16 >>/tmp/insmod.out &&
+		param_is bench Y >>/tmp/insmod.out; then
+		result insmod-custom PASS "$(dmesg | grep 'kecho: echoing on')"
+		have vm-conn-holder kmod-custom-concurrent-300 &&
+			check kmod-custom-concurrent-300 timeout 60 $K/vm-conn-holder --port 23456 --connections 300
+		verify kmod kmod-custom-verify --port 23456 --quick
+		check rmmod-custom rmmod kecho
+	else
+		result insmod-custom FAIL "$(tr '\n' ' ' </tmp/insmod.out) $(dmesg | tail -n2 | tr '\n' ' ')"
+	fi
+
+	# Nothing of ours may have warned, oopsed or hit a BUG.
+	bad=$(dmesg | grep -E 'WARNING|BUG|Oops|Call Trace|general protection|refcount_t' | head -n3)
+	if [ -z "$bad" ]; then
+		result kernel-log-clean PASS "no WARNING/BUG/Oops/Call Trace in dmesg"
+	else
+		result kernel-log-clean FAIL "$(echo "$bad" | tr '\n' ' ')"
+	fi
+}
+
+plan_compare() {
+	dmesg -c >/dev/null
+	insmod $K/kecho.ko || result insmod-defaults FAIL "$(dmesg | tail -n1)"
+	start_all_servers servers
+	table
+	stop_all_servers
+}
+
+emit "KECHO-PLAN-BEGIN $PLAN kernel=$(uname -r) accel=$ACCEL cpus=$(nproc) binaries=$(tr '\n' ' ' <$K/included)"
+emit "KECHO-KERNEL $(cat /proc/version)"
+start=$(uptime_ms)
+case $PLAN in
+test) plan_test ;;
+compare) plan_compare ;;
+probe) ;;
+*) result plan FAIL "unknown plan '$PLAN'" ;;
+esac
+emit "KECHO-PLAN-END $PLAN took $(($(uptime_ms) - start)) ms, guest uptime $(cut -d' ' -f1 /proc/uptime) s"
+echo "---- guest dmesg ----"
+dmesg | tail -n 60

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Packs the guest's initramfs: busybox-static, kecho.ko, the guest init and test plan, and every
+# one of our binaries that the build dir has (with the shared libraries ldd names, at the same
+# paths, plus the dynamic loader). A binary the build dir lacks is left out here; the guest plan
+# reports each missing one as a FAIL, never as a skip.
+#
+#   make-initramfs.sh --module kecho.ko --build BUILD_DIR --plan-env FILE --out initramfs.cpio.gz
+set -euo pipefail
+. "$(dirname "$0")/vm-lib.sh"
+
+module= build= plan_env= out=
+while [ $# -gt 0 ]; do
+	case $1 in
+	--module) module=$2; shift 2 ;;
+	--build) build=$2; shift 2 ;;
+	--plan-env) plan_env=$2; shift 2 ;;
+	--out) out=$2; shift 2 ;;
+	*) echo "make-initramfs.sh: unknown argument '$1'" >&2; exit 2 ;;
+	esac
+done
+[ -n "$module" ] && [ -n "$build" ] && [ -n "$plan_env" ] && [ -n "$out" ] ||
+	{ echo "make-initramfs.sh: --module, --build, --plan-env and --out are required" >&2; exit 2; }
+[ -f "$module" ] || die "module $module not found"
+busybox=$(command -v busybox || true)
+[ -n "$busybox" ] && [[ $(ldd "$busybox" 2>&1) =~ "not a dynamic executable"|"statically linked" ]] ||
+	die "a static busybox is needed: apt-get install busybox-static (or run scripts/install-deps.sh)"
+
+root=$(mktemp -d "${out%/*}/.initramfs.XXXXXX")
+trap 'rm -rf "$root"' EXIT
+mkdir -p "$root"/{bin,dev,proc,sys,tmp,run,etc,kecho,lib64}
+cp "$busybox" "$root/bin/busybox"
+ln -s busybox "$root/bin/sh"
+echo 'root:x:0:0:root:/:/bin/sh' >"$root/etc/passwd"
+echo 'root:x:0:' >"$root/etc/group"
+echo '127.0.0.1 localhost' >"$root/etc/hosts"
+here=$(dirname "$0")
+cp "$here/guest-init.sh" "$root/init"
+cp "$here/guest-plan.sh" "$root/kecho/guest-plan.sh"
+chmod 755 "$root/init"
+cp "$module" "$root/kecho/kecho.ko"
+cp "$plan_env" "$root/kecho/plan.env"
+
+# Copies a file (following links) to the same path inside the guest.
+copy_same_path() {
+	[ -e "$root$1" ] && return 0
+	mkdir -p "$root$(dirname "$1")"
+	cp -L "$1" "$root$1"
+}
+
+included=()
+for name in bench user-echo-server echo-loader vm-conn-holder; do
+	bin=$build/$name
+	[ -x "$bin" ] || continue
+	# Debug info only slows the boot; fall back to a plain copy if strip is missing.
+	strip --strip-debug -o "$root/kecho/$name" "$bin" 2>/dev/null || cp "$bin" "$root/kecho/$name"
+	included+=("$name")
+	# ldd lines: "libx.so => /path (0x..)", "/lib64/ld-linux-x86-64.so.2 (0x..)", "statically linked".
+	while read -r lib; do
+		copy_same_path "$lib"
+	done < <(ldd "$bin" 2>/dev/null | sed -n 's/.*=> \(\/[^ ]*\) .*/\1/p; s/^[[:space:]]*\(\/[^ ]*\) (0x.*/\1/p')
+done
+printf '%s\n' "${included[@]}" >"$root/kecho/included"
+
+(cd "$root" && find . -print0 | cpio --null -o -H newc --quiet) | gzip -1 >"$out.part"
+mv "$out.part" "$out"
+say "initramfs $out ($(du -h "$out" | cut -f1)): busybox, kecho.ko${included[*]:+, ${included[*]}}"

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# One VM cycle for kecho.ko: fetch Debian's 6.1 cloud kernel (image + headers of one version),
+# build the module against those headers, pack an initramfs with our binaries, boot
+# qemu-system-x86_64 (TCG; KVM only when a probe boot shows it really works), run the guest plan,
+# power off. Prints the guest's result lines; exit 0 iff the plan ended and no check failed.
+#
+#   scripts/vm/run-vm.sh [--build DIR] [--plan test|compare] [--timeout SEC] [--accel auto|tcg|kvm]
+#                        [--table-args "ARGS"] [--quiet]
+# The serial console goes to <build>/vm/console.log, the result lines to <build>/vm/results.txt.
+set -euo pipefail
+. "$(dirname "$0")/vm-lib.sh"
+
+usage() {
+	echo "run-vm.sh: $1" >&2
+	echo "usage: run-vm.sh [--build DIR] [--plan test|compare] [--timeout SEC] [--accel auto|tcg|kvm] [--table-args \"ARGS\"] [--quiet]" >&2
+	exit 2
+}
+
+build=$KECHO_BUILD plan=test timeout_s=300 accel=auto quiet=0
+table_args="--connections 8 --size 64 --duration 3 --warmup 1"
+while [ $# -gt 0 ]; do
+	case $1 in
+	--build) [ $# -ge 2 ] || usage "--build needs a directory"; build=$2; shift 2 ;;
+	--plan) [ $# -ge 2 ] || usage "--plan needs test or compare"; plan=$2; shift 2 ;;
+	--timeout) [ $# -ge 2 ] || usage "--timeout needs seconds"; timeout_s=$2; shift 2 ;;
+	--accel) [ $# -ge 2 ] || usage "--accel needs auto, tcg or kvm"; accel=$2; shift 2 ;;
+	--table-args) [ $# -ge 2 ] || usage "--table-args needs a string"; table_args=$2; shift 2 ;;
+	--quiet) quiet=1; shift ;;
+	-h | --help) sed -n '2,10s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	*) usage "unknown argument '$1'" ;;
+	esac
+done
+case $plan in test | compare) ;; *) usage "--plan must be test or compare, not '$plan'" ;; esac
+case $accel in auto | tcg | kvm) ;; *) usage "--accel must be auto, tcg or kvm, not '$accel'" ;; esac
+[[ $timeout_s =~ ^[0-9]+$ ]] && [ "$timeout_s" -ge 10 ] || usage "--timeout must be at least 10 seconds"
+[ -d "$build" ] || die "build dir $build does not exist: configure and build first (cmake -S . -B $build)"
+build=$(cd "$build" && pwd)
+command -v qemu-system-x86_64 >/dev/null ||
+	die "qemu-system-x86_64 not found: apt-get install qemu-system-x86 (or run scripts/install-deps.sh)"
+
+"$KECHO_TOP/scripts/vm/fetch-kernel.sh"
+vm_load_kernel_env
+work=$build/vm
+mkdir -p "$work"
+
+# The module, built out of the source tree against the guest kernel's headers.
+kbuild=$work/kmod-$KECHO_VM_KVER
+mkdir -p "$kbuild"
+cp "$KECHO_TOP"/kmod/{Kbuild,Makefile,kecho.c} "$kbuild/"
+make -s -C "$kbuild" KDIR="$KECHO_VM_KDIR" >"$work/kmod-build.log" 2>&1 ||
+	{ cat "$work/kmod-build.log" >&2; die "building kecho.ko against $KECHO_VM_KDIR failed (log above)"; }
+grep -E 'warning:|error:' "$work/kmod-build.log" >&2 && die "kecho.ko built with warnings (above)"
+
+# Which accelerator: KVM here may start and then die on a stock kernel, so it must boot for real.
+kvm_works() {
+	[ -w /dev/kvm ] || return 1
+	printf 'PLAN=probe\nACCEL=kvm\n' >"$work/probe.env"
+	"$KECHO_TOP/scripts/vm/make-initramfs.sh" --module "$kbuild/kecho.ko" --build "$build" \
+		--plan-env "$work/probe.env" --out "$work/probe.cpio.gz" 2>/dev/null || return 1
+	rm -f "$work/probe.out"
+	timeout 30 qemu-system-x86_64 -accel kvm -cpu max -m 256 -smp 1 -kernel "$KECHO_VM_VMLINUZ" \
+		-initrd "$work/probe.cpio.gz" -append "console=ttyS0 panic=-1 quiet loglevel=1" \
+		-display none -monitor none -serial "file:$work/probe.console" \
+		-serial "file:$work/probe.out" -no-reboot -nic none >/dev/null 2>&1 || true
+	grep -q 'KECHO-PLAN-END' "$work/probe.out" 2>/dev/null
+}
+if [ "$accel" = auto ]; then
+	if [ -f "$work/accel" ]; then
+		accel=$(cat "$work/accel")
+	else
+		accel=tcg
+		kvm_works && accel=kvm
+		echo "$accel" >"$work/accel"
+		say "accelerator: $accel (the probe result is cached in $work/accel)"
+	fi
+fi
+if [ "$accel" = kvm ]; then
+	accel_args=(-accel kvm -cpu max)
+else
+	accel_args=(-accel tcg,thread=multi -cpu max)
+fi
+smp=$(nproc)
+[ "$smp" -gt 2 ] && smp=2
+
+quick_kmod=""
+cat >"$work/plan.env" <<ENV
+PLAN=$plan
+ACCEL=$(echo "$accel" | tr a-z A-Z)
+KMOD_VERIFY_ARGS="$quick_kmod"
+OTHER_VERIFY_ARGS="--quick"
+TABLE_ARGS="$table_args"
+ENV
+"$KECHO_TOP/scripts/vm/make-initramfs.sh" --module "$kbuild/kecho.ko" --build "$build" \
+	--plan-env "$work/plan.env" --out "$work/initramfs.cpio.gz"
+
+console=$work/console.log results=$work/results.txt
+rm -f "$console" "$results"
+say "booting $KECHO_VM_KVER ($KECHO_VM_PKGVER) under $accel with $smp vCPUs, plan '$plan', at most ${timeout_s}s"
+start=$(date +%s%N)
+rc=0
+timeout --kill-after=5 "$timeout_s" qemu-system-x86_64 "${accel_args[@]}" -m 768 -smp "$smp" \
+	-kernel "$KECHO_VM_VMLINUZ" -initrd "$work/initramfs.cpio.gz" \
+	-append "console=ttyS0 panic=-1 oops=panic quiet loglevel=1" \
+	-display none -monitor none -serial "file:$console" -serial "file:$results" \
+	-no-reboot -nic none >"$work/qemu.log" 2>&1 || rc=$?
+seconds=$((($(date +%s%N) - start) / 1000000000))
+
+touch "$results"
+if [ "$quiet" = 0 ]; then
+	grep -E '^KECHO-(RESULT|PLAN)' "$results" || true
+	sed -n 's/^KECHO-TABLE\(-BEGIN\|-END\)\{0,1\} \{0,1\}//p' "$results"
+fi
+if ! grep -q '^KECHO-PLAN-END' "$results"; then
+	why="did not finish"
+	[ "$rc" -eq 124 ] || [ "$rc" -eq 137 ] && why="timed out after ${timeout_s}s"
+	echo "---- last lines of the guest console ($console) ----" >&2
+	tail -n 40 "$console" >&2
+	[ -s "$work/qemu.log" ] && { echo "---- qemu ----" >&2; tail -n 5 "$work/qemu.log" >&2; }
+	die "the guest $why (qemu exit $rc, ${seconds}s): see the console lines above"
+fi
+failed=$(grep -c '^KECHO-RESULT [^ ]* FAIL' "$results" || true)
+passed=$(grep -c '^KECHO-RESULT [^ ]* PASS' "$results" || true)
+echo "KECHO-VM-CYCLE ${seconds}s accel=$accel kernel=$KECHO_VM_KVER package=$KECHO_VM_PKGVER passed=$passed failed=$failed"
+if [ "$failed" -gt 0 ]; then
+	echo "---- last lines of the guest console ($console) ----" >&2
+	tail -n 25 "$console" >&2
+	die "$failed guest check(s) failed (KECHO-RESULT ... FAIL above)"
+fi
