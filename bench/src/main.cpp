@@ -2,11 +2,18 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
 #include <fstream>
+#include <thread>
 #include <iostream>
 #include <string>
 #include <vector>
 
+#include "bench/burst.h"
+#include "bench/load.h"
+#include "bench/report.h"
 #include "bench/target.h"
 #include "bench/verify.h"
 #include "kecho/cli.h"
@@ -25,8 +32,46 @@ struct Options {
     // verify
     bool quick = false;
     std::vector<std::string> cases;
-    // output
+    // pingpong and stream
+    std::uint32_t connections = 8;
+    std::string size;  // default: 64 for pingpong, 64K for stream
+    double duration = 5;
+    double warmup = 1;
+    std::uint32_t pipeline = 1;
+    std::string window = "256K";
+    unsigned workers = 0;
+    std::string client = "epoll";
+    // burst
+    std::uint32_t threads = 1000;
+    std::uint32_t rounds = 10;
+    std::string message = "dummy message";
+    std::string out_path;
+    // comparison and output
+    unsigned repeat = 0;  // 0: 3 with --mode all, else 1
+    std::string baseline = "user";
     std::string json_path;
+    std::string csv_path;
+    std::string plot_path;
+};
+
+std::size_t message_size(const Options& o) {
+    if (!o.size.empty()) return static_cast<std::size_t>(parse_bytes(o.size));
+    return o.workload == "stream" ? 64 * 1024 : 64;
+}
+
+// A progress line on stderr, only when a person is watching it.
+class Progress {
+public:
+    Progress() : enabled_(::isatty(2) == 1) {}
+    void show(const std::string& text) {
+        if (enabled_) std::fprintf(stderr, "\r\033[K%s", text.c_str());
+    }
+    void clear() {
+        if (enabled_) std::fprintf(stderr, "\r\033[K");
+    }
+
+private:
+    bool enabled_;
 };
 
 // 1,000 connections need more than the usual 1,024 descriptors: take the hard limit.
@@ -39,11 +84,160 @@ void raise_fd_limit() {
     }
 }
 
-void write_json(const std::string& path, const nlohmann::json& doc) {
+void write_text(const std::string& path, const std::string& text) {
     std::ofstream out(path);
-    if (!out) throw Error("cannot write " + path + ": " + errno_message("open", errno).substr(6));
-    out << doc.dump(2) << "\n";
+    if (!out) throw Error(errno_message("cannot write " + path, errno));
+    out << text;
     if (!out) throw Error("cannot write " + path + ": write failed");
+}
+
+void write_json(const std::string& path, const nlohmann::json& doc) { write_text(path, doc.dump(2) + "\n"); }
+
+double per_second(double value, double seconds) { return seconds > 0 ? value / seconds : 0; }
+double per_unit(double total, double count) { return count > 0 ? total / count : NAN; }
+
+Metrics load_metrics(const std::string& workload, const LoadResult& r) {
+    Metrics m;
+    const double us = 1e-3;  // histogram holds nanoseconds
+    m["errors"] = static_cast<double>(r.errors);
+    m["cpu_busy_percent"] = r.cpu_busy_percent;
+    m["p50_us"] = static_cast<double>(r.latency_ns.percentile(50)) * us;
+    m["p99_us"] = static_cast<double>(r.latency_ns.percentile(99)) * us;
+    if (workload == "pingpong") {
+        auto requests = static_cast<double>(r.messages);
+        m["requests_per_s"] = per_second(requests, r.seconds);
+        m["mb_per_s"] = per_second(static_cast<double>(r.bytes_received), r.seconds) / 1e6;
+        m["p90_us"] = static_cast<double>(r.latency_ns.percentile(90)) * us;
+        m["p999_us"] = static_cast<double>(r.latency_ns.percentile(99.9)) * us;
+        m["max_us"] = static_cast<double>(r.latency_ns.max()) * us;
+        m["cpu_us_per_request"] = per_unit(r.cpu_busy_seconds * 1e6, requests);
+        m["client_cpu_us_per_request"] = per_unit(r.client_cpu_seconds * 1e6, requests);
+    } else {
+        double mb_back = static_cast<double>(r.bytes_received) / 1e6;
+        m["recv_mb_per_s"] = per_second(mb_back, r.seconds);
+        m["send_mb_per_s"] = per_second(static_cast<double>(r.bytes_sent) / 1e6, r.seconds);
+        m["cpu_us_per_mb"] = per_unit(r.cpu_busy_seconds * 1e6, mb_back);
+        m["client_cpu_us_per_mb"] = per_unit(r.client_cpu_seconds * 1e6, mb_back);
+    }
+    return m;
+}
+
+Metrics burst_metrics(const BurstResult& r) {
+    return {{"mean_us", r.mean_us},       {"median_us", r.median_us},
+            {"p99_us", r.p99_us},         {"max_us", r.max_us},
+            {"exchanges", static_cast<double>(r.exchanges)}, {"errors", static_cast<double>(r.errors)},
+            {"seconds", r.seconds}};
+}
+
+// "bench.txt" for one mode; "bench-user.txt" when several modes write their own file.
+std::string per_mode_path(const std::string& path, const std::string& mode, bool many) {
+    if (!many) return path;
+    std::filesystem::path p(path);
+    return (p.parent_path() / (p.stem().string() + "-" + mode + p.extension().string())).string();
+}
+
+std::string describe_run(const Options& o, std::size_t modes, unsigned repeat) {
+    char text[512];
+    std::string runs = std::to_string(repeat) + (repeat == 1 ? " run" : " runs") +
+                       (modes > 1 ? " per mode, interleaved" : "");
+    if (o.workload == "burst") {
+        std::snprintf(text, sizeof(text), "burst: %u threads x %u rounds, message '%s' (%zu bytes); %s; median (min-max)",
+                      o.threads, o.rounds, o.message.c_str(), o.message.size(), runs.c_str());
+    } else if (o.workload == "pingpong") {
+        std::snprintf(text, sizeof(text),
+                      "pingpong: %u connections x %zu B, pipeline %u, %.1f s measured after %.1f s warmup, %s client; "
+                      "%s; median (min-max)",
+                      o.connections, message_size(o), o.pipeline, o.duration, o.warmup, o.client.c_str(), runs.c_str());
+    } else {
+        std::snprintf(text, sizeof(text),
+                      "stream: %u connections, %zu B writes, window %s per connection, %.1f s measured after %.1f s "
+                      "warmup; %s; median (min-max)",
+                      o.connections, message_size(o), o.window.c_str(), o.duration, o.warmup, runs.c_str());
+    }
+    return text;
+}
+
+int run_compare_workload(const Options& o, const std::vector<Target>& reachable,
+                         const std::vector<std::pair<Target, std::string>>& skipped) {
+    const bool many = reachable.size() + skipped.size() > 1;
+    const unsigned repeat = o.repeat ? o.repeat : (o.mode == "all" ? 3 : 1);
+    Report report;
+    report.workload = workload_def(o.workload);
+    report.baseline = o.baseline;
+    if (o.workload == "burst") {
+        report.config = {{"threads", o.threads}, {"rounds", o.rounds}, {"message_bytes", o.message.size()},
+                         {"repeat", repeat}};
+    } else {
+        report.config = {{"connections", o.connections}, {"size", message_size(o)}, {"duration_s", o.duration},
+                         {"warmup_s", o.warmup}, {"repeat", repeat}};
+        if (o.workload == "pingpong") {
+            report.config["pipeline"] = o.pipeline;
+            report.config["client"] = o.client;
+        } else {
+            report.config["window"] = parse_bytes(o.window);
+        }
+    }
+    for (const auto& [t, why] : skipped) report.skipped.emplace_back(mode_name(t.mode), why);
+    for (const Target& t : reachable) report.modes.push_back({t, {}, {}});
+
+    LoadOptions lo;
+    lo.connections = o.connections;
+    lo.size = message_size(o);
+    lo.duration = o.duration;
+    lo.warmup = o.warmup;
+    lo.workers = o.workers;
+    lo.engine = o.client == "blocking" ? ClientEngine::blocking : ClientEngine::epoll;
+    lo.in_flight = o.workload == "stream" ? static_cast<std::uint32_t>(parse_bytes(o.window) / lo.size) : o.pipeline;
+    BurstOptions bo{o.threads, o.rounds, o.message};
+
+    Progress progress;
+    int exit_code = cli::exit_ok;
+    const std::size_t total_runs = repeat * report.modes.size();
+    std::size_t done = 0;
+    for (unsigned r = 0; r < repeat; ++r) {
+        for (auto& mode : report.modes) {
+            const std::string name = mode_name(mode.target.mode);
+            const std::string label = "[" + std::to_string(++done) + "/" + std::to_string(total_runs) + "] " + name +
+                                      " " + o.workload;
+            progress.show(label);
+            std::uint64_t errors = 0;
+            std::string first_error;
+            try {
+                if (o.workload == "burst") {
+                    BurstResult b = run_burst(mode.target.address, bo);
+                    mode.runs.push_back(burst_metrics(b));
+                    report.burst_series[name] = b.per_thread_us;
+                    if (!o.out_path.empty()) write_burst_file(per_mode_path(o.out_path, name, many), b);
+                    errors = b.errors;
+                    first_error = b.first_error;
+                } else {
+                    LoadResult l = run_load(mode.target.address, lo, [&](double f) {
+                        progress.show(label + " " + std::to_string(static_cast<int>(f * 100)) + "%");
+                    });
+                    mode.runs.push_back(load_metrics(o.workload, l));
+                    errors = l.errors;
+                    first_error = l.first_error;
+                }
+            } catch (const Error& e) {
+                errors = 1;
+                first_error = e.what();
+            }
+            if (errors) {
+                progress.clear();
+                std::cerr << "bench: " << mode.target.describe() << ", run " << r + 1 << ": " << errors
+                          << (errors == 1 ? " error" : " errors") << "; first: " << first_error << "\n";
+                mode.errors.push_back(first_error);
+                exit_code = cli::exit_failure;
+            }
+        }
+    }
+    progress.clear();
+    std::cout << describe_run(o, report.modes.size(), repeat) << "\n" << format_table(report);
+    std::cout.flush();
+    if (!o.json_path.empty()) write_json(o.json_path, report_json(report));
+    if (!o.csv_path.empty()) write_text(o.csv_path, report_csv(report));
+    if (!o.plot_path.empty()) plot_report(report, o.plot_path);
+    return exit_code;
 }
 
 std::vector<Target> targets_for(const Options& o) {
@@ -116,7 +310,46 @@ int main(int argc, char** argv) {
         for (const auto& n : verify_case_names()) list += (list.empty() ? "" : ", ") + n;
         return "unknown case '" + name + "' (cases: " + list + ")";
     });
+    app.add_option("--connections", o.connections, "pingpong/stream: connections")
+        ->check(CLI::Range(1, 100000))
+        ->capture_default_str();
+    app.add_option("--size", o.size, "pingpong: bytes per message (default 64); stream: bytes per write (default 64K)")
+        ->check(cli::bytes_validator());
+    app.add_option("--duration", o.duration, "pingpong/stream: measured seconds")
+        ->check(CLI::Range(0.1, 3600.0))
+        ->capture_default_str();
+    app.add_option("--warmup", o.warmup, "pingpong/stream: seconds before measuring")
+        ->check(CLI::Range(0.0, 600.0))
+        ->capture_default_str();
+    app.add_option("--pipeline", o.pipeline, "pingpong: messages in flight per connection")
+        ->check(CLI::Range(1, 1024))
+        ->capture_default_str();
+    app.add_option("--window", o.window, "stream: bytes in flight per connection")
+        ->check(cli::bytes_validator())
+        ->capture_default_str();
+    app.add_option("--workers", o.workers, "pingpong/stream: epoll threads (default: min(cores, connections, 4))")
+        ->check(CLI::Range(1, 64));
+    app.add_option("--client", o.client,
+                   "pingpong/stream: epoll (a few threads) or blocking (one thread per connection, for reference)")
+        ->check(CLI::IsMember({"epoll", "blocking"}))
+        ->capture_default_str();
+    app.add_option("--threads", o.threads, "burst: threads released together")
+        ->check(CLI::Range(1, 10000))
+        ->capture_default_str();
+    app.add_option("--rounds", o.rounds, "burst: rounds")->check(CLI::Range(1, 10000))->capture_default_str();
+    app.add_option("--message", o.message, "burst: the message each thread sends")->capture_default_str();
+    app.add_option("--out", o.out_path, "burst: write kecho's 'index microseconds' file (one per mode with --mode all)");
+    app.add_option("--repeat", o.repeat, "runs per mode (default 3 with --mode all, else 1)")->check(CLI::Range(1, 100));
+    app.add_option("--baseline", o.baseline, "mode the ratio column compares with")
+        ->check(CLI::IsMember({"bpf", "kmod", "user", "uring", "floor"}))
+        ->capture_default_str();
     app.add_option("--json", o.json_path, "write the results as JSON to this file");
+    app.add_option("--csv", o.csv_path, "write one CSV row per run to this file");
+    app.add_option("--plot", o.plot_path, "draw the results with gnuplot into this .png or .svg file")
+        ->check([](const std::string& path) {
+            auto ext = std::filesystem::path(path).extension().string();
+            return ext == ".png" || ext == ".svg" ? std::string() : "'" + path + "' must end in .png or .svg";
+        });
 
     if (int rc = cli::parse(app, argc, argv); rc >= 0) return rc;
     auto usage = [](const std::string& message) {
@@ -127,6 +360,20 @@ int main(int argc, char** argv) {
         return usage("--port picks one server's port; with --mode all every mode uses its default port");
     if ((o.quick || !o.cases.empty()) && o.workload != "verify")
         return usage("--quick and --case apply to --workload verify only");
+    if (o.workload == "verify" && (!o.csv_path.empty() || !o.plot_path.empty()))
+        return usage("--csv and --plot apply to pingpong, stream and burst; verify writes --json");
+    if (o.message.empty()) return usage("--message must not be empty");
+    if (o.workload == "pingpong" || o.workload == "stream") {
+        std::uint64_t size = message_size(o);
+        if (size == 0 || size > (1ull << 30)) return usage("--size must be from 1 byte to 1G");
+        if (o.workload == "stream") {
+            std::uint64_t window = parse_bytes(o.window);
+            if (window < size) return usage("--window (" + o.window + ") must hold at least one --size write");
+            if (window / size > 65536) return usage("--window / --size must be at most 65536 writes in flight");
+        }
+        if (o.workload == "stream" && o.client == "blocking")
+            return usage("--client blocking applies to pingpong only");
+    }
 
     try {
         raise_fd_limit();
@@ -147,8 +394,7 @@ int main(int argc, char** argv) {
             return cli::exit_failure;
         }
         if (o.workload == "verify") return run_verify_workload(o, reachable, skipped);
-        std::cerr << "bench: workload '" << o.workload << "' is not built yet\n";
-        return cli::exit_failure;
+        return run_compare_workload(o, reachable, skipped);
     } catch (const Error& e) {
         std::cerr << "bench: " << e.what() << "\n";
         return cli::exit_failure;

@@ -1,6 +1,8 @@
 #include "bench/payload.h"
 
+#include <array>
 #include <cstdio>
+#include <bit>
 #include <cstring>
 #include <vector>
 
@@ -27,6 +29,26 @@ std::uint64_t unxorshift(std::uint64_t y, unsigned s) {
 
 constexpr std::uint64_t kMarkerPeriod = 512;  // nul_heavy: one 8-byte marker per 512 bytes
 
+// mixed: one scramble per 512-byte block (connection, block index); its 64 words are that value
+// XOR a fixed per-lane constant, so a word moved within a block is caught too. One multiply-chain
+// per 512 bytes keeps generating and checking at memory speed.
+constexpr std::uint64_t kBlockBytes = 512;
+constexpr std::size_t kLanes = kBlockBytes / 8;
+
+constexpr std::uint64_t mix(std::uint64_t x) {
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+constexpr std::array<std::uint64_t, kLanes> make_lanes() {
+    std::array<std::uint64_t, kLanes> lanes{};
+    for (std::size_t j = 0; j < kLanes; ++j) lanes[j] = j == 0 ? 0 : mix(0x6b657368ULL + j);  // lane 0: the bare value
+    return lanes;
+}
+constexpr auto kLaneKeys = make_lanes();
+
 std::uint64_t load_le(const std::uint8_t* p) {
     std::uint64_t v = 0;
     for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
@@ -35,12 +57,7 @@ std::uint64_t load_le(const std::uint8_t* p) {
 
 }  // namespace
 
-std::uint64_t scramble(std::uint64_t x) {
-    x += 0x9e3779b97f4a7c15ULL;
-    x = (x ^ (x >> 30)) * kMul1;
-    x = (x ^ (x >> 27)) * kMul2;
-    return x ^ (x >> 31);
-}
+std::uint64_t scramble(std::uint64_t x) { return mix(x); }
 
 std::uint64_t unscramble(std::uint64_t x) {
     x = unxorshift(x, 31) * kInv2;
@@ -62,8 +79,10 @@ std::uint64_t Pattern::word(std::uint64_t index) const { return scramble(pack_po
 
 std::uint8_t Pattern::byte_at(std::uint64_t offset) const {
     switch (kind_) {
-        case PatternKind::mixed:
-            return static_cast<std::uint8_t>(word(offset / 8) >> (8 * (offset % 8)));
+        case PatternKind::mixed: {
+            std::uint64_t w = word(offset / kBlockBytes) ^ kLaneKeys[(offset / 8) % kLanes];
+            return static_cast<std::uint8_t>(w >> (8 * (offset % 8)));
+        }
         case PatternKind::all_bytes:
             // XOR with a per-block constant permutes 0..255 within each 256-byte block.
             return static_cast<std::uint8_t>((offset & 0xff) ^ (word(offset >> 8) & 0xff));
@@ -96,15 +115,58 @@ void Pattern::fill(std::uint64_t offset, std::uint8_t* out, std::size_t length) 
         out[i] = byte_at(offset + i);
         ++i;
     }
-    for (; i + 8 <= length; i += 8) {
-        std::uint64_t w = word((offset + i) / 8);
-        for (int b = 0; b < 8; ++b) out[i + b] = static_cast<std::uint8_t>(w >> (8 * b));
+    while (i + 8 <= length) {
+        std::uint64_t abs = offset + i;
+        std::uint64_t base = word(abs / kBlockBytes);
+        std::size_t lane = static_cast<std::size_t>((abs / 8) % kLanes);
+        std::size_t words = std::min(kLanes - lane, (length - i) / 8);
+        for (std::size_t k = 0; k < words; ++k) {
+            std::uint64_t w = base ^ kLaneKeys[lane + k];
+            if constexpr (std::endian::native == std::endian::little) {
+                std::memcpy(out + i + 8 * k, &w, 8);
+            } else {
+                for (int b = 0; b < 8; ++b) out[i + 8 * k + b] = static_cast<std::uint8_t>(w >> (8 * b));
+            }
+        }
+        i += 8 * words;
     }
     for (; i < length; ++i) out[i] = byte_at(offset + i);
 }
 
 std::optional<Mismatch> Pattern::check(std::uint64_t offset, const std::uint8_t* data, std::size_t length) const {
-    // Generate in chunks and memcmp: fast, and the byte loop only runs where a difference is.
+    if (kind_ == PatternKind::mixed && std::endian::native == std::endian::little) {
+        // Compare word by word against the generated values; fall through to the byte-exact
+        // search below only where something differs.
+        std::size_t i = 0;
+        while (i < length && (offset + i) % 8 != 0) {
+            if (data[i] != byte_at(offset + i)) break;
+            ++i;
+        }
+        bool clean = i == length || (offset + i) % 8 == 0;
+        while (clean && i + 8 <= length) {
+            std::uint64_t abs = offset + i;
+            std::uint64_t base = word(abs / kBlockBytes);
+            std::size_t lane = static_cast<std::size_t>((abs / 8) % kLanes);
+            std::size_t words = std::min(kLanes - lane, (length - i) / 8);
+            std::uint64_t diff = 0;
+            for (std::size_t k = 0; k < words; ++k) {
+                std::uint64_t got;
+                std::memcpy(&got, data + i + 8 * k, 8);
+                diff |= got ^ base ^ kLaneKeys[lane + k];
+            }
+            if (diff != 0) {
+                clean = false;
+                break;
+            }
+            i += 8 * words;
+        }
+        if (clean) {
+            for (; i < length; ++i)
+                if (data[i] != byte_at(offset + i)) break;
+            if (i == length) return std::nullopt;
+        }
+    }
+    // Generate in chunks and memcmp, then find the first differing byte.
     std::uint8_t expected[4096];
     for (std::size_t done = 0; done < length;) {
         std::size_t n = std::min(sizeof(expected), length - done);
@@ -134,10 +196,17 @@ std::string Pattern::origin_of(std::uint64_t offset, const std::uint8_t* data, s
     for (std::size_t step = 0; step < 24; ++step) {
         if (at + step < 7 || at + step - 7 + 8 > length) continue;
         std::size_t q = at + step - 7;  // from 7 bytes before the wrong byte to 16 after it
-        std::uint64_t packed = unscramble(load_le(data + q));
-        std::uint64_t conn = packed >> 40;
-        std::uint64_t source = (packed & ((std::uint64_t{1} << 40) - 1)) * 8;
-        if (conn >= (1u << 20) || source > (std::uint64_t{1} << 35)) continue;  // garbage, not a stream word
+        std::uint64_t word_value = load_le(data + q);
+        std::uint64_t conn = 0, source = 0;
+        bool plausible = false;
+        for (std::size_t lane = 0; lane < kLanes && !plausible; ++lane) {
+            std::uint64_t packed = unscramble(word_value ^ kLaneKeys[lane]);
+            conn = packed >> 40;
+            std::uint64_t block = packed & ((std::uint64_t{1} << 40) - 1);
+            source = block * kBlockBytes + lane * 8;
+            plausible = conn < (1u << 20) && block < (std::uint64_t{1} << 26);  // else garbage
+        }
+        if (!plausible) continue;
         std::uint64_t here = offset + q;
         if (conn != connection_)
             return "bytes at offset " + std::to_string(here) + " are connection " + std::to_string(conn) +

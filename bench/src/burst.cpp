@@ -1,0 +1,116 @@
+#include "bench/burst.h"
+
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <barrier>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <mutex>
+
+#include "bench/threads.h"
+#include "kecho/error.h"
+
+namespace kecho::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// One exchange: connect, then time send + receive of the message, close. Returns microseconds.
+double exchange(const SocketAddress& address, const std::string& message) {
+    UniqueFd fd = connect_to(address, 10000);
+    set_nodelay(fd.get());
+    timeval tv{10, 0};
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    std::string back(message.size(), '\0');
+    const auto start = Clock::now();
+    for (std::size_t sent = 0; sent < message.size();) {
+        ssize_t w = ::send(fd.get(), message.data() + sent, message.size() - sent, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) throw_errno("send failed", errno);
+        sent += static_cast<std::size_t>(w);
+    }
+    for (std::size_t got = 0; got < back.size();) {
+        ssize_t r = ::recv(fd.get(), back.data() + got, back.size() - got, 0);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) throw_errno("receive failed after " + std::to_string(got) + " bytes", errno);
+        if (r == 0) throw Error("server closed the connection after returning " + std::to_string(got) + " bytes");
+        got += static_cast<std::size_t>(r);
+    }
+    const auto end = Clock::now();
+    if (back != message) {
+        std::size_t at = 0;
+        while (back[at] == message[at]) ++at;
+        throw Error("echo differs from the message at offset " + std::to_string(at));
+    }
+    return std::chrono::duration<double, std::micro>(end - start).count();
+}
+
+}  // namespace
+
+BurstResult run_burst(const SocketAddress& address, const BurstOptions& options) {
+    BurstResult result;
+    std::vector<double> sum(options.threads, 0.0);
+    std::vector<std::uint32_t> ok(options.threads, 0);
+    std::mutex mutex;
+    const auto start = Clock::now();
+    for (std::uint32_t round = 0; round < options.rounds; ++round) {
+        // Every thread waits here until all exist, then they go at once.
+        std::barrier gate(static_cast<std::ptrdiff_t>(options.threads) + 1);
+        std::vector<SmallThread> threads;
+        threads.reserve(options.threads);
+        for (std::uint32_t i = 0; i < options.threads; ++i) {
+            try {
+                threads.emplace_back([&, i] {
+                gate.arrive_and_wait();
+                try {
+                    sum[i] += exchange(address, options.message);
+                    ++ok[i];
+                } catch (const Error& e) {
+                    std::lock_guard lock(mutex);
+                    if (result.errors++ == 0) result.first_error = "thread " + std::to_string(i) + ": " + e.what();
+                }
+            }, 128 * 1024);
+            } catch (const Error&) {
+                // Release the threads already waiting, then report.
+                (void)gate.arrive(static_cast<std::ptrdiff_t>(options.threads - i) + 1);
+                for (auto& t : threads) t.join();
+                throw;
+            }
+        }
+        gate.arrive_and_wait();
+        for (auto& t : threads) t.join();
+    }
+    result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    result.per_thread_us.resize(options.threads, 0.0);
+    std::vector<double> sorted;
+    for (std::uint32_t i = 0; i < options.threads; ++i) {
+        result.exchanges += ok[i];
+        if (ok[i] == 0) continue;
+        result.per_thread_us[i] = sum[i] / ok[i];
+        sorted.push_back(result.per_thread_us[i]);
+    }
+    if (!sorted.empty()) {
+        std::sort(sorted.begin(), sorted.end());
+        double total = 0;
+        for (double v : sorted) total += v;
+        result.mean_us = total / static_cast<double>(sorted.size());
+        result.median_us = sorted[sorted.size() / 2];
+        result.p99_us = sorted[std::min(sorted.size() - 1, sorted.size() * 99 / 100)];
+        result.min_us = sorted.front();
+        result.max_us = sorted.back();
+    }
+    return result;
+}
+
+void write_burst_file(const std::string& path, const BurstResult& result) {
+    std::ofstream out(path);
+    if (!out) throw Error(errno_message("cannot write " + path, errno));
+    for (std::size_t i = 0; i < result.per_thread_us.size(); ++i)
+        out << i << " " << static_cast<long long>(result.per_thread_us[i] + 0.5) << "\n";
+    if (!out) throw Error("cannot write " + path);
+}
+
+}  // namespace kecho::bench
