@@ -61,7 +61,7 @@ private:
                 continue;
             }
             set_nodelay(fd);
-            auto connection = std::make_unique<StreamConnection>(UniqueFd(fd), context_.config->max_buffer);
+            auto connection = std::make_unique<StreamConnection>(UniqueFd(fd), context_.config->max_buffer, scratch_size);
             if (context_.config->verbose) {
                 SocketAddress address;
                 address.length = sizeof(address.storage);

@@ -99,7 +99,7 @@ private:
 
     void add_connection(UniqueFd fd) {
         set_nodelay(fd.get());
-        auto connection = std::make_unique<StreamConnection>(std::move(fd), context_.config->max_buffer);
+        auto connection = std::make_unique<StreamConnection>(std::move(fd), context_.config->max_buffer, scratch_size);
         epoll_event event{};
         event.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
         event.data.ptr = connection.get();

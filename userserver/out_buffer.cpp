@@ -14,7 +14,8 @@ void OutBuffer::append(const char* bytes, std::size_t n) {
             // Enough room once the content moves to the front.
             std::memmove(storage_.get(), data(), content);
         } else {
-            std::size_t capacity = std::max({needed, min_capacity, std::min(2 * capacity_, 2 * needed)});
+            std::size_t doubled = std::min({2 * capacity_, 2 * needed, growth_limit_});
+            std::size_t capacity = std::max({needed, min_capacity, doubled});
             // new char[] leaves the bytes uninitialised: only the pages we copy into become resident.
             std::unique_ptr<char[]> grown(new char[capacity]);
             if (content != 0) std::memcpy(grown.get(), data(), content);

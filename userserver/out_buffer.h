@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 
 namespace kecho::userserver {
@@ -20,8 +21,12 @@ public:
     const char* data() const { return storage_.get() + begin_; }
     std::size_t capacity() const { return capacity_; }
 
-    // Appends n bytes; grows to what is needed (never more than twice the content).
+    // Appends n bytes; grows to what is needed (never more than twice the content, nor beyond
+    // the growth limit unless the content itself needs it).
     void append(const char* bytes, std::size_t n);
+    // The largest capacity doubling may reach: the most the owner lets it hold, so the memory a
+    // connection pins stays near --max-buffer rather than the next power of two above it.
+    void set_growth_limit(std::size_t limit) { growth_limit_ = limit; }
     // Drops the first n bytes (n <= size()). Once empty, a large allocation is given back so an
     // idle connection holds no memory for a burst that is over.
     void consume(std::size_t n);
@@ -33,6 +38,7 @@ private:
 
     std::unique_ptr<char[]> storage_;
     std::size_t capacity_ = 0;
+    std::size_t growth_limit_ = SIZE_MAX;
     std::size_t begin_ = 0;
     std::size_t end_ = 0;
 };

@@ -20,7 +20,11 @@ public:
         failed,    // reset or error: close now
     };
 
-    StreamConnection(UniqueFd fd, std::size_t max_buffer) : fd_(std::move(fd)), max_buffer_(max_buffer) {}
+    // max_buffer: unsent bytes before reading pauses; read_size: the most one read returns.
+    StreamConnection(UniqueFd fd, std::size_t max_buffer, std::size_t read_size)
+        : fd_(std::move(fd)), max_buffer_(max_buffer) {
+        unsent_.set_growth_limit(max_buffer + read_size);
+    }
 
     int fd() const { return fd_.get(); }
 

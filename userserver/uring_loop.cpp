@@ -285,6 +285,8 @@ private:
     void add_connection(int fd) {
         set_nodelay(fd);
         auto connection = std::make_unique<Connection>(fd);
+        connection->queued.set_growth_limit(context_.config->max_buffer + buffer_size);
+        connection->sending.set_growth_limit(context_.config->max_buffer + buffer_size);
         if (!buffer_ring_) connection->own_buffer.reset(new char[own_buffer_size]);
         if (context_.config->verbose) {
             SocketAddress address;

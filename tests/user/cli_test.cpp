@@ -1,0 +1,154 @@
+// The command line as a user meets it: bad arguments, a busy port and a host without io_uring
+// each give one clear line on stderr and the documented exit code.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <poll.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "server_fixture.h"
+
+namespace kecho::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+RunResult run_server(std::vector<std::string> args) {
+    args.insert(args.begin(), binary("user-echo-server"));
+    return run(args, 10s);
+}
+
+std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+
+struct BadArguments {
+    std::vector<std::string> args;
+    std::string message;
+};
+
+TEST(UserServerCli, BadArgumentsExitTwoWithOneClearLine) {
+    const std::vector<BadArguments> cases = {
+        {{"--port", "0"}, "invalid port '0': expected a number from 1 to 65535"},
+        {{"--port", "70000"}, "invalid port '70000'"},
+        {{"--port", "http"}, "invalid port 'http'"},
+        {{"--address", "1.2.3"}, "invalid address '1.2.3'"},
+        {{"--address", "example.com"}, "invalid address 'example.com'"},
+        {{"--engine", "poll"}, "unknown engine 'poll': expected epoll, uring or busypoll"},
+        {{"--threads", "0"}, "invalid thread count '0'"},
+        {{"--threads", "many"}, "invalid thread count 'many'"},
+        {{"--max-buffer", "garbage"}, "invalid size 'garbage'"},
+        {{"--max-buffer", "0"}, "must be at least 1 byte"},
+        {{"--max-buffer", "4X"}, "unknown unit"},
+        {{"--no-such-option"}, "--no-such-option"},
+    };
+    for (const auto& c : cases) {
+        RunResult result = run_server(c.args);
+        std::string shown = c.args[0] + (c.args.size() > 1 ? " " + c.args[1] : "");
+        EXPECT_EQ(result.exit_code, 2) << shown;
+        EXPECT_EQ(result.out, "") << shown;
+        std::string line = first_line(result.err);
+        EXPECT_EQ(line.rfind("user-echo-server: ", 0), 0u) << shown << ": " << result.err;
+        EXPECT_NE(line.find(c.message), std::string::npos) << shown << ": " << result.err;
+    }
+}
+
+TEST(UserServerCli, HelpNamesEveryOptionAndWarnsAboutBusypoll) {
+    RunResult result = run_server({"--help"});
+    EXPECT_EQ(result.exit_code, 0);
+    for (const char* option : {"--port", "--address", "--engine", "--threads", "--max-buffer", "--verbose"})
+        EXPECT_NE(result.out.find(option), std::string::npos) << option;
+    EXPECT_NE(result.out.find("NOT for production"), std::string::npos) << result.out;
+    EXPECT_NE(result.out.find("epoll 12346, uring 12348, busypoll 12349"), std::string::npos) << result.out;
+}
+
+class BusyPort : public ::testing::TestWithParam<EngineCase> {};
+
+// A port in use (by anyone, including another user-echo-server with SO_REUSEPORT listeners)
+// is an error, never a second server sharing it.
+TEST_P(BusyPort, ExitsTwoNamingTheAddress) {
+    for (std::string threads : {"1", "2"}) {
+        EchoServer first(GetParam().engine, {"--threads", threads});
+        ASSERT_TRUE(first.ok()) << first.output();
+        for (std::string second_threads : {"1", "2"}) {
+            RunResult result = run_server({"--engine", GetParam().engine, "--address", "127.0.0.1", "--port",
+                                           std::to_string(first.port()), "--threads", second_threads});
+            EXPECT_EQ(result.exit_code, 2) << threads << " vs " << second_threads << ": " << result.out << result.err;
+            EXPECT_EQ(result.out, "");
+            EXPECT_EQ(first_line(result.err), "user-echo-server: cannot listen on 127.0.0.1:" +
+                                                  std::to_string(first.port()) +
+                                                  ": address already in use (another server running? pick another --port)");
+        }
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, BusyPort, ::testing::ValuesIn(engine_cases()),
+                         [](const auto& info) { return engine_case_name(info.param); });
+
+// Runs the server with io_uring_setup failing with `err` (a seccomp filter, as containers and
+// hardened hosts install); returns stderr and the exit code.
+RunResult run_without_io_uring(const std::vector<std::string>& args, int err) {
+    int pipe_fds[2];
+    if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return {};
+    pid_t pid = ::fork();
+    if (pid == 0) {
+        ::dup2(pipe_fds[1], 2);
+        ::dup2(pipe_fds[1], 1);
+        sock_filter filter[] = {
+            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (static_cast<unsigned>(err) & SECCOMP_RET_DATA)),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        };
+        sock_fprog program{static_cast<unsigned short>(sizeof(filter) / sizeof(filter[0])), filter};
+        if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0)
+            ::_exit(126);
+        std::vector<char*> argv;
+        std::string path = binary("user-echo-server");
+        argv.push_back(path.data());
+        std::vector<std::string> copy = args;
+        for (auto& a : copy) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        ::execv(argv[0], argv.data());
+        ::_exit(127);
+    }
+    ::close(pipe_fds[1]);
+    RunResult result;
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    char buffer[4096];
+    while (std::chrono::steady_clock::now() < deadline) {
+        pollfd p{pipe_fds[0], POLLIN, 0};
+        if (::poll(&p, 1, 100) <= 0) continue;
+        ssize_t n = ::read(pipe_fds[0], buffer, sizeof(buffer));
+        if (n <= 0) break;
+        result.err.append(buffer, static_cast<std::size_t>(n));
+    }
+    ::close(pipe_fds[0]);
+    ::kill(pid, SIGKILL);  // no-op when it already exited
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return result;
+}
+
+TEST(UserServerCli, MissingIoUringIsAClearError) {
+    int port = free_port();
+    std::vector<std::string> args = {"--engine", "uring", "--address", "127.0.0.1", "--port", std::to_string(port)};
+    for (int err : {ENOSYS, EPERM}) {
+        RunResult result = run_without_io_uring(args, err);
+        EXPECT_EQ(result.exit_code, 1) << result.err;
+        EXPECT_EQ(result.err.rfind("user-echo-server: io_uring is ", 0), 0u) << result.err;
+        EXPECT_NE(result.err.find("use --engine epoll"), std::string::npos) << result.err;
+        EXPECT_EQ(result.err.find("echoing on"), std::string::npos) << result.err;
+        EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1) << result.err;
+    }
+}
+
+}  // namespace
+}  // namespace kecho::test
