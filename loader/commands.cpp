@@ -140,7 +140,10 @@ int run_attach(const AttachOptions& options, const std::string& run_dir) {
     const bool default_cgroup = options.cgroup.empty();
     std::string cgroup_path = default_cgroup ? *root + "/kecho-bpf" : options.cgroup;
     while (cgroup_path.size() > 1 && cgroup_path.back() == '/') cgroup_path.pop_back();
-    CgroupMembership membership(cgroup_path, *root, default_cgroup);
+    // A cgroup an earlier instance created and could not remove (it was killed) is ours as well.
+    auto stale = read_instance_state(run_dir);
+    bool inherited = stale && stale->cgroup_owned && stale->cgroup == cgroup_path;
+    CgroupMembership membership(cgroup_path, *root, default_cgroup || inherited);
 
     ProgramSettings settings;
     settings.port = options.port;
@@ -164,7 +167,7 @@ int run_attach(const AttachOptions& options, const std::string& run_dir) {
     state.address = address.to_string();
     state.port = options.port;
     state.cgroup = cgroup_path;
-    state.cgroup_owned = default_cgroup || membership.created();
+    state.cgroup_owned = default_cgroup || inherited || membership.created();
     state.meter = settings.meter;
     state.insert = options.insert;
     state.max_pending = max_pending;
