@@ -137,14 +137,6 @@ static void kecho_conn_free(struct kecho_conn *conn)
 	kfree(conn);
 }
 
-/* Closes the socket and frees the connection; the caller owns it. */
-static void kecho_conn_release(struct kecho_conn *conn)
-{
-	kecho_conn_detach(conn);
-	sock_release(conn->sock);
-	conn->sock = NULL;
-}
-
 /*
  * Called by the work item when the connection is over. Whoever takes the
  * connection off kecho_conns owns its teardown: this work item, or
@@ -154,6 +146,8 @@ static void kecho_conn_close(struct kecho_conn *conn)
 {
 	bool owner;
 
+	/* Detached first, so that no callback queues work on a draining wq. */
+	kecho_conn_detach(conn);
 	spin_lock(&kecho_conns_lock);
 	owner = !list_empty(&conn->node);
 	list_del_init(&conn->node);
@@ -161,7 +155,8 @@ static void kecho_conn_close(struct kecho_conn *conn)
 	if (!owner)
 		return;
 
-	kecho_conn_release(conn);
+	sock_release(conn->sock);
+	conn->sock = NULL;
 	/*
 	 * A callback may have queued this work again before the detach. Nothing
 	 * can queue it any more, so if it is pending, that run frees the memory.
@@ -306,7 +301,7 @@ static unsigned int kecho_close_all(void)
 		/* Detach first so nothing queues the work, then wait it out. */
 		kecho_conn_detach(conn);
 		cancel_work_sync(&conn->work);
-		kecho_conn_release(conn);
+		sock_release(conn->sock);
 		kecho_conn_free(conn);
 		closed++;
 		cond_resched();

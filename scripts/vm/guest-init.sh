@@ -11,8 +11,9 @@ mkdir -p /sys/fs/cgroup
 mount -t cgroup2 none /sys/fs/cgroup
 mount -t bpf bpf /sys/fs/bpf
 ip link set lo up
+# shellcheck disable=SC3045 # busybox ash has ulimit -n
 ulimit -n 65536
-cd /kecho
+cd /kecho || exit 1
 sh /kecho/guest-plan.sh
 echo "kecho-guest: plan finished, powering off"
 sync

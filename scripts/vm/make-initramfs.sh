@@ -8,7 +8,7 @@
 set -euo pipefail
 . "$(dirname "$0")/vm-lib.sh"
 
-module= build= plan_env= out=
+module='' build='' plan_env='' out=''
 while [ $# -gt 0 ]; do
 	case $1 in
 	--module) module=$2; shift 2 ;;

@@ -90,9 +90,9 @@ TEST(KmodVm, GuestChecksAllPass) {
         "user-verify",           "bpf-verify",               "skmsg-meter",
         "bench-all-table",       "rmmod-under-load",         "insmod-custom",
         "kmod-custom-concurrent-300", "kmod-custom-verify",  "rmmod-custom",
-        "kernel-log-clean",
+        "kernel-log-clean",      "kmod-ipv6-verify",         "kmod-no-printk-per-message",
         // byte-exactness, half-close, reset and >256 connections on kmod: the full battery
-        "kmod-verify/size-1B", "kmod-verify/size-1MiB", "kmod-verify/all-byte-values",
+        "kmod-verify/size-1B", "kmod-verify/size-1MiB", "kmod-verify/size-16MiB", "kmod-verify/all-byte-values",
         "kmod-verify/nul-heavy", "kmod-verify/half-close-1000", "kmod-verify/reset-mid-stream",
         "kmod-verify/concurrent-200", "kmod-verify/non-reading-client"};
     for (const auto& name : required) EXPECT_TRUE(checks.count(name)) << "the guest never reported " << name;
