@@ -2,10 +2,12 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <thread>
 #include <iostream>
 #include <string>
@@ -25,7 +27,8 @@ using namespace kecho;
 using namespace kecho::bench;
 
 struct Options {
-    std::string mode = "user";
+    std::string mode = "user";  // one mode, a comma-separated list, or all
+    std::vector<std::string> mode_ports;  // "user=23001": a mode's port when several run
     std::string host = "127.0.0.1";
     int port = 0;
     std::string workload = "pingpong";
@@ -53,6 +56,36 @@ struct Options {
     std::string csv_path;
     std::string plot_path;
 };
+
+std::vector<Mode> selected_modes(const Options& o) {
+    if (o.mode == "all") return all_modes();
+    std::vector<Mode> modes;
+    std::string rest = o.mode;
+    while (!rest.empty()) {
+        auto comma = rest.find(',');
+        std::string name = rest.substr(0, comma);
+        rest = comma == std::string::npos ? "" : rest.substr(comma + 1);
+        auto m = parse_mode(name);
+        if (!m) throw Error("unknown mode '" + name + "'");
+        if (std::find(modes.begin(), modes.end(), *m) == modes.end()) modes.push_back(*m);
+    }
+    return modes;
+}
+
+// A --mode value: bpf, kmod, user, uring, floor, all, or a comma-separated list of modes.
+std::string check_mode_list(const std::string& value) {
+    if (value == "all") return {};
+    std::string rest = value;
+    if (rest.empty()) return "empty --mode";
+    while (true) {
+        auto comma = rest.find(',');
+        std::string name = rest.substr(0, comma);
+        if (!parse_mode(name))
+            return "unknown mode '" + name + "' (modes: bpf, kmod, user, uring, floor, all, or a comma-separated list)";
+        if (comma == std::string::npos) return {};
+        rest = rest.substr(comma + 1);
+    }
+}
 
 std::size_t message_size(const Options& o) {
     if (!o.size.empty()) return static_cast<std::size_t>(parse_bytes(o.size));
@@ -160,10 +193,11 @@ std::string describe_run(const Options& o, std::size_t modes, unsigned repeat) {
 int run_compare_workload(const Options& o, const std::vector<Target>& reachable,
                          const std::vector<std::pair<Target, std::string>>& skipped) {
     const bool many = reachable.size() + skipped.size() > 1;
-    const unsigned repeat = o.repeat ? o.repeat : (o.mode == "all" ? 3 : 1);
+    const unsigned repeat = o.repeat ? o.repeat : (many ? 3 : 1);
     Report report;
     report.workload = workload_def(o.workload);
     report.baseline = o.baseline;
+    report.title = describe_run(o, reachable.size(), repeat);
     if (o.workload == "burst") {
         report.config = {{"threads", o.threads}, {"rounds", o.rounds}, {"message_bytes", o.message.size()},
                          {"repeat", repeat}};
@@ -232,7 +266,7 @@ int run_compare_workload(const Options& o, const std::vector<Target>& reachable,
         }
     }
     progress.clear();
-    std::cout << describe_run(o, report.modes.size(), repeat) << "\n" << format_table(report);
+    std::cout << report.title << "\n" << format_table(report);
     std::cout.flush();
     if (!o.json_path.empty()) write_json(o.json_path, report_json(report));
     if (!o.csv_path.empty()) write_text(o.csv_path, report_csv(report));
@@ -241,14 +275,17 @@ int run_compare_workload(const Options& o, const std::vector<Target>& reachable,
 }
 
 std::vector<Target> targets_for(const Options& o) {
-    std::vector<Target> targets;
-    if (o.mode == "all") {
-        for (Mode m : all_modes()) targets.push_back({m, parse_address(o.host, default_port(m))});
-        return targets;
+    std::map<Mode, std::uint16_t> ports;
+    for (const auto& spec : o.mode_ports) {
+        auto eq = spec.find('=');
+        ports[*parse_mode(spec.substr(0, eq))] = parse_port(spec.substr(eq + 1));
     }
-    Mode m = *parse_mode(o.mode);
-    auto port = o.port ? static_cast<std::uint16_t>(o.port) : default_port(m);
-    targets.push_back({m, parse_address(o.host, port)});
+    std::vector<Target> targets;
+    for (Mode m : selected_modes(o)) {
+        std::uint16_t port = ports.count(m) ? ports[m] : default_port(m);
+        if (o.port) port = static_cast<std::uint16_t>(o.port);
+        targets.push_back({m, parse_address(o.host, port)});
+    }
     return targets;
 }
 
@@ -257,7 +294,7 @@ int run_verify_workload(const Options& o, const std::vector<Target>& reachable,
     VerifyOptions vo;
     vo.quick = o.quick;
     vo.cases = o.cases;
-    const bool many = o.mode == "all";
+    const bool many = reachable.size() + skipped.size() > 1;
     nlohmann::json all_cases = nlohmann::json::array();
     int passed = 0, failed = 0;
     for (const auto& [target, why] : skipped) std::cout << "skipped " << mode_name(target.mode) << ": " << why << "\n";
@@ -293,9 +330,23 @@ int main(int argc, char** argv) {
     Options o;
     CLI::App app{"bench: drives the kecho echo servers (bpf, kmod, user, uring, floor) with one client engine"};
     app.name("bench");
-    app.add_option("--mode", o.mode, "server to drive; all = every reachable one, interleaved")
-        ->check(CLI::IsMember({"bpf", "kmod", "user", "uring", "floor", "all"}))
+    app.add_option("--mode", o.mode,
+                   "server to drive: bpf, kmod, user, uring, floor; all = every reachable one; or a list "
+                   "(user,uring): several run interleaved, unreachable ones are skipped")
+        ->check(check_mode_list)
         ->capture_default_str();
+    app.add_option("--mode-port", o.mode_ports, "MODE=PORT: that mode's port when several modes run (repeatable)")
+        ->check([](const std::string& spec) -> std::string {
+            auto eq = spec.find('=');
+            if (eq == std::string::npos || !parse_mode(spec.substr(0, eq)))
+                return "expected MODE=PORT with MODE one of bpf, kmod, user, uring, floor, got '" + spec + "'";
+            try {
+                parse_port(spec.substr(eq + 1));
+            } catch (const Error& e) {
+                return e.what();
+            }
+            return {};
+        });
     app.add_option("--host", o.host, "server address (numeric IPv4/IPv6)")->capture_default_str();
     app.add_option("--port", o.port, "server port (default: the mode's port: kmod 12345, user 12346, bpf 12347, "
                                      "uring 12348, floor 12349)")
@@ -356,8 +407,9 @@ int main(int argc, char** argv) {
         std::cerr << "bench: " << message << "\nrun 'bench --help' for usage\n";
         return cli::exit_usage;
     };
-    if (o.mode == "all" && o.port != 0)
-        return usage("--port picks one server's port; with --mode all every mode uses its default port");
+    const bool several = o.mode == "all" || o.mode.find(',') != std::string::npos;
+    if (several && o.port != 0)
+        return usage("--port picks one server's port; with several modes use --mode-port MODE=PORT");
     if ((o.quick || !o.cases.empty()) && o.workload != "verify")
         return usage("--quick and --case apply to --workload verify only");
     if (o.workload == "verify" && (!o.csv_path.empty() || !o.plot_path.empty()))
@@ -384,7 +436,7 @@ int main(int argc, char** argv) {
             if (auto why = probe(t)) skipped.emplace_back(t, *why);
             else reachable.push_back(t);
         }
-        if (o.mode != "all" && reachable.empty()) {
+        if (targets.size() == 1 && reachable.empty()) {
             std::cerr << "bench: " << skipped.front().second << "\n";
             return cli::exit_failure;
         }

@@ -241,7 +241,7 @@ void plot_report(const Report& report, const std::string& path) {
                 << " " << s[primary.key].median << " " << s[primary.key].min << " " << s[primary.key].max << "\n";
         }
         out.close();
-        std::string title = w.name + ": " + report.config.dump();
+        std::string title = report.title.empty() ? w.name + ": " + report.config.dump() : report.title;
         std::replace(title.begin(), title.end(), '\'', ' ');
         std::replace(title.begin(), title.end(), '"', ' ');
         script << "set multiplot layout 1,2 title '" << title << "' noenhanced\n"

@@ -42,6 +42,7 @@ struct ModeResults {
 
 struct Report {
     WorkloadDef workload;
+    std::string title;      // one line describing the run (table heading, plot title)
     nlohmann::json config;  // the options that define the run
     std::string baseline;   // mode name
     std::vector<ModeResults> modes;
