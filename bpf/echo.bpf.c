@@ -28,8 +28,8 @@ struct echo_loader_stats loader_stats = {};
 struct {
 	__uint(type, BPF_MAP_TYPE_SOCKHASH);
 	__uint(max_entries, ECHO_DEFAULT_MAX_SOCKETS);
-	__type(key, __u64);	/* socket cookie */
-	__type(value, __u64);	/* socket (fd when inserted from user space) */
+	__type(key, __u64);   /* socket cookie */
+	__type(value, __u64); /* socket (fd when inserted from user space) */
 } echo_sockets SEC(".maps");
 
 struct {
@@ -73,8 +73,7 @@ int echo_sockops(struct bpf_sock_ops *skops)
 }
 
 /* The peer stopped reading: received - acknowledged exceeds the limit. */
-static __always_inline int over_limit(struct __sk_buff *skb, __u64 cookie,
-				      struct echo_counters *c)
+static __always_inline int over_limit(struct __sk_buff *skb, __u64 cookie, struct echo_counters *c)
 {
 	struct echo_event *event;
 	struct bpf_sock *sk;

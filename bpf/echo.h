@@ -19,13 +19,13 @@
 
 /* Per-CPU counters kept by the BPF programs (summed over CPUs by the loader). */
 enum echo_counter {
-	ECHO_INSERTED = 0,	/* sockets inserted by sockops */
-	ECHO_INSERT_FAILED,	/* sockops insert failures */
-	ECHO_RX_BYTES,		/* bytes seen by the verdict program */
-	ECHO_ECHOED_BYTES,	/* bytes metered on egress by sk_msg */
-	ECHO_REDIRECT_FAILED,	/* verdicts whose redirect failed */
-	ECHO_OVER_LIMIT,	/* segments dropped by the pending-bytes guard */
-	ECHO_EVENTS_LOST,	/* over-limit reports the ring buffer refused */
+	ECHO_INSERTED = 0,    /* sockets inserted by sockops */
+	ECHO_INSERT_FAILED,   /* sockops insert failures */
+	ECHO_RX_BYTES,	      /* bytes seen by the verdict program */
+	ECHO_ECHOED_BYTES,    /* bytes metered on egress by sk_msg */
+	ECHO_REDIRECT_FAILED, /* verdicts whose redirect failed */
+	ECHO_OVER_LIMIT,      /* segments dropped by the pending-bytes guard */
+	ECHO_EVENTS_LOST,     /* over-limit reports the ring buffer refused */
 	ECHO_COUNTER_MAX,
 };
 
@@ -36,7 +36,7 @@ struct echo_counters {
 /* One over-limit report: the connection the loader must reset. */
 struct echo_event {
 	__u64 cookie;
-	__u64 pending;	/* bytes_received - bytes_acked when reported */
+	__u64 pending; /* bytes_received - bytes_acked when reported */
 };
 
 /*
@@ -44,14 +44,14 @@ struct echo_event {
  * `echo-loader stats` through the map id: the user-space side of the counters.
  */
 struct echo_loader_stats {
-	__u64 accepted;		/* connections accepted */
-	__u64 active;		/* connections open right now */
+	__u64 accepted;		  /* connections accepted */
+	__u64 active;		  /* connections open right now */
 	__u64 inserted_by_loader; /* missed by sockops, inserted after accept */
-	__u64 fallback;		/* echoed in user space (could not be inserted) */
-	__u64 fallback_bytes;	/* bytes echoed in user space */
-	__u64 guard_resets;	/* connections reset by the pending-bytes guard */
-	__u64 drain_timeouts;	/* closes whose drain did not finish in time */
-	__u64 closed;		/* connections closed */
+	__u64 fallback;		  /* echoed in user space (could not be inserted) */
+	__u64 fallback_bytes;	  /* bytes echoed in user space */
+	__u64 guard_resets;	  /* connections reset by the pending-bytes guard */
+	__u64 drain_timeouts;	  /* closes whose drain did not finish in time */
+	__u64 closed;		  /* connections closed */
 };
 
 #endif /* KECHO_ECHO_H */

@@ -17,7 +17,8 @@ UniqueFd map_by_id(std::uint32_t id, const char* what) {
     if (!fd) {
         int err = errno;
         if (err == ENOENT) throw Error(std::string("the ") + what + " map (id " + std::to_string(id) + ") is gone");
-        if (err == EPERM || err == EACCES) throw Error(std::string("cannot read the ") + what + " map: need root (CAP_BPF)");
+        if (err == EPERM || err == EACCES)
+            throw Error(std::string("cannot read the ") + what + " map: need root (CAP_BPF)");
         throw_errno(std::string("cannot open the ") + what + " map (id " + std::to_string(id) + ")", err);
     }
     return fd;

@@ -59,7 +59,10 @@ nlohmann::json stats_json(const InstanceState& state, const StatsSnapshot& s) {
               {"guard_resets", l.guard_resets},
               {"drain_timeouts", l.drain_timeouts},
               {"closed", l.closed}}},
-            {"bytes", {{"received", b[ECHO_RX_BYTES]}, {"echoed", b[ECHO_ECHOED_BYTES]}, {"echoed_in_user_space", l.fallback_bytes}}},
+            {"bytes",
+             {{"received", b[ECHO_RX_BYTES]},
+              {"echoed", b[ECHO_ECHOED_BYTES]},
+              {"echoed_in_user_space", l.fallback_bytes}}},
             {"redirect_failures", b[ECHO_REDIRECT_FAILED]},
             {"over_limit_drops", b[ECHO_OVER_LIMIT]},
             {"events_lost", b[ECHO_EVENTS_LOST]}};
@@ -73,16 +76,19 @@ void print_stats_text(const InstanceState& state, const StatsSnapshot& s) {
                 static_cast<unsigned long long>(l.active), static_cast<unsigned long long>(s.in_map),
                 static_cast<unsigned long long>(l.accepted), static_cast<unsigned long long>(l.closed));
     std::printf("  inserted      by sockops %llu, by the loader %llu, failed %llu, echoed in user space %llu\n",
-                static_cast<unsigned long long>(b[ECHO_INSERTED]), static_cast<unsigned long long>(l.inserted_by_loader),
+                static_cast<unsigned long long>(b[ECHO_INSERTED]),
+                static_cast<unsigned long long>(l.inserted_by_loader),
                 static_cast<unsigned long long>(b[ECHO_INSERT_FAILED]), static_cast<unsigned long long>(l.fallback));
     std::printf("  bytes         received %llu, echoed %s, echoed in user space %llu\n",
                 static_cast<unsigned long long>(b[ECHO_RX_BYTES]),
                 state.meter ? std::to_string(b[ECHO_ECHOED_BYTES]).c_str() : "(meter off)",
                 static_cast<unsigned long long>(l.fallback_bytes));
-    std::printf("  problems      redirect failures %llu, over-limit drops %llu, guard resets %llu, drain timeouts %llu, events lost %llu\n",
-                static_cast<unsigned long long>(b[ECHO_REDIRECT_FAILED]), static_cast<unsigned long long>(b[ECHO_OVER_LIMIT]),
-                static_cast<unsigned long long>(l.guard_resets), static_cast<unsigned long long>(l.drain_timeouts),
-                static_cast<unsigned long long>(b[ECHO_EVENTS_LOST]));
+    std::printf(
+        "  problems      redirect failures %llu, over-limit drops %llu, guard resets %llu, drain timeouts %llu, events "
+        "lost %llu\n",
+        static_cast<unsigned long long>(b[ECHO_REDIRECT_FAILED]), static_cast<unsigned long long>(b[ECHO_OVER_LIMIT]),
+        static_cast<unsigned long long>(l.guard_resets), static_cast<unsigned long long>(l.drain_timeouts),
+        static_cast<unsigned long long>(b[ECHO_EVENTS_LOST]));
     std::fflush(stdout);
 }
 
@@ -127,8 +133,9 @@ int run_attach(const AttachOptions& options, const std::string& run_dir) {
     require_privileges();
     auto root = find_cgroup2_root();
     if (!root)
-        throw Error("no cgroup v2 hierarchy is mounted (see /proc/self/mountinfo): mount one, e.g. "
-                    "'mount -t cgroup2 none /sys/fs/cgroup', or pass --cgroup");
+        throw Error(
+            "no cgroup v2 hierarchy is mounted (see /proc/self/mountinfo): mount one, e.g. "
+            "'mount -t cgroup2 none /sys/fs/cgroup', or pass --cgroup");
     set_libbpf_verbosity(options.verbose);
     require_sockmap_support();
 
@@ -261,9 +268,10 @@ int run_status(const StatusOptions& options, const std::string& run_dir) {
     }
     if (!running) {
         if (state)
-            std::printf("echo-loader is not running (pid %d ended without cleaning up: 'echo-loader detach' removes "
-                        "what it left)\n",
-                        static_cast<int>(state->pid));
+            std::printf(
+                "echo-loader is not running (pid %d ended without cleaning up: 'echo-loader detach' removes "
+                "what it left)\n",
+                static_cast<int>(state->pid));
         else
             std::printf("echo-loader is not running\n");
         return exit_not_running;
@@ -300,7 +308,8 @@ int run_detach(const DetachOptions& options, const std::string& run_dir) {
     }
     if (!state) throw Error("echo-loader is starting (no state published yet): try again in a second");
     require_privileges();
-    if (::kill(state->pid, SIGTERM) != 0) throw_errno("cannot stop echo-loader (pid " + std::to_string(state->pid) + ")", errno);
+    if (::kill(state->pid, SIGTERM) != 0)
+        throw_errno("cannot stop echo-loader (pid " + std::to_string(state->pid) + ")", errno);
     auto deadline = Clock::now() + std::chrono::milliseconds(static_cast<long>(options.timeout * 1000));
     while (instance_running(run_dir)) {
         if (Clock::now() >= deadline)

@@ -82,8 +82,7 @@ EchoProgram::~EchoProgram() {
     if (!skel_) return;
     int map_fd = bpf_map__fd(skel_->maps.echo_sockets);
     if (meter_attached_) bpf_prog_detach2(bpf_program__fd(skel_->progs.echo_meter), map_fd, BPF_SK_MSG_VERDICT);
-    if (verdict_attached_)
-        bpf_prog_detach2(bpf_program__fd(skel_->progs.echo_verdict), map_fd, BPF_SK_SKB_VERDICT);
+    if (verdict_attached_) bpf_prog_detach2(bpf_program__fd(skel_->progs.echo_verdict), map_fd, BPF_SK_SKB_VERDICT);
     // destroy() (the deleter) destroys the sockops link and closes every fd.
 }
 
@@ -93,8 +92,12 @@ void EchoProgram::attach_sockops(int cgroup_fd, const std::string& cgroup_path) 
     skel_->links.echo_sockops = link;  // destroyed with the skeleton
 }
 
-int EchoProgram::sockets_fd() const { return bpf_map__fd(skel_->maps.echo_sockets); }
-int EchoProgram::events_fd() const { return bpf_map__fd(skel_->maps.echo_events); }
+int EchoProgram::sockets_fd() const {
+    return bpf_map__fd(skel_->maps.echo_sockets);
+}
+int EchoProgram::events_fd() const {
+    return bpf_map__fd(skel_->maps.echo_events);
+}
 
 ObjectIds EchoProgram::ids() const {
     ObjectIds ids;

@@ -21,7 +21,7 @@ struct ProgramSettings {
 
 // Ids of everything loaded, for `status`, `detach` and the tests.
 struct ObjectIds {
-    std::uint32_t sockops = 0, verdict = 0, meter = 0;                        // programs
+    std::uint32_t sockops = 0, verdict = 0, meter = 0;                         // programs
     std::uint32_t sockets = 0, counters = 0, events = 0, bss = 0, rodata = 0;  // maps
     std::uint32_t sockops_link = 0;
 };

@@ -2,8 +2,8 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <netinet/tcp.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
@@ -26,7 +26,9 @@ constexpr int max_reads_per_event = 16;
 constexpr std::size_t max_early_resets = 65536;
 constexpr auto accept_pause = std::chrono::milliseconds(100);
 
-void warn(const std::string& message) { std::fprintf(stderr, "echo-loader: %s\n", message.c_str()); }
+void warn(const std::string& message) {
+    std::fprintf(stderr, "echo-loader: %s\n", message.c_str());
+}
 
 }  // namespace
 

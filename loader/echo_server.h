@@ -44,7 +44,8 @@ public:
     // `periodic` is called every stats_interval.
     template <typename Periodic>
     void run(ShutdownSignal& shutdown, Periodic periodic) {
-        run_loop(shutdown, [](void* p) { (*static_cast<Periodic*>(p))(); }, &periodic);
+        run_loop(
+            shutdown, [](void* p) { (*static_cast<Periodic*>(p))(); }, &periodic);
     }
 
 private:

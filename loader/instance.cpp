@@ -15,27 +15,32 @@
 namespace kecho::loader {
 namespace {
 
-std::string lock_path(const std::string& dir) { return dir + "/lock"; }
-std::string state_path(const std::string& dir) { return dir + "/state.json"; }
+std::string lock_path(const std::string& dir) {
+    return dir + "/lock";
+}
+std::string state_path(const std::string& dir) {
+    return dir + "/state.json";
+}
 
 nlohmann::json to_json(const InstanceState& s) {
-    return {{"pid", s.pid},
-            {"address", s.address},
-            {"port", s.port},
-            {"cgroup", s.cgroup},
-            {"cgroup_owned", s.cgroup_owned},
-            {"meter", s.meter},
-            {"insert", s.insert},
-            {"max_pending", s.max_pending},
-            {"started", s.started},
-            {"programs", {{"echo_sockops", s.ids.sockops}, {"echo_verdict", s.ids.verdict}, {"echo_meter", s.ids.meter}}},
-            {"maps",
-             {{"echo_sockets", s.ids.sockets},
-              {"echo_counters", s.ids.counters},
-              {"echo_events", s.ids.events},
-              {"bss", s.ids.bss},
-              {"rodata", s.ids.rodata}}},
-            {"links", {{"sockops", s.ids.sockops_link}}}};
+    return {
+        {"pid", s.pid},
+        {"address", s.address},
+        {"port", s.port},
+        {"cgroup", s.cgroup},
+        {"cgroup_owned", s.cgroup_owned},
+        {"meter", s.meter},
+        {"insert", s.insert},
+        {"max_pending", s.max_pending},
+        {"started", s.started},
+        {"programs", {{"echo_sockops", s.ids.sockops}, {"echo_verdict", s.ids.verdict}, {"echo_meter", s.ids.meter}}},
+        {"maps",
+         {{"echo_sockets", s.ids.sockets},
+          {"echo_counters", s.ids.counters},
+          {"echo_events", s.ids.events},
+          {"bss", s.ids.bss},
+          {"rodata", s.ids.rodata}}},
+        {"links", {{"sockops", s.ids.sockops_link}}}};
 }
 
 InstanceState from_json(const nlohmann::json& j) {
@@ -111,6 +116,8 @@ std::optional<InstanceState> read_instance_state(const std::string& run_dir) {
     }
 }
 
-void remove_stale_state(const std::string& run_dir) { ::unlink(state_path(run_dir).c_str()); }
+void remove_stale_state(const std::string& run_dir) {
+    ::unlink(state_path(run_dir).c_str());
+}
 
 }  // namespace kecho::loader

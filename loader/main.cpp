@@ -32,8 +32,7 @@ int main(int argc, char** argv) {
     CLI::App app{"echo-loader: TCP echo inside the kernel through an eBPF sockmap", "echo-loader"};
     app.require_subcommand(1);
     std::string run_dir = default_run_dir;
-    app.add_option("--run-dir", run_dir, "where the running instance keeps its lock and state")
-        ->capture_default_str();
+    app.add_option("--run-dir", run_dir, "where the running instance keeps its lock and state")->capture_default_str();
 
     AttachOptions attach;
     attach.port = kecho::ports::bpf;
@@ -41,8 +40,12 @@ int main(int argc, char** argv) {
     attach_cmd->add_option("--address", attach.address, "address to listen on (IPv4 or IPv6; '::' is dual stack)")
         ->check(address_validator())
         ->capture_default_str();
-    attach_cmd->add_option("--port", attach.port, "TCP port to echo on")->check(CLI::Range(1, 65535))->capture_default_str();
-    attach_cmd->add_option("--backlog", attach.backlog, "listen backlog")->check(CLI::Range(1, 1 << 20))->capture_default_str();
+    attach_cmd->add_option("--port", attach.port, "TCP port to echo on")
+        ->check(CLI::Range(1, 65535))
+        ->capture_default_str();
+    attach_cmd->add_option("--backlog", attach.backlog, "listen backlog")
+        ->check(CLI::Range(1, 1 << 20))
+        ->capture_default_str();
     attach_cmd->add_option("--cgroup", attach.cgroup,
                            "cgroup v2 directory to run in (default: kecho-bpf under the cgroup v2 root)");
     attach_cmd
@@ -53,8 +56,9 @@ int main(int argc, char** argv) {
     attach_cmd->add_option("--max-connections", attach.max_connections, "size of the socket hash")
         ->check(CLI::Range(1, 1 << 24))
         ->capture_default_str();
-    attach_cmd->add_option("--drain-timeout", attach.drain_timeout,
-                           "seconds to wait for the last echo bytes after a peer closes before resetting")
+    attach_cmd
+        ->add_option("--drain-timeout", attach.drain_timeout,
+                     "seconds to wait for the last echo bytes after a peer closes before resetting")
         ->check(CLI::Range(0.0, 3600.0))
         ->capture_default_str();
     attach_cmd->add_option("--stats-interval", attach.stats_interval, "print the counters every SEC seconds (0: never)")
@@ -77,7 +81,8 @@ int main(int argc, char** argv) {
     stats_cmd->add_option("--count", stats.count, "with --watch: stop after N readings")->check(CLI::Range(1, 1 << 30));
 
     StatusOptions status;
-    auto* status_cmd = app.add_subcommand("status", "is it running: pid, port, cgroup, program and map ids (exit 3: not running)");
+    auto* status_cmd =
+        app.add_subcommand("status", "is it running: pid, port, cgroup, program and map ids (exit 3: not running)");
     status_cmd->add_flag("--json", status.json, "print JSON");
 
     DetachOptions detach;

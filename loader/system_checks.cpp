@@ -27,8 +27,7 @@ void require_privileges() {
     for (auto [cap, name] : {std::pair{CAP_BPF, "CAP_BPF"}, std::pair{CAP_PERFMON, "CAP_PERFMON"},
                              std::pair{CAP_NET_ADMIN, "CAP_NET_ADMIN"}})
         if (!has_capability(data, cap)) missing += (missing.empty() ? "" : ", ") + std::string(name);
-    if (!missing.empty())
-        throw Error("not permitted: missing " + missing + " (run it as root, e.g. with sudo)");
+    if (!missing.empty()) throw Error("not permitted: missing " + missing + " (run it as root, e.g. with sudo)");
 }
 
 void require_sockmap_support() {

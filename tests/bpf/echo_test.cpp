@@ -4,9 +4,9 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
+#include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <cstdio>
 #include <set>
 #include <thread>
 
@@ -27,8 +27,9 @@ nlohmann::json stats_json(const Loader& loader) {
 // bench --workload verify against the loader; returns the parsed --json report.
 nlohmann::json run_verify(const Loader& loader, std::vector<std::string> extra) {
     std::string json_path = loader.run_dir() + "/verify.json";
-    std::vector<std::string> argv = {test::binary("bench"), "--mode", "bpf", "--host", "127.0.0.1", "--port",
-                                     std::to_string(loader.port()), "--workload", "verify", "--json", json_path};
+    std::vector<std::string> argv = {
+        test::binary("bench"),         "--mode",     "bpf",    "--host", "127.0.0.1", "--port",
+        std::to_string(loader.port()), "--workload", "verify", "--json", json_path};
     argv.insert(argv.end(), extra.begin(), extra.end());
     auto r = test::run(argv, std::chrono::seconds(120));
     EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
@@ -46,7 +47,8 @@ TEST_F(Echo, EverySizeComesBackByteExact) {
     Loader loader;
     ASSERT_TRUE(loader.ready()) << loader.output();
     unsigned seed = 1;
-    for (std::size_t size : {std::size_t{1}, std::size_t{4096}, std::size_t{65536}, std::size_t{1} << 20, std::size_t{16} << 20}) {
+    for (std::size_t size :
+         {std::size_t{1}, std::size_t{4096}, std::size_t{65536}, std::size_t{1} << 20, std::size_t{16} << 20}) {
         std::string data = random_bytes(size, seed++);
         auto r = echo_once(loader.address(), data, false, std::chrono::seconds(20));
         EXPECT_FALSE(r.error) << size;
@@ -99,9 +101,9 @@ TEST_F(Echo, BenchVerifyPassesInFull) {
         names.insert(c["name"].get<std::string>());
         EXPECT_TRUE(c["passed"].get<bool>()) << c.dump();
     }
-    for (const char* name : {"size-1B", "size-4KiB", "size-64KiB", "size-1MiB", "size-16MiB", "all-byte-values",
-                             "nul-heavy", "back-to-back-1000", "concurrent-200", "half-close-1000",
-                             "reset-mid-stream", "non-reading-client"})
+    for (const char* name :
+         {"size-1B", "size-4KiB", "size-64KiB", "size-1MiB", "size-16MiB", "all-byte-values", "nul-heavy",
+          "back-to-back-1000", "concurrent-200", "half-close-1000", "reset-mid-stream", "non-reading-client"})
         EXPECT_TRUE(names.count(name)) << "bench did not run " << name;
     EXPECT_EQ(report["failed"], 0);
     // The kernel did the echo: nothing went through user space.

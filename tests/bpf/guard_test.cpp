@@ -86,7 +86,8 @@ TEST_F(Guard, WithoutAUsefulLimitTheKernelKeepsQueueing) {
     ASSERT_TRUE(loader.ready()) << loader.output();
     auto outcome = run_non_reader(loader.address(), 5.0, 96ull << 20);
     EXPECT_FALSE(outcome.reset);
-    EXPECT_GE(outcome.accepted, 96ull << 20) << "accepted only " << outcome.accepted << " bytes in " << outcome.seconds << " s";
+    EXPECT_GE(outcome.accepted, 96ull << 20)
+        << "accepted only " << outcome.accepted << " bytes in " << outcome.seconds << " s";
 }
 
 TEST_F(Guard, BenchNonReadingClientReportsTheReset) {

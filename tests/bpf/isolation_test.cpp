@@ -46,7 +46,8 @@ TEST_F(Isolation, AnotherPortInTheLoadersCgroupIsNotInserted) {
             loader::move_to_cgroup(loader.cgroup());
             ListenOptions options;
             options.nonblocking = false;
-            UniqueFd listener = make_listener(parse_address("127.0.0.1", static_cast<std::uint16_t>(other_port)), options);
+            UniqueFd listener =
+                make_listener(parse_address("127.0.0.1", static_cast<std::uint16_t>(other_port)), options);
             char ready = 'r';
             (void)!::write(to_parent[1], &ready, 1);
             UniqueFd conn(::accept(listener.get(), nullptr, nullptr));

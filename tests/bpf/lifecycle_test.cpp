@@ -44,9 +44,10 @@ std::set<std::uint32_t> echo_object_ids() {
 bool all_gone(const loader::ObjectIds& ids) {
     auto deadline = std::chrono::steady_clock::now() + seconds(5);
     while (std::chrono::steady_clock::now() < deadline) {
-        bool any = loader::prog_exists(ids.sockops) || loader::prog_exists(ids.verdict) || loader::prog_exists(ids.meter) ||
-                   loader::map_exists(ids.sockets) || loader::map_exists(ids.counters) || loader::map_exists(ids.events) ||
-                   loader::map_exists(ids.bss) || loader::link_exists(ids.sockops_link);
+        bool any = loader::prog_exists(ids.sockops) || loader::prog_exists(ids.verdict) ||
+                   loader::prog_exists(ids.meter) || loader::map_exists(ids.sockets) ||
+                   loader::map_exists(ids.counters) || loader::map_exists(ids.events) || loader::map_exists(ids.bss) ||
+                   loader::link_exists(ids.sockops_link);
         if (!any) return true;
         std::this_thread::sleep_for(milliseconds(50));
     }
@@ -63,7 +64,9 @@ std::uint32_t sockops_attached(const std::string& cgroup) {
     return count;
 }
 
-bool exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
+bool exists(const std::string& path) {
+    return ::access(path.c_str(), F_OK) == 0;
+}
 
 std::size_t count_lines(const std::string& text) {
     std::size_t n = 0;
@@ -76,7 +79,8 @@ TEST_F(Lifecycle, StatusReportsPortCgroupAndIds) {
     ASSERT_TRUE(loader.ready()) << loader.output();
     auto r = loader.run({"status"});
     EXPECT_EQ(r.exit_code, 0) << r.err;
-    EXPECT_NE(r.out.find("echo-loader is running: pid " + std::to_string(loader.process().pid())), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("echo-loader is running: pid " + std::to_string(loader.process().pid())), std::string::npos)
+        << r.out;
     EXPECT_NE(r.out.find("127.0.0.1:" + std::to_string(loader.port())), std::string::npos) << r.out;
     EXPECT_NE(r.out.find(loader.cgroup()), std::string::npos) << r.out;
 
@@ -216,13 +220,19 @@ TEST_F(Lifecycle, SigkillLeavesNoProgramOrMapAndANewAttachWorks) {
 TEST_F(Lifecycle, DefaultCgroupIsKechoBpfUnderTheV2Root) {
     auto cmd = fresh_loader_command();
     std::string expected = cgroup2_root() + "/kecho-bpf";
-    test::Process p({test::binary("echo-loader"), "--run-dir", cmd.run_dir, "attach", "--address", "127.0.0.1", "--port",
-                     std::to_string(cmd.port)});
+    // Another instance already running there (a developer's) keeps the directory busy.
+    std::ifstream procs(expected + "/cgroup.procs");
+    std::string other_pid;
+    bool shared = procs && (procs >> other_pid);
+    test::Process p({test::binary("echo-loader"), "--run-dir", cmd.run_dir, "attach", "--address", "127.0.0.1",
+                     "--port", std::to_string(cmd.port)});
     ASSERT_TRUE(p.wait_for_output("echoing on")) << p.output();
     EXPECT_NE(p.output().find("(bpf sockmap, cgroup " + expected + ")"), std::string::npos) << p.output();
     EXPECT_TRUE(exists(expected));
     EXPECT_EQ(p.stop(SIGTERM), 0);
-    EXPECT_FALSE(exists(expected)) << "the default cgroup was not removed";
+    if (!shared) {
+        EXPECT_FALSE(exists(expected)) << "the default cgroup was not removed";
+    }
 }
 
 // ---- errors ----
@@ -237,10 +247,17 @@ void expect_one_line_error(const test::RunResult& r, int code, const std::string
 TEST_F(Errors, BadArgumentsExitTwoWithOneLine) {
     auto cmd = fresh_loader_command();
     const std::vector<std::vector<std::string>> cases = {
-        {"attach", "--port", "0"},          {"attach", "--port", "70000"},       {"attach", "--max-pending", "12Q"},
-        {"attach", "--address", "nonsense"}, {"attach", "--insert", "maybe"},    {"attach", "--bogus"},
-        {"frobnicate"},                     {},                                  {"stats", "--watch", "-1"},
-        {"attach", "--backlog", "x"},       {"attach", "--drain-timeout", "-3"},
+        {"attach", "--port", "0"},
+        {"attach", "--port", "70000"},
+        {"attach", "--max-pending", "12Q"},
+        {"attach", "--address", "nonsense"},
+        {"attach", "--insert", "maybe"},
+        {"attach", "--bogus"},
+        {"frobnicate"},
+        {},
+        {"stats", "--watch", "-1"},
+        {"attach", "--backlog", "x"},
+        {"attach", "--drain-timeout", "-3"},
     };
     for (const auto& args : cases) {
         std::vector<std::string> argv = {test::binary("echo-loader"), "--run-dir", cmd.run_dir};
@@ -359,7 +376,8 @@ TEST_F(Errors, AnotherInstanceIsRefused) {
     Loader loader;
     ASSERT_TRUE(loader.ready()) << loader.output();
     auto r = loader.run({"attach", "--address", "127.0.0.1", "--port", std::to_string(test::free_port())});
-    expect_one_line_error(r, 1, "another echo-loader is already running (pid " + std::to_string(loader.process().pid()));
+    expect_one_line_error(r, 1,
+                          "another echo-loader is already running (pid " + std::to_string(loader.process().pid()));
     std::string data = random_bytes(1000, 5);
     EXPECT_TRUE(echo_once(loader.address(), data).bytes == data) << "the first instance was disturbed";
 }

@@ -44,8 +44,9 @@ std::string cgroup2_root() {
 
 Loader::Loader(std::vector<std::string> extra, std::string address)
     : port_(test::free_port()), address_(std::move(address)), run_dir_(make_run_dir()), cgroup_(unique_cgroup()) {
-    std::vector<std::string> argv = {test::binary("echo-loader"), "--run-dir", run_dir_, "attach", "--address", address_,
-                                     "--port", std::to_string(port_), "--cgroup", cgroup_};
+    std::vector<std::string> argv = {
+        test::binary("echo-loader"), "--run-dir", run_dir_, "attach", "--address", address_, "--port",
+        std::to_string(port_),       "--cgroup",  cgroup_};
     argv.insert(argv.end(), extra.begin(), extra.end());
     process_ = std::make_unique<test::Process>(argv);
     ready_ = process_->wait_for_output("echoing on", std::chrono::seconds(15));
@@ -76,8 +77,8 @@ test::RunResult Loader::run(const std::vector<std::string>& args, std::chrono::m
 }
 
 std::vector<std::string> LoaderCommand::attach_argv() const {
-    return {test::binary("echo-loader"), "--run-dir", run_dir, "attach", "--address", "127.0.0.1",
-            "--port", std::to_string(port), "--cgroup", cgroup};
+    return {test::binary("echo-loader"), "--run-dir", run_dir, "attach", "--address", "127.0.0.1", "--port",
+            std::to_string(port),        "--cgroup",  cgroup};
 }
 
 LoaderCommand::~LoaderCommand() {
@@ -120,7 +121,8 @@ EchoResult echo_once(const SocketAddress& to, const std::string& data, bool half
         if (::poll(&p, 1, 50) < 0 && errno != EINTR) break;
         if (p.revents & POLLOUT) {
             ssize_t w = ::send(fd.get(), data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
-            if (w > 0) sent += static_cast<std::size_t>(w);
+            if (w > 0)
+                sent += static_cast<std::size_t>(w);
             else if (w < 0 && errno != EAGAIN) {
                 result.error = true;
                 break;

@@ -44,7 +44,8 @@ public:
     loader::InstanceState state() const;
 
     // Runs `echo-loader --run-dir <ours> <args...>` to completion.
-    test::RunResult run(const std::vector<std::string>& args, std::chrono::milliseconds timeout = std::chrono::seconds(30)) const;
+    test::RunResult run(const std::vector<std::string>& args,
+                        std::chrono::milliseconds timeout = std::chrono::seconds(30)) const;
 
 private:
     int port_ = 0;
