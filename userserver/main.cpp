@@ -231,20 +231,25 @@ int main(int argc, char** argv) {
                  "The baseline the eBPF sockmap echo (echo-loader) and the kernel module are measured against.",
                  "user-echo-server"};
     app.add_option("--port", args.port, "port to listen on (default by engine: epoll 12346, uring 12348, busypoll 12349)")
-        ->check(check([](const std::string& v) { kecho::parse_port(v); }, "PORT"));
+        ->check(check([](const std::string& v) { kecho::parse_port(v); }, "PORT"))
+        ->type_name("PORT");
     app.add_option("--address", args.address, "address to listen on, IPv4 or IPv6 (default 0.0.0.0)")
-        ->check(check([](const std::string& v) { kecho::parse_address(v, 1); }, "ADDR"));
+        ->check(check([](const std::string& v) { kecho::parse_address(v, 1); }, "ADDR"))
+        ->type_name("ADDR");
     app.add_option("--engine", args.engine,
                    "epoll: edge-triggered epoll (default); uring: io_uring with multishot accept/recv and "
                    "provided buffers; busypoll: spins on non-blocking sockets and never sleeps, a measuring "
                    "reference for the floor of wakeup-free latency, NOT for production (burns a core per thread)")
-        ->check(check([](const std::string& v) { parse_engine(v); }, "epoll|uring|busypoll"));
+        ->check(check([](const std::string& v) { parse_engine(v); }, "epoll|uring|busypoll"))
+        ->type_name("ENGINE");
     app.add_option("--threads", args.threads, "independent event loops, each with its own SO_REUSEPORT listener (default 1)")
-        ->check(check([](const std::string& v) { parse_threads(v); }, "N"));
+        ->check(check([](const std::string& v) { parse_threads(v); }, "N"))
+        ->type_name("N");
     app.add_option("--max-buffer", args.max_buffer,
                    "unsent bytes per connection before the server stops reading it until they drain "
                    "(K/M/G suffixes, default 4M)")
-        ->check(check([](const std::string& v) { parse_max_buffer(v); }, "BYTES"));
+        ->check(check([](const std::string& v) { parse_max_buffer(v); }, "BYTES"))
+        ->type_name("BYTES");
     app.add_flag("--verbose", args.verbose, "a line on stderr per connection opened and closed (never per message)");
     // Test knob: force the io_uring fallbacks on a kernel that has every feature.
     app.add_option("--uring-features", args.uring_features)

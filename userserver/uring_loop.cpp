@@ -60,6 +60,7 @@ struct Connection {
     bool received_any = false;
     bool peer_closed = false;
     bool paused = false;
+    bool was_paused = false;  // single-shot recv from the first pause on (see echo())
     bool starved = false;  // recv ended for lack of buffers; re-armed once some come back
     bool closing = false;
     bool cancelled = false;
@@ -306,7 +307,7 @@ private:
         if (stopping_ || c->recv_armed || c->closing || c->peer_closed || c->paused || c->starved) return;
         io_uring_sqe* sqe = get_sqe();
         if (buffer_ring_) {
-            if (multishot_recv_)
+            if (multishot_recv_ && !c->was_paused)
                 io_uring_prep_recv_multishot(sqe, c->fd.get(), nullptr, 0, 0);
             else
                 io_uring_prep_recv(sqe, c->fd.get(), nullptr, 0, 0);
@@ -363,9 +364,13 @@ private:
             send_queued(c);
         }
         if (c->unsent() > context_.config->max_buffer && !c->paused) {
-            // Stop reading: TCP flow control now holds the peer until the echo drains.
+            // Stop reading: TCP flow control now holds the peer until the echo drains. A multishot
+            // recv that keeps finding data is not cancellable (the cancel misses it while it
+            // runs), so it may go on until the buffer ring runs dry, which bounds it; from then
+            // on this connection re-arms single-shot, which stops exactly when asked.
             c->paused = true;
-            if (c->recv_armed && multishot_recv_) cancel(c, op_recv);
+            c->was_paused = true;
+            if (c->recv_armed) cancel(c, op_recv);
         }
     }
 
