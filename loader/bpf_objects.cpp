@@ -99,6 +99,21 @@ StatsSnapshot read_stats(const ObjectIds& ids) {
         ++snap.in_map;
         prev = &key;
     }
+    auto runs = [](std::uint32_t id) {
+        StatsSnapshot::ProgramRuns r;
+        if (id == 0) return r;
+        UniqueFd fd(bpf_prog_get_fd_by_id(id));
+        bpf_prog_info info{};
+        std::uint32_t len = sizeof(info);
+        if (fd && bpf_obj_get_info_by_fd(fd.get(), &info, &len) == 0) {
+            r.runs = info.run_cnt;
+            r.run_time_ns = info.run_time_ns;
+        }
+        return r;
+    };
+    snap.sockops = runs(ids.sockops);
+    snap.verdict = runs(ids.verdict);
+    snap.meter = runs(ids.meter);
     return snap;
 }
 

@@ -30,6 +30,12 @@ struct StatsSnapshot {
     std::array<std::uint64_t, ECHO_COUNTER_MAX> bpf{};  // summed over CPUs
     echo_loader_stats loader{};
     std::uint64_t in_map = 0;  // sockets in the socket hash right now
+    // Kernel run-time statistics per program (only counted while kernel.bpf_stats_enabled=1).
+    struct ProgramRuns {
+        std::uint64_t runs = 0;
+        std::uint64_t run_time_ns = 0;
+    };
+    ProgramRuns sockops, verdict, meter;
 };
 
 // Reads the counters through the map ids (works from any process with CAP_BPF). Throws Error.

@@ -42,6 +42,13 @@ InsertMode parse_insert(const std::string& text) {
     return InsertMode::none;
 }
 
+// Runs and nanoseconds per run: counted by the kernel only while kernel.bpf_stats_enabled=1.
+nlohmann::json program_runs(const StatsSnapshot::ProgramRuns& r) {
+    return {{"runs", r.runs},
+            {"run_time_ns", r.run_time_ns},
+            {"ns_per_run", r.runs ? static_cast<double>(r.run_time_ns) / static_cast<double>(r.runs) : 0.0}};
+}
+
 nlohmann::json stats_json(const InstanceState& state, const StatsSnapshot& s) {
     const auto& b = s.bpf;
     const auto& l = s.loader;
@@ -65,7 +72,11 @@ nlohmann::json stats_json(const InstanceState& state, const StatsSnapshot& s) {
               {"echoed_in_user_space", l.fallback_bytes}}},
             {"redirect_failures", b[ECHO_REDIRECT_FAILED]},
             {"over_limit_drops", b[ECHO_OVER_LIMIT]},
-            {"events_lost", b[ECHO_EVENTS_LOST]}};
+            {"events_lost", b[ECHO_EVENTS_LOST]},
+            {"programs",
+             {{"echo_sockops", program_runs(s.sockops)},
+              {"echo_verdict", program_runs(s.verdict)},
+              {"echo_meter", program_runs(s.meter)}}}};
 }
 
 void print_stats_text(const InstanceState& state, const StatsSnapshot& s) {
@@ -89,6 +100,15 @@ void print_stats_text(const InstanceState& state, const StatsSnapshot& s) {
         static_cast<unsigned long long>(b[ECHO_REDIRECT_FAILED]), static_cast<unsigned long long>(b[ECHO_OVER_LIMIT]),
         static_cast<unsigned long long>(l.guard_resets), static_cast<unsigned long long>(l.drain_timeouts),
         static_cast<unsigned long long>(b[ECHO_EVENTS_LOST]));
+    if (s.verdict.runs > 0) {
+        auto per = [](const StatsSnapshot::ProgramRuns& r) {
+            return r.runs ? static_cast<double>(r.run_time_ns) / static_cast<double>(r.runs) : 0.0;
+        };
+        std::printf("  bpf time      verdict %.0f ns x %llu, meter %.0f ns x %llu, sockops %.0f ns x %llu\n",
+                    per(s.verdict), static_cast<unsigned long long>(s.verdict.runs), per(s.meter),
+                    static_cast<unsigned long long>(s.meter.runs), per(s.sockops),
+                    static_cast<unsigned long long>(s.sockops.runs));
+    }
     std::fflush(stdout);
 }
 
@@ -279,8 +299,9 @@ int run_status(const StatusOptions& options, const std::string& run_dir) {
     const auto& ids = state->ids;
     std::printf("echo-loader is running: pid %d, echoing on %s, cgroup %s\n", static_cast<int>(state->pid),
                 state->address.c_str(), state->cgroup.c_str());
-    std::printf("  programs  echo_sockops id %u (link %u), echo_verdict id %u, echo_meter %s\n", ids.sockops,
-                ids.sockops_link, ids.verdict, ids.meter ? ("id " + std::to_string(ids.meter)).c_str() : "off");
+    auto id_or_off = [](std::uint32_t id) { return id ? "id " + std::to_string(id) : std::string("off"); };
+    std::printf("  programs  echo_sockops %s (link %u), echo_verdict id %u, echo_meter %s\n",
+                id_or_off(ids.sockops).c_str(), ids.sockops_link, ids.verdict, id_or_off(ids.meter).c_str());
     std::printf("  maps      echo_sockets id %u, echo_counters id %u, echo_events id %u, bss id %u\n", ids.sockets,
                 ids.counters, ids.events, ids.bss);
     std::printf("  limits    max pending %llu bytes, insert by %s\n",

@@ -50,7 +50,8 @@ int main(int argc, char** argv) {
                            "cgroup v2 directory to run in (default: kecho-bpf under the cgroup v2 root)");
     attach_cmd
         ->add_option("--max-pending", attach.max_pending,
-                     "reset a connection whose peer leaves more than this many echoed bytes unacknowledged")
+                     "reset a connection whose peer leaves more than this many echoed bytes unacknowledged (a client "
+                     "that does not read); keep it above the peers' receive buffers (tcp_rmem max, 6 MiB by default)")
         ->check(kecho::cli::bytes_validator())
         ->capture_default_str();
     attach_cmd->add_option("--max-connections", attach.max_connections, "size of the socket hash")

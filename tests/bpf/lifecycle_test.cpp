@@ -129,6 +129,8 @@ TEST_F(Lifecycle, StatsJsonCountsTheTraffic) {
     EXPECT_EQ(j["bytes"]["echoed"], 5000);
     EXPECT_EQ(j["redirect_failures"], 0);
     EXPECT_EQ(j["pid"], loader.process().pid());
+    for (const char* name : {"echo_sockops", "echo_verdict", "echo_meter"})
+        EXPECT_TRUE(j["programs"][name].contains("ns_per_run")) << j.dump();
 
     auto text = loader.run({"stats"});
     EXPECT_EQ(text.exit_code, 0);
