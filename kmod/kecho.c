@@ -16,6 +16,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/ktime.h>
 #include <linux/kthread.h>
 #include <linux/list.h>
 #include <linux/module.h>
@@ -417,6 +418,7 @@ out_destroy_wq:
 
 static void __exit kecho_exit(void)
 {
+	ktime_t start = ktime_get();
 	unsigned int closed;
 
 	/* Shutting the listener down wakes the acceptor with -EINVAL. */
@@ -427,8 +429,8 @@ static void __exit kecho_exit(void)
 	closed = kecho_close_all();
 	/* Runs the frees of connections that closed themselves meanwhile. */
 	destroy_workqueue(kecho_wq);
-	pr_info("stopped, closed %u open connection%s\n", closed,
-		closed == 1 ? "" : "s");
+	pr_info("stopped, closed %u open connection%s in %lld ms\n", closed,
+		closed == 1 ? "" : "s", ktime_ms_delta(ktime_get(), start));
 }
 
 module_init(kecho_init);

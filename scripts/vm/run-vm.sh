@@ -4,7 +4,7 @@
 # qemu-system-x86_64 (TCG; KVM only when a probe boot shows it really works), run the guest plan,
 # power off. Prints the guest's result lines; exit 0 iff the plan ended and no check failed.
 #
-#   scripts/vm/run-vm.sh [--build DIR] [--plan test|compare] [--timeout SEC] [--accel auto|tcg|kvm]
+#   scripts/vm/run-vm.sh [--build DIR] [--plan test|compare|rmmod] [--timeout SEC] [--accel auto|tcg|kvm]
 #                        [--table-args "ARGS"] [--quiet]
 # The serial console goes to <build>/vm/console.log, the result lines to <build>/vm/results.txt.
 set -euo pipefail
@@ -20,7 +20,7 @@ table_args="--connections 8 --size 64 --duration 2 --warmup 0.5"
 while [ $# -gt 0 ]; do
 	case $1 in
 	--build) [ $# -ge 2 ] || usage "--build needs a directory"; build=$2; shift 2 ;;
-	--plan) [ $# -ge 2 ] || usage "--plan needs test or compare"; plan=$2; shift 2 ;;
+	--plan) [ $# -ge 2 ] || usage "--plan needs test, compare or rmmod"; plan=$2; shift 2 ;;
 	--timeout) [ $# -ge 2 ] || usage "--timeout needs seconds"; timeout_s=$2; shift 2 ;;
 	--accel) [ $# -ge 2 ] || usage "--accel needs auto, tcg or kvm"; accel=$2; shift 2 ;;
 	--table-args) [ $# -ge 2 ] || usage "--table-args needs a string"; table_args=$2; shift 2 ;;
@@ -29,7 +29,7 @@ while [ $# -gt 0 ]; do
 	*) usage "unknown argument '$1'" ;;
 	esac
 done
-case $plan in test | compare) ;; *) usage "--plan must be test or compare, not '$plan'" ;; esac
+case $plan in test | compare | rmmod) ;; *) usage "--plan must be test, compare or rmmod, not '$plan'" ;; esac
 case $accel in auto | tcg | kvm) ;; *) usage "--accel must be auto, tcg or kvm, not '$accel'" ;; esac
 [[ $timeout_s =~ ^[0-9]+$ ]] && [ "$timeout_s" -ge 10 ] || usage "--timeout must be at least 10 seconds"
 [ -d "$build" ] || die "build dir $build does not exist: configure and build first (cmake -S . -B $build)"
