@@ -144,6 +144,47 @@ TEST_F(Echo, BenchVerifyPassesWithoutMeterAndWithEveryInsertMode) {
     }
 }
 
+// A socket sockops could not insert (here: the map is full) is not dropped: the loader echoes it in
+// user space and counts it.
+TEST_F(Echo, ConnectionsThatDoNotFitTheMapAreEchoedInUserSpace) {
+    Loader loader({"--max-connections", "4"});
+    ASSERT_TRUE(loader.ready()) << loader.output();
+    std::vector<UniqueFd> held;
+    for (int i = 0; i < 10; ++i) held.push_back(connect_to(loader.address()));
+    std::string data = random_bytes(100000, 42);
+    for (auto& fd : held) {
+        std::size_t sent = 0;
+        std::string back;
+        char buf[65536];
+        while (back.size() < data.size()) {
+            if (sent < data.size()) {
+                ssize_t w = ::send(fd.get(), data.data() + sent, std::min<std::size_t>(16384, data.size() - sent), 0);
+                ASSERT_GT(w, 0);
+                sent += static_cast<std::size_t>(w);
+            }
+            ssize_t r = ::recv(fd.get(), buf, sizeof(buf), sent < data.size() ? MSG_DONTWAIT : 0);
+            if (r > 0) back.append(buf, static_cast<std::size_t>(r));
+            if (r == 0) break;
+        }
+        EXPECT_TRUE(back == data);
+    }
+    auto j = stats_json(loader);
+    EXPECT_EQ(j["connections"]["in_map"], 4);
+    EXPECT_EQ(j["connections"]["inserted_by_sockops"], 4);
+    EXPECT_EQ(j["connections"]["insert_failed"], 6);
+    EXPECT_EQ(j["connections"]["echoed_in_user_space"], 6);
+    EXPECT_EQ(j["bytes"]["echoed_in_user_space"], 6 * data.size());
+}
+
+TEST_F(Echo, StatsIntervalPrintsTheCounters) {
+    Loader loader({"--stats-interval", "1"});
+    ASSERT_TRUE(loader.ready()) << loader.output();
+    std::string data = random_bytes(1000, 1);
+    EXPECT_TRUE(echo_once(loader.address(), data, true).bytes == data);
+    EXPECT_TRUE(loader.process().wait_for_output("received 1000, echoed 1000", std::chrono::seconds(5)))
+        << loader.output();
+}
+
 TEST_F(Echo, TenThousandConnectionsHeldOpenAllEcho) {
     constexpr int count = 10000;
     ASSERT_GE(raise_fd_limit(), count + 100) << "RLIMIT_NOFILE hard limit too low for this test";
