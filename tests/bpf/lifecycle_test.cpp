@@ -179,6 +179,26 @@ TEST_F(Lifecycle, SigtermLeavesNothingAttached) {
     EXPECT_LE(::recv(held[0].get(), &c, 1, 0), 0);
 }
 
+TEST_F(Lifecycle, CtrlCStopsItCleanly) {
+    Loader loader;
+    ASSERT_TRUE(loader.ready()) << loader.output();
+    auto ids = loader.state().ids;
+    EXPECT_EQ(loader.process().stop(SIGINT, seconds(10)), 0) << loader.output();
+    EXPECT_TRUE(all_gone(ids));
+    EXPECT_FALSE(exists(loader.cgroup()));
+}
+
+TEST_F(Lifecycle, LibbpfDebugLinesOnlyWithVerbose) {
+    {
+        Loader quiet;
+        ASSERT_TRUE(quiet.ready()) << quiet.output();
+        EXPECT_EQ(quiet.output().find("libbpf:"), std::string::npos) << quiet.output();
+    }
+    Loader verbose({"--verbose"});
+    ASSERT_TRUE(verbose.ready()) << verbose.output();
+    EXPECT_NE(verbose.output().find("libbpf: "), std::string::npos) << verbose.output();
+}
+
 TEST_F(Lifecycle, SigkillLeavesNoProgramOrMapAndANewAttachWorks) {
     auto before = echo_object_ids();
     auto cmd = fresh_loader_command();
