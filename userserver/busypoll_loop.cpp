@@ -22,7 +22,7 @@ using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t scratch_size = 256 * 1024;
 constexpr int read_budget = 4;
-constexpr unsigned accept_every = 64;   // spins between accept attempts while serving
+constexpr unsigned accept_every = 64;  // spins between accept attempts while serving
 constexpr unsigned stop_check_every = 1024;
 
 class BusypollLoop final : public Loop {
@@ -61,7 +61,8 @@ private:
                 continue;
             }
             set_nodelay(fd);
-            auto connection = std::make_unique<StreamConnection>(UniqueFd(fd), context_.config->max_buffer, scratch_size);
+            auto connection =
+                std::make_unique<StreamConnection>(UniqueFd(fd), context_.config->max_buffer, scratch_size);
             if (context_.config->verbose) {
                 SocketAddress address;
                 address.length = sizeof(address.storage);

@@ -65,7 +65,8 @@ private:
         epoll_event event{};
         event.events = events;
         event.data.ptr = tag;
-        if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &event) != 0) throw_errno("cannot add a socket to epoll", errno);
+        if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &event) != 0)
+            throw_errno("cannot add a socket to epoll", errno);
     }
 
     int wait_timeout_ms() const {
@@ -108,13 +109,10 @@ private:
             return;
         }
         if (context_.config->verbose) {
-            try {
-                SocketAddress address;
-                address.length = sizeof(address.storage);
-                if (::getpeername(connection->fd(), address.get(), &address.length) == 0)
-                    connection->peer = address.to_string();
-            } catch (const Error&) {
-            }
+            SocketAddress address;
+            address.length = sizeof(address.storage);
+            if (::getpeername(connection->fd(), address.get(), &address.length) == 0)
+                connection->peer = address.to_string();
             log_line("connection from " + connection->peer);
         }
         // The registration reports bytes that arrived before it, so nothing is read here.
@@ -151,9 +149,8 @@ private:
         if (state == StreamConnection::State::open) return true;
         auto it = connections_.find(connection);
         if (context_.config->verbose) {
-            std::string how = state == StreamConnection::State::finished
-                                  ? std::string("peer closed")
-                                  : errno_message("failed", connection->error());
+            std::string how = state == StreamConnection::State::finished ? std::string("peer closed")
+                                                                         : errno_message("failed", connection->error());
             log_line("closed " + connection->peer + ": " + std::to_string(connection->bytes_echoed()) +
                      " bytes echoed (" + how + ")");
         }
@@ -177,6 +174,8 @@ private:
 
 }  // namespace
 
-std::unique_ptr<Loop> make_epoll_loop(LoopContext context) { return std::make_unique<EpollLoop>(std::move(context)); }
+std::unique_ptr<Loop> make_epoll_loop(LoopContext context) {
+    return std::make_unique<EpollLoop>(std::move(context));
+}
 
 }  // namespace kecho::userserver

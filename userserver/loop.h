@@ -11,9 +11,9 @@ namespace kecho::userserver {
 
 struct LoopContext {
     const Config* config = nullptr;
-    UniqueFd listener;                          // bound and listening, non-blocking
-    int stop_fd = -1;                           // eventfd, readable once the server should stop
-    const std::atomic<bool>* stop = nullptr;    // the same news for loops that never wait
+    UniqueFd listener;                        // bound and listening, non-blocking
+    int stop_fd = -1;                         // eventfd, readable once the server should stop
+    const std::atomic<bool>* stop = nullptr;  // the same news for loops that never wait
 };
 
 class Loop {

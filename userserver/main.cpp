@@ -29,9 +29,12 @@ namespace kecho::userserver {
 
 const char* engine_name(Engine engine) {
     switch (engine) {
-    case Engine::epoll: return "epoll";
-    case Engine::uring: return "uring";
-    case Engine::busypoll: return "busypoll";
+        case Engine::epoll:
+            return "epoll";
+        case Engine::uring:
+            return "uring";
+        case Engine::busypoll:
+            return "busypoll";
     }
     return "?";
 }
@@ -93,9 +96,12 @@ std::size_t parse_max_buffer(const std::string& text) {
 
 std::uint16_t default_port(Engine engine) {
     switch (engine) {
-    case Engine::epoll: return ports::user;
-    case Engine::uring: return ports::uring;
-    case Engine::busypoll: return ports::busypoll;
+        case Engine::epoll:
+            return ports::user;
+        case Engine::uring:
+            return ports::uring;
+        case Engine::busypoll:
+            return ports::busypoll;
     }
     return ports::user;
 }
@@ -111,9 +117,12 @@ void raise_fd_limit() {
 
 std::unique_ptr<Loop> make_loop(LoopContext context) {
     switch (context.config->engine) {
-    case Engine::epoll: return make_epoll_loop(std::move(context));
-    case Engine::uring: return make_uring_loop(std::move(context));
-    case Engine::busypoll: return make_busypoll_loop(std::move(context));
+        case Engine::epoll:
+            return make_epoll_loop(std::move(context));
+        case Engine::uring:
+            return make_uring_loop(std::move(context));
+        case Engine::busypoll:
+            return make_busypoll_loop(std::move(context));
     }
     throw Error("unknown engine");
 }
@@ -212,7 +221,8 @@ int serve(const Arguments& args) {
     stop_threads();
 
     if (AcceptErrors::pauses() > 1)
-        log_line("accepting paused " + std::to_string(AcceptErrors::pauses()) + " times for lack of descriptors or memory");
+        log_line("accepting paused " + std::to_string(AcceptErrors::pauses()) +
+                 " times for lack of descriptors or memory");
     if (!failure.empty()) {
         log_line(failure);
         return cli::exit_failure;
@@ -227,10 +237,12 @@ int serve(const Arguments& args) {
 int main(int argc, char** argv) {
     using namespace kecho::userserver;
     Arguments args;
-    CLI::App app{"TCP echo server in user space: echoes every byte back on the same connection.\n"
-                 "The baseline the eBPF sockmap echo (echo-loader) and the kernel module are measured against.",
-                 "user-echo-server"};
-    app.add_option("--port", args.port, "port to listen on (default by engine: epoll 12346, uring 12348, busypoll 12349)")
+    CLI::App app{
+        "TCP echo server in user space: echoes every byte back on the same connection.\n"
+        "The baseline the eBPF sockmap echo (echo-loader) and the kernel module are measured against.",
+        "user-echo-server"};
+    app.add_option("--port", args.port,
+                   "port to listen on (default by engine: epoll 12346, uring 12348, busypoll 12349)")
         ->check(check([](const std::string& v) { kecho::parse_port(v); }, "PORT"))
         ->type_name("PORT");
     app.add_option("--address", args.address, "address to listen on, IPv4 or IPv6 (default 0.0.0.0)")
@@ -242,7 +254,8 @@ int main(int argc, char** argv) {
                    "reference for the floor of wakeup-free latency, NOT for production (burns a core per thread)")
         ->check(check([](const std::string& v) { parse_engine(v); }, "epoll|uring|busypoll"))
         ->type_name("ENGINE");
-    app.add_option("--threads", args.threads, "independent event loops, each with its own SO_REUSEPORT listener (default 1)")
+    app.add_option("--threads", args.threads,
+                   "independent event loops, each with its own SO_REUSEPORT listener (default 1)")
         ->check(check([](const std::string& v) { parse_threads(v); }, "N"))
         ->type_name("N");
     app.add_option("--max-buffer", args.max_buffer,

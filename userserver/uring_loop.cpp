@@ -46,8 +46,8 @@ struct Connection {
     explicit Connection(int descriptor) : fd(descriptor) {}
 
     UniqueFd fd;
-    OutBuffer queued;   // received while a send was in flight
-    OutBuffer sending;  // our copy of the bytes in flight (when not sent from a provided buffer)
+    OutBuffer queued;      // received while a send was in flight
+    OutBuffer sending;     // our copy of the bytes in flight (when not sent from a provided buffer)
     int send_buffer = -1;  // provided buffer the send in flight reads from
     const char* send_data = nullptr;
     std::size_t send_left = 0;
@@ -61,7 +61,7 @@ struct Connection {
     bool peer_closed = false;
     bool paused = false;
     bool was_paused = false;  // single-shot recv from the first pause on (see echo())
-    bool starved = false;  // recv ended for lack of buffers; re-armed once some come back
+    bool starved = false;     // recv ended for lack of buffers; re-armed once some come back
     bool closing = false;
     bool cancelled = false;
     std::string peer;
@@ -83,7 +83,8 @@ int read_io_uring_disabled() {
     if (err == EPERM && disabled == 2)
         throw Error("io_uring is disabled on this host (sysctl kernel.io_uring_disabled=2)" + fix);
     if (err == EPERM && disabled == 1)
-        throw Error("io_uring is restricted to root and kernel.io_uring_group (sysctl kernel.io_uring_disabled=1)" + fix);
+        throw Error("io_uring is restricted to root and kernel.io_uring_group (sysctl kernel.io_uring_disabled=1)" +
+                    fix);
     if (err == EPERM || err == ENOSYS)
         throw Error(errno_message("io_uring is unavailable", err) +
                     " (kernel without io_uring, or blocked by seccomp/container policy)" + fix);
@@ -231,20 +232,20 @@ private:
 
     void handle(std::uint64_t user_data, int res, unsigned flags) {
         switch (user_data) {
-        case tag_accept:
-            on_accept(res, flags);
-            return;
-        case tag_stop:
-            stopping_ = true;
-            return;
-        case tag_accept_resume:
-            accept_paused_ = false;
-            arm_accept();
-            return;
-        case tag_ignore:
-            return;
-        default:
-            break;
+            case tag_accept:
+                on_accept(res, flags);
+                return;
+            case tag_stop:
+                stopping_ = true;
+                return;
+            case tag_accept_resume:
+                accept_paused_ = false;
+                arm_accept();
+                return;
+            case tag_ignore:
+                return;
+            default:
+                break;
         }
         auto* connection = reinterpret_cast<Connection*>(user_data & ~op_mask);
         if ((user_data & op_mask) == op_recv)
@@ -499,8 +500,8 @@ private:
     io_uring_sqe* last_sqe_ = nullptr;
     io_uring_buf_ring* buffer_ring_ = nullptr;
     char* buffers_ = nullptr;
-    unsigned recycled_ = 0;           // added to the ring, not yet published
-    long buffers_available_ = 0;      // buffers the kernel may fill
+    unsigned recycled_ = 0;       // added to the ring, not yet published
+    long buffers_available_ = 0;  // buffers the kernel may fill
     std::vector<std::unique_ptr<Connection>> connections_;
     std::vector<std::unique_ptr<Connection>> dead_;  // freed after the turn that closed them
     std::vector<Connection*> starved_;
@@ -516,6 +517,8 @@ private:
 
 }  // namespace
 
-std::unique_ptr<Loop> make_uring_loop(LoopContext context) { return std::make_unique<UringLoop>(std::move(context)); }
+std::unique_ptr<Loop> make_uring_loop(LoopContext context) {
+    return std::make_unique<UringLoop>(std::move(context));
+}
 
 }  // namespace kecho::userserver

@@ -116,7 +116,8 @@ TEST_P(Engine, NonReadingClientsAreHeldWithBoundedMemory) {
         senders.emplace_back([&, i] {
             const char* p = data[i].data();
             while (sent[i] < total) {
-                ssize_t n = ::send(fds[i].get(), p + sent[i], std::min<std::size_t>(MiB, total - sent[i]), MSG_NOSIGNAL);
+                ssize_t n =
+                    ::send(fds[i].get(), p + sent[i], std::min<std::size_t>(MiB, total - sent[i]), MSG_NOSIGNAL);
                 if (n <= 0) return;  // error, or 20 s without progress
                 sent[i] += static_cast<std::size_t>(n);
             }
@@ -129,7 +130,8 @@ TEST_P(Engine, NonReadingClientsAreHeldWithBoundedMemory) {
         std::this_thread::sleep_for(20ms);
     }
     for (int i = 0; i < connections; ++i)
-        EXPECT_LT(sent[i].load(), total / 2) << "connection " << i << ": the server kept reading a client that never reads";
+        EXPECT_LT(sent[i].load(), total / 2)
+            << "connection " << i << ": the server kept reading a client that never reads";
 
     for (int i = 0; i < connections; ++i) {
         std::string got;
@@ -178,7 +180,8 @@ TEST_P(Engine, PrintsOneReadyLine) {
     EXPECT_EQ(recv_exactly(fd.get(), 4), "ping");
     fd.reset();
     std::this_thread::sleep_for(100ms);
-    EXPECT_EQ(server.output(), "echoing on 127.0.0.1:" + std::to_string(server.port()) + " (" + engine() + ", 1 thread)\n");
+    EXPECT_EQ(server.output(),
+              "echoing on 127.0.0.1:" + std::to_string(server.port()) + " (" + engine() + ", 1 thread)\n");
 }
 
 // --verbose: one line when a connection opens and one when it closes, none per message.

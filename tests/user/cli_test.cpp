@@ -26,7 +26,9 @@ RunResult run_server(std::vector<std::string> args) {
     return run(args, 10s);
 }
 
-std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+std::string first_line(const std::string& text) {
+    return text.substr(0, text.find('\n'));
+}
 
 struct BadArguments {
     std::vector<std::string> args;
@@ -81,9 +83,9 @@ TEST_P(BusyPort, ExitsTwoNamingTheAddress) {
                                            std::to_string(first.port()), "--threads", second_threads});
             EXPECT_EQ(result.exit_code, 2) << threads << " vs " << second_threads << ": " << result.out << result.err;
             EXPECT_EQ(result.out, "");
-            EXPECT_EQ(first_line(result.err), "user-echo-server: cannot listen on 127.0.0.1:" +
-                                                  std::to_string(first.port()) +
-                                                  ": address already in use (another server running? pick another --port)");
+            EXPECT_EQ(first_line(result.err),
+                      "user-echo-server: cannot listen on 127.0.0.1:" + std::to_string(first.port()) +
+                          ": address already in use (another server running? pick another --port)");
         }
     }
 }
@@ -107,7 +109,8 @@ RunResult run_without_io_uring(const std::vector<std::string>& args, int err) {
             BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
         };
         sock_fprog program{static_cast<unsigned short>(sizeof(filter) / sizeof(filter[0])), filter};
-        if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0)
+        if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+            ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0)
             ::_exit(126);
         std::vector<char*> argv;
         std::string path = binary("user-echo-server");

@@ -9,7 +9,9 @@
 namespace kecho::userserver {
 namespace {
 
-std::string contents(const OutBuffer& buffer) { return std::string(buffer.data(), buffer.size()); }
+std::string contents(const OutBuffer& buffer) {
+    return std::string(buffer.data(), buffer.size());
+}
 
 TEST(OutBuffer, KeepsOrderAcrossGrowthAndCompaction) {
     OutBuffer buffer;

@@ -13,14 +13,16 @@ const std::vector<EngineCase>& engine_cases() {
     return cases;
 }
 
-std::string engine_case_name(const EngineCase& c) { return c.engine; }
+std::string engine_case_name(const EngineCase& c) {
+    return c.engine;
+}
 
 EchoServer::EchoServer(const std::string& engine, const std::vector<std::string>& extra) {
     // A port another test grabbed between free_port() and bind() fails the start: try again.
     for (int attempt = 0; attempt < 3 && !ready_; ++attempt) {
         port_ = free_port();
-        std::vector<std::string> argv = {binary("user-echo-server"), "--engine", engine, "--address", "127.0.0.1",
-                                          "--port", std::to_string(port_)};
+        std::vector<std::string> argv = {
+            binary("user-echo-server"), "--engine", engine, "--address", "127.0.0.1", "--port", std::to_string(port_)};
         argv.insert(argv.end(), extra.begin(), extra.end());
         process_ = std::make_unique<Process>(argv);
         ready_ = process_->wait_for_output("echoing on 127.0.0.1:" + std::to_string(port_), std::chrono::seconds(10));
@@ -32,17 +34,16 @@ EchoServer::~EchoServer() {
 }
 
 RunResult run_verify(const std::string& mode, int port, const std::vector<std::string>& extra) {
-    std::vector<std::string> argv = {binary("bench"), "--mode", mode, "--host", "127.0.0.1",
-                                     "--port", std::to_string(port), "--workload", "verify"};
+    std::vector<std::string> argv = {binary("bench"),      "--mode",     mode,    "--host", "127.0.0.1", "--port",
+                                     std::to_string(port), "--workload", "verify"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     return run(argv, std::chrono::seconds(240));
 }
 
 const std::vector<std::string>& verify_case_names() {
     static const std::vector<std::string> names = {
-        "size-1B",           "size-4KiB",      "size-64KiB",     "size-1MiB",
-        "size-16MiB",        "all-byte-values", "nul-heavy",     "back-to-back-1000",
-        "concurrent-200",    "half-close-1000", "reset-mid-stream", "non-reading-client",
+        "size-1B",   "size-4KiB",         "size-64KiB",     "size-1MiB",       "size-16MiB",       "all-byte-values",
+        "nul-heavy", "back-to-back-1000", "concurrent-200", "half-close-1000", "reset-mid-stream", "non-reading-client",
     };
     return names;
 }

@@ -17,7 +17,9 @@ struct EngineCase {
 };
 const std::vector<EngineCase>& engine_cases();
 std::string engine_case_name(const EngineCase& c);  // for test names
-inline void PrintTo(const EngineCase& c, std::ostream* os) { *os << c.engine; }  // readable failures
+inline void PrintTo(const EngineCase& c, std::ostream* os) {
+    *os << c.engine;
+}  // readable failures
 
 // A running server on a free loopback port; stopped (SIGTERM) by the destructor.
 class EchoServer {
