@@ -1,6 +1,7 @@
 // The echo itself: byte-exact for every size, IPv4 and IPv6, the bench's full verify suite, the
 // diagnostic insert modes, and 10,000 connections held open at once.
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
@@ -174,6 +175,35 @@ TEST_F(Echo, ConnectionsThatDoNotFitTheMapAreEchoedInUserSpace) {
     EXPECT_EQ(j["connections"]["insert_failed"], 6);
     EXPECT_EQ(j["connections"]["echoed_in_user_space"], 6);
     EXPECT_EQ(j["bytes"]["echoed_in_user_space"], 6 * data.size());
+}
+
+// Out of file descriptors: the loader says so once, pauses accepting, and serves the waiting
+// connections as soon as others close.
+TEST_F(Echo, RunningOutOfFdsPausesAcceptingAndRecovers) {
+    auto cmd = fresh_loader_command();
+    std::vector<std::string> argv = {"/usr/bin/prlimit", "--nofile=48:48", "--"};
+    auto attach = cmd.attach_argv();
+    argv.insert(argv.end(), attach.begin(), attach.end());
+    test::Process loader(argv);
+    ASSERT_TRUE(loader.wait_for_output("echoing on")) << loader.output();
+    auto to = parse_address("127.0.0.1", static_cast<std::uint16_t>(cmd.port));
+    std::vector<UniqueFd> held;
+    // The loader itself uses about 20 fds (BPF objects, epoll, listener...): about 28 connections fit.
+    for (int i = 0; i < 45; ++i) held.push_back(connect_to(to));
+    EXPECT_TRUE(loader.wait_for_output("too many open files", std::chrono::seconds(5))) << loader.output();
+    // The last ones wait in the accept queue: free the first ones, then every waiting one echoes.
+    std::vector<UniqueFd> waiting;
+    for (std::size_t i = 25; i < held.size(); ++i) waiting.push_back(std::move(held[i]));
+    held.clear();
+    for (auto& fd : waiting) {
+        ASSERT_EQ(::send(fd.get(), "abcdef", 6, 0), 6);
+        char buf[6];
+        pollfd p{fd.get(), POLLIN, 0};
+        ASSERT_EQ(::poll(&p, 1, 5000), 1) << "a waiting connection was never echoed";
+        ASSERT_EQ(::recv(fd.get(), buf, 6, MSG_WAITALL), 6);
+        EXPECT_EQ(std::string(buf, 6), "abcdef");
+    }
+    EXPECT_TRUE(loader.running());
 }
 
 TEST_F(Echo, StatsIntervalPrintsTheCounters) {
