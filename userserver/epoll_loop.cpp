@@ -1,5 +1,6 @@
-// The epoll engine: edge-triggered, non-blocking, one registration per socket for its whole life
-// (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET), so the hot path is recv + send and nothing else.
+// The epoll and busypoll engines: edge-triggered, non-blocking, one registration per socket for
+// its whole life (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET), so the hot path is recv + send and
+// nothing else.
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -28,8 +29,12 @@ constexpr int max_events = 256;
 
 class EpollLoop final : public Loop {
 public:
-    explicit EpollLoop(LoopContext context)
-        : context_(std::move(context)), epoll_(::epoll_create1(EPOLL_CLOEXEC)), scratch_(new char[scratch_size]) {
+    // spin: never block in epoll_wait (timeout 0), the busypoll engine.
+    EpollLoop(LoopContext context, bool spin)
+        : context_(std::move(context)),
+          spin_(spin),
+          epoll_(::epoll_create1(EPOLL_CLOEXEC)),
+          scratch_(new char[scratch_size]) {
         if (!epoll_) throw_errno("cannot create an epoll instance", errno);
         watch(context_.listener.get(), EPOLLIN | EPOLLET, &listener_tag_);
         watch(context_.stop_fd, EPOLLIN, &stop_tag_);
@@ -70,7 +75,7 @@ private:
     }
 
     int wait_timeout_ms() const {
-        if (!backlog_.empty()) return 0;
+        if (spin_ || !backlog_.empty()) return 0;
         if (accept_pending_) {
             auto left = std::chrono::duration_cast<std::chrono::milliseconds>(accept_resume_ - Clock::now()).count();
             return left > 0 ? static_cast<int>(left) + 1 : 0;
@@ -161,6 +166,7 @@ private:
     }
 
     LoopContext context_;
+    bool spin_;
     UniqueFd epoll_;
     std::unique_ptr<char[]> scratch_;
     std::unordered_map<StreamConnection*, std::unique_ptr<StreamConnection>> connections_;
@@ -175,7 +181,16 @@ private:
 }  // namespace
 
 std::unique_ptr<Loop> make_epoll_loop(LoopContext context) {
-    return std::make_unique<EpollLoop>(std::move(context));
+    return std::make_unique<EpollLoop>(std::move(context), false);
+}
+
+// The busypoll engine is a measuring reference, not a production server: the same loop, but it
+// never sleeps. It polls readiness with a zero timeout over and over, so no byte ever waits for a
+// wakeup: it marks the floor a user-space echo without wakeup latency can reach, at the price of a
+// whole core per thread, busy or idle. (Polling readiness rather than calling recv on every socket
+// keeps one pass cheap with many connections.)
+std::unique_ptr<Loop> make_busypoll_loop(LoopContext context) {
+    return std::make_unique<EpollLoop>(std::move(context), true);
 }
 
 }  // namespace kecho::userserver
