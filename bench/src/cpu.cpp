@@ -24,6 +24,7 @@ CpuSample sample_cpu() {
     if (::getrusage(RUSAGE_SELF, &ru) == 0) {
         s.self_seconds = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
                          static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+        s.self_user_seconds = static_cast<double>(ru.ru_utime.tv_sec) + static_cast<double>(ru.ru_utime.tv_usec) / 1e6;
     }
     return s;
 }
@@ -36,6 +37,7 @@ CpuUsage cpu_between(const CpuSample& start, const CpuSample& end) {
     u.busy_percent = total > 0 ? 100.0 * busy / total : 0;
     u.busy_seconds = busy / hz;
     u.client_seconds = end.self_seconds - start.self_seconds;
+    u.client_user_seconds = end.self_user_seconds - start.self_user_seconds;
     return u;
 }
 

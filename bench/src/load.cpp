@@ -312,6 +312,7 @@ LoadResult run_load(const SocketAddress& address, const LoadOptions& options,
     result.cpu_busy_percent = cpu.busy_percent;
     result.cpu_busy_seconds = cpu.busy_seconds;
     result.client_cpu_seconds = cpu.client_seconds;
+    result.client_user_cpu_seconds = cpu.client_user_seconds;
     return result;
 }
 

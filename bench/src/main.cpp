@@ -145,6 +145,7 @@ Metrics load_metrics(const std::string& workload, const LoadResult& r) {
         m["max_us"] = static_cast<double>(r.latency_ns.max()) * us;
         m["cpu_us_per_request"] = per_unit(r.cpu_busy_seconds * 1e6, requests);
         m["client_cpu_us_per_request"] = per_unit(r.client_cpu_seconds * 1e6, requests);
+        m["client_user_us_per_request"] = per_unit(r.client_user_cpu_seconds * 1e6, requests);
     } else {
         double mb_back = static_cast<double>(r.bytes_received) / 1e6;
         m["recv_mb_per_s"] = per_second(mb_back, r.seconds);
@@ -381,7 +382,7 @@ int main(int argc, char** argv) {
     app.add_option("--workers", o.workers, "pingpong/stream: epoll threads (default: min(cores, connections, 4))")
         ->check(CLI::Range(1, 64));
     app.add_option("--client", o.client,
-                   "pingpong/stream: epoll (a few threads) or blocking (one thread per connection, for reference)")
+                   "pingpong: epoll (a few threads) or blocking (one thread per connection, for reference)")
         ->check(CLI::IsMember({"epoll", "blocking"}))
         ->capture_default_str();
     app.add_option("--threads", o.threads, "burst: threads released together")

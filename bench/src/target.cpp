@@ -41,7 +41,7 @@ std::uint16_t default_port(Mode mode) {
 const char* start_hint(Mode mode) {
     switch (mode) {
         case Mode::bpf: return "sudo ./echo-loader attach";
-        case Mode::kmod: return "sudo insmod kmod/kecho.ko (or scripts/vm/run.sh where modules cannot load)";
+        case Mode::kmod: return "sudo insmod kmod/kecho.ko; where the kernel cannot load modules: scripts/vm/compare-in-guest.sh";
         case Mode::user: return "./user-echo-server";
         case Mode::uring: return "./user-echo-server --engine uring";
         case Mode::floor: return "./user-echo-server --engine busypoll";

@@ -43,6 +43,7 @@ struct LoadResult {
     double cpu_busy_percent = 0;   // system-wide
     double cpu_busy_seconds = 0;   // system-wide CPU-seconds in the window
     double client_cpu_seconds = 0; // the bench's own CPU-seconds in the window
+    double client_user_cpu_seconds = 0;  // of which in user space
 };
 
 // Opens the connections, warms up, measures, closes. Throws Error when connections cannot be
