@@ -87,6 +87,16 @@ verify() {
 	fi
 }
 
+# Clears the kernel log for the next check, keeping what it held for kernel-log-clean.
+dmesg_clear() {
+	dmesg -c >>/tmp/dmesg.earlier
+}
+# The whole kernel log since boot.
+dmesg_all() {
+	cat /tmp/dmesg.earlier 2>/dev/null
+	dmesg
+}
+
 param_is() {
 	[ "$(cat "/sys/module/kecho/parameters/$1" 2>/dev/null)" = "$2" ] ||
 		{ echo "parameter $1 is '$(cat "/sys/module/kecho/parameters/$1" 2>&1)', want '$2'"; return 1; }
@@ -95,7 +105,7 @@ param_is() {
 # insmod that must fail with EINVAL and leave one clear pr_err.
 bad_param() {
 	name=$1 param=$2 want=$3
-	dmesg -c >/dev/null
+	dmesg_clear
 	if insmod $K/kecho.ko "$param" >/tmp/insmod.out 2>&1; then
 		rmmod kecho
 		result "$name" FAIL "insmod kecho.ko $param succeeded"
@@ -188,7 +198,7 @@ plan_test() {
 	bad_param insmod-rejects-port-0 port=0 "invalid port=0"
 	bad_param insmod-rejects-backlog-0 backlog=0 "invalid backlog=0"
 
-	dmesg -c >/dev/null
+	dmesg_clear
 	if insmod $K/kecho.ko >/tmp/insmod.out 2>&1 && param_is port 12345 >>/tmp/insmod.out &&
 		param_is backlog 128 >>/tmp/insmod.out && param_is bench N >>/tmp/insmod.out; then
 		result insmod-defaults PASS "$(dmesg | grep 'kecho: echoing on')"
@@ -247,7 +257,7 @@ plan_test() {
 
 	# Custom parameters, bound per-CPU workqueue. The backlog must absorb verify's burst of 1000
 	# half-closing clients: with backlog=16 SYN cookies kick in and TCP resets some of them.
-	dmesg -c >/dev/null
+	dmesg_clear
 	if insmod $K/kecho.ko port=23456 backlog=512 bench=1 >/tmp/insmod.out 2>&1 &&
 		param_is port 23456 >>/tmp/insmod.out && param_is backlog 512 >>/tmp/insmod.out &&
 		param_is bench Y >>/tmp/insmod.out; then
@@ -261,7 +271,7 @@ plan_test() {
 	fi
 
 	# Nothing of ours may have warned, oopsed or hit a BUG.
-	bad=$(dmesg | grep -E 'WARNING|BUG|Oops|Call Trace|general protection|refcount_t|TCP: out of memory|too many orphaned' | head -n3)
+	bad=$(dmesg_all | grep -E 'WARNING|BUG|Oops|Call Trace|general protection|refcount_t|TCP: out of memory|too many orphaned' | head -n3)
 	if [ -z "$bad" ]; then
 		result kernel-log-clean PASS "no WARNING/BUG/Oops/Call Trace in dmesg"
 	else
@@ -276,12 +286,12 @@ plan_rmmod() {
 		timeout 120 $K/vm-conn-holder --port 12345 --connections 1000 -- rmmod kecho >/tmp/holder.out 2>&1
 		rc=$?
 		result "rmmod-round-$round" "$([ $rc -eq 0 ] && echo PASS || echo FAIL)" \
-			"$(cat /tmp/holder.out) $(dmesg -c | grep -E 'kecho: (stopped|acceptor|closed)' | tr '\n' ' ')"
+			"$(cat /tmp/holder.out) $(dmesg | grep 'kecho: stopped' | tail -n1)"
 	done
 }
 
 plan_compare() {
-	dmesg -c >/dev/null
+	dmesg_clear
 	insmod $K/kecho.ko || result insmod-defaults FAIL "$(dmesg | tail -n1)"
 	start_all_servers servers
 	table
