@@ -40,7 +40,9 @@ command -v qemu-system-x86_64 >/dev/null ||
 "$KECHO_TOP/scripts/vm/fetch-kernel.sh"
 vm_load_kernel_env
 work=$build/vm
+console=$work/console.log results=$work/results.txt
 mkdir -p "$work"
+rm -f "$console" "$results"  # a failed run must not leave the last run's results behind
 
 # The module, built out of the source tree against the guest kernel's headers. KECHO_VM_KMOD_SRC
 # tests another copy of kmod/ (e.g. one with a bug put in, to see a check fail).
@@ -94,8 +96,6 @@ ENV
 "$KECHO_TOP/scripts/vm/make-initramfs.sh" --module "$kbuild/kecho.ko" --build "$build" \
 	--plan-env "$work/plan.env" --out "$work/initramfs.cpio.gz"
 
-console=$work/console.log results=$work/results.txt
-rm -f "$console" "$results"
 say "booting $KECHO_VM_KVER ($KECHO_VM_PKGVER) under $accel with $smp vCPUs, plan '$plan', at most ${timeout_s}s"
 start=$(date +%s%N)
 rc=0
