@@ -1,7 +1,6 @@
 // One event loop per thread, each with its own listening socket (SO_REUSEPORT spreads connections).
 #pragma once
 
-#include <atomic>
 #include <memory>
 
 #include "config.h"
@@ -13,7 +12,6 @@ struct LoopContext {
     const Config* config = nullptr;
     UniqueFd listener;                        // bound and listening, non-blocking
     int stop_fd = -1;                         // eventfd, readable once the server should stop
-    const std::atomic<bool>* stop = nullptr;  // the same news for loops that never wait
 };
 
 class Loop {

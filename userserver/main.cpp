@@ -5,7 +5,6 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
 #include <charconv>
 #include <exception>
@@ -163,7 +162,6 @@ int serve(const Arguments& args) {
     UniqueFd stop_event(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     UniqueFd failure_event(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     if (!stop_event || !failure_event) throw_errno("cannot create an eventfd", errno);
-    std::atomic<bool> stop{false};
     std::mutex failure_mutex;
     std::string failure;
 
@@ -174,7 +172,6 @@ int serve(const Arguments& args) {
         context.config = &config;
         context.listener = std::move(listener);
         context.stop_fd = stop_event.get();
-        context.stop = &stop;
         std::promise<void> promise;
         ready.push_back(promise.get_future());
         threads.emplace_back([&, context = std::move(context), promise = std::move(promise)]() mutable {
@@ -197,7 +194,6 @@ int serve(const Arguments& args) {
     }
 
     auto stop_threads = [&] {
-        stop.store(true);
         signal_event(stop_event.get());
         for (auto& thread : threads) thread.join();
     };
