@@ -379,7 +379,7 @@ int main(int argc, char** argv) {
     app.add_option("--window", o.window, "stream: bytes in flight per connection")
         ->check(cli::bytes_validator())
         ->capture_default_str();
-    app.add_option("--workers", o.workers, "pingpong/stream: epoll threads (default: min(cores, connections, 4))")
+    app.add_option("--workers", o.workers, "pingpong/stream: epoll threads (default: max(4, cores), at most 16 and one per connection)")
         ->check(CLI::Range(1, 64));
     app.add_option("--client", o.client,
                    "pingpong: epoll (a few threads) or blocking (one thread per connection, for reference)")

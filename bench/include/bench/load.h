@@ -28,7 +28,7 @@ struct LoadOptions {
     std::uint32_t in_flight = 1;    // messages outstanding per connection
     double duration = 5;            // measured seconds
     double warmup = 1;              // seconds before measuring
-    unsigned workers = 0;           // epoll threads; 0 = min(cores, connections, 4)
+    unsigned workers = 0;           // epoll threads; 0 = min(max(4, cores), 16, connections)
     ClientEngine engine = ClientEngine::epoll;
 };
 
