@@ -16,6 +16,7 @@
 #include "bench/burst.h"
 #include "bench/load.h"
 #include "bench/report.h"
+#include "bench/stress.h"
 #include "bench/target.h"
 #include "bench/verify.h"
 #include "kecho/cli.h"
@@ -49,6 +50,8 @@ struct Options {
     std::uint32_t rounds = 10;
     std::string message = "dummy message";
     std::string out_path;
+    // reliability workloads (held, churn, half-close, resets, slow, bad-input)
+    StressOptions stress;
     // comparison and output
     unsigned repeat = 0;  // 0: 3 with --mode all, else 1
     std::string baseline = "user";
@@ -325,6 +328,28 @@ int run_verify_workload(const Options& o, const std::vector<Target>& reachable,
     return failed == 0 && !reachable.empty() ? cli::exit_ok : cli::exit_failure;
 }
 
+// One reliability workload against one server: PASS/FAIL lines like verify, JSON in the same shape.
+int run_stress_workload(const Options& o, const Target& target) {
+    StressOptions so = o.stress;
+    so.quick = o.quick;
+    if (o.workload == "slow") so.duration = o.duration;
+    if (o.workload == "held") so.connections = o.connections;
+    auto results = run_stress(o.workload, target.address, so);
+    int passed = 0, failed = 0;
+    for (const auto& r : results) {
+        std::cout << format_case_line(r) << "\n";
+        (r.passed ? passed : failed)++;
+    }
+    std::cout << o.workload << ": " << passed << " passed, " << failed << " failed" << std::endl;
+    if (!o.json_path.empty()) {
+        nlohmann::json doc = verify_json(results);
+        doc["mode"] = mode_name(target.mode);
+        doc["workload"] = o.workload;
+        write_json(o.json_path, doc);
+    }
+    return failed == 0 ? cli::exit_ok : cli::exit_failure;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -353,7 +378,8 @@ int main(int argc, char** argv) {
                                      "uring 12348, floor 12349)")
         ->check(CLI::Range(1, 65535));
     app.add_option("--workload", o.workload, "what to run")
-        ->check(CLI::IsMember({"pingpong", "burst", "stream", "verify"}))
+        ->check(CLI::IsMember({"pingpong", "burst", "stream", "verify", "held", "churn", "half-close", "resets", "slow",
+                               "bad-input"}))
         ->capture_default_str();
     app.add_flag("--quick", o.quick, "verify: the seconds-long subset (every case but size-16MiB), shorter bounds");
     app.add_option("--case", o.cases, "verify: run only this case (repeatable)")->check([](const std::string& name) {
@@ -395,6 +421,27 @@ int main(int argc, char** argv) {
     app.add_option("--baseline", o.baseline, "mode the ratio column compares with")
         ->check(CLI::IsMember({"bpf", "kmod", "user", "uring", "floor"}))
         ->capture_default_str();
+    app.add_option("--hold", o.stress.hold, "held: seconds every connection stays open between two echo rounds")
+        ->check(CLI::Range(0.0, 3600.0))
+        ->capture_default_str();
+    app.add_option("--cycles", o.stress.cycles, "churn: connect/echo/close cycles")
+        ->check(CLI::Range(1ull, 100000000ull))
+        ->capture_default_str();
+    app.add_option("--duration-limit", o.stress.duration_limit, "churn: stop after SEC seconds (the rate is reported)")
+        ->check(CLI::Range(1.0, 86400.0))
+        ->capture_default_str();
+    app.add_option("--retry", o.stress.retry, "churn: seconds a failed cycle is retried (a server restarting)")
+        ->check(CLI::Range(0.0, 600.0))
+        ->capture_default_str();
+    app.add_option("--clients", o.stress.clients, "half-close: clients; slow: clients, half never reading")
+        ->check(CLI::Range(1, 100000))
+        ->capture_default_str();
+    app.add_option("--count", o.stress.count, "resets: connections reset mid-stream")
+        ->check(CLI::Range(1, 10000000))
+        ->capture_default_str();
+    app.add_option("--client-threads", o.stress.threads, "churn, resets: client threads")
+        ->check(CLI::Range(1, 256))
+        ->capture_default_str();
     app.add_option("--json", o.json_path, "write the results as JSON to this file");
     app.add_option("--csv", o.csv_path, "write one CSV row per run to this file");
     app.add_option("--plot", o.plot_path, "draw the results with gnuplot into this .png or .svg file")
@@ -411,8 +458,11 @@ int main(int argc, char** argv) {
     const bool several = o.mode == "all" || o.mode.find(',') != std::string::npos;
     if (several && o.port != 0)
         return usage("--port picks one server's port; with several modes use --mode-port MODE=PORT");
-    if ((o.quick || !o.cases.empty()) && o.workload != "verify")
-        return usage("--quick and --case apply to --workload verify only");
+    if (!o.cases.empty() && o.workload != "verify") return usage("--case applies to --workload verify only");
+    if (o.quick && o.workload != "verify" && o.workload != "bad-input")
+        return usage("--quick applies to --workload verify and bad-input only");
+    if (is_stress_workload(o.workload) && (several || !o.csv_path.empty() || !o.plot_path.empty()))
+        return usage("--workload " + o.workload + " drives one server (one --mode) and writes --json only");
     if (o.workload == "verify" && (!o.csv_path.empty() || !o.plot_path.empty()))
         return usage("--csv and --plot apply to pingpong, stream and burst; verify writes --json");
     if (o.message.empty()) return usage("--message must not be empty");
@@ -447,6 +497,7 @@ int main(int argc, char** argv) {
             return cli::exit_failure;
         }
         if (o.workload == "verify") return run_verify_workload(o, reachable, skipped);
+        if (is_stress_workload(o.workload)) return run_stress_workload(o, reachable.front());
         return run_compare_workload(o, reachable, skipped);
     } catch (const Error& e) {
         std::cerr << "bench: " << e.what() << "\n";
