@@ -11,6 +11,8 @@ packages=(
 	libcli11-dev nlohmann-json3-dev liburing-dev libgtest-dev googletest
 	# running and testing the servers
 	iproute2 procps kmod
+	# scripts/reliability.sh collects JSON
+	jq
 	# plots
 	gnuplot-nox
 	# the VM harness for kecho.ko (kernel image and headers come from scripts/vm/fetch-kernel.sh)
