@@ -79,14 +79,16 @@ row() {
 
 port_of() { case $1 in bpf) echo 24347 ;; epoll) echo 24346 ;; uring) echo 24348 ;; esac }
 mode_of() { case $1 in bpf) echo bpf ;; epoll) echo user ;; uring) echo uring ;; esac }
+# Our own loader instance (run dir, cgroup): a developer's running echo-loader is left alone.
 loader() { "$build/echo-loader" --run-dir "$work/run" "$@"; }
+cgroup=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)/kecho-reliability
 
 # Starts server NAME in the background and waits for its "echoing on" line; sets srv_pid.
 start_srv() {
 	local name=$1 port _
 	port=$(port_of "$name")
 	case $name in
-	bpf) loader attach --port "$port" --cgroup /sys/fs/cgroup/kecho-reliability >"$work/$name.log" 2>&1 & ;;
+	bpf) "$build/echo-loader" --run-dir "$work/run" attach --port "$port" --cgroup "$cgroup" >"$work/$name.log" 2>&1 & ;;
 	*) "$build/user-echo-server" --engine "$name" --port "$port" >"$work/$name.log" 2>&1 & ;;
 	esac
 	srv_pid=$! srv_name=$name
@@ -206,6 +208,8 @@ run_server() {
 	wait "$sampler" 2>/dev/null
 	peak_rss=$(awk '$1 > m { m = $1 } END { print m + 0 }' "$work/$name-samples")
 	min_avail=$(awk 'NR == 1 || $2 < m { m = $2 } END { print m + 0 }' "$work/$name-samples")
+	# The first sample, taken as the clients start, is the base (page cache moves it between cases).
+	base_avail=$(awk 'NR == 1 { print $2 }' "$work/$name-samples")
 	if [ -s "$work/$name-slow.json" ]; then
 		local drop=$(((base_avail - min_avail) / 1024)) bound figure ok
 		if [ "$name" = bpf ]; then
@@ -267,7 +271,7 @@ sigkill_loader() {
 		>"$work/bpf-kill-load.out" 2>&1 &
 	bench_pid=$!
 	sleep 2
-	kill -KILL "$srv_pid"
+	[ -n "$srv_pid" ] && kill -KILL "$srv_pid"
 	wait "$srv_pid" 2>/dev/null
 	srv_pid=""
 	wait "$bench_pid" 2>/dev/null
@@ -320,6 +324,8 @@ bad_arguments() {
 kmod_in_vm() {
 	local label="kmod (VM plan test)"
 	command -v qemu-system-x86_64 >/dev/null || { row "$label" run "qemu-system-x86_64 missing" "runs" false; return; }
+	cmake --build "$build" --target vm-conn-holder >"$work/vm-build.out" 2>&1 ||
+		{ row "$label" run "vm-conn-holder does not build: $(tail -n 1 "$work/vm-build.out")" "builds" false; return; }
 	timeout 900 "$KECHO_TOP/scripts/vm/run-vm.sh" --build "$build" --plan test --timeout 600 --quiet \
 		>"$work/vm.out" 2>&1
 	if ! grep -q "KECHO-RESULT" "$build/vm/results.txt" 2>/dev/null; then
