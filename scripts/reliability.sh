@@ -5,7 +5,9 @@
 # <out>/reliability.md and <out>/reliability.json; exit 0 iff every goal was met.
 #
 #   scripts/reliability.sh [--quick] [--servers bpf,epoll,uring,kmod] [--build DIR] [--out DIR]
-#                          [--churn-seconds SEC]
+#                          [--churn-seconds SEC] [--port PORT]
+# Servers run one at a time on PORT (default 24346); --servers none runs only the garbage
+# arguments. Root is needed for bpf and kmod only.
 # --quick: small sizes, a minute or two per server, no VM. Full run: 10,000 connections held,
 # 1,000,000 churn cycles or --churn-seconds (default 90; the table says which ended the run),
 # 10,000 half-closing clients, 10,000 resets; kmod through the VM harness (its own smaller plan).
@@ -17,7 +19,7 @@ usage() {
 	exit 2
 }
 
-quick=0 servers="bpf,epoll,uring,kmod" build=$KECHO_BUILD out=$KECHO_TOP/results churn_seconds=""
+quick=0 servers="bpf,epoll,uring,kmod" build=$KECHO_BUILD out=$KECHO_TOP/results churn_seconds="" port=24346
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) quick=1; shift ;;
@@ -25,16 +27,18 @@ while [ $# -gt 0 ]; do
 	--build) [ $# -ge 2 ] || usage "--build needs a directory"; build=$2; shift 2 ;;
 	--out) [ $# -ge 2 ] || usage "--out needs a directory"; out=$2; shift 2 ;;
 	--churn-seconds) [ $# -ge 2 ] || usage "--churn-seconds needs seconds"; churn_seconds=$2; shift 2 ;;
-	-h | --help) sed -n '2,11s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	--port) [ $# -ge 2 ] || usage "--port needs a number"; port=$2; shift 2 ;;
+	-h | --help) sed -n '2,14s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	*) usage "unknown argument '$1'" ;;
 	esac
 done
 for s in ${servers//,/ }; do
-	case $s in bpf | epoll | uring | kmod) ;; *) usage "unknown server '$s' in --servers (bpf, epoll, uring, kmod)" ;; esac
+	case $s in bpf | epoll | uring | kmod | none) ;; *) usage "unknown server '$s' in --servers (bpf, epoll, uring, kmod, none)" ;; esac
 done
 [ -z "$churn_seconds" ] || [[ $churn_seconds =~ ^[0-9]+$ && $churn_seconds -ge 1 ]] ||
 	usage "--churn-seconds must be a whole number of seconds, not '$churn_seconds'"
-need_root "$@"
+[[ $port =~ ^[0-9]+$ && $port -ge 1 && $port -le 65535 ]] || usage "--port must be from 1 to 65535, not '$port'"
+case ,$servers, in *,bpf,* | *,kmod,*) need_root "$@" ;; esac
 command -v jq >/dev/null || die "jq not found: apt-get install jq (or run scripts/install-deps.sh)"
 
 if [ "$quick" = 1 ]; then
@@ -77,7 +81,7 @@ row() {
 	say "$1 $2: $3 (goal: $4) $([ "$5" = true ] && echo met || echo MISSED)"
 }
 
-port_of() { case $1 in bpf) echo 24347 ;; epoll) echo 24346 ;; uring) echo 24348 ;; esac }
+port_of() { echo "$port"; }
 mode_of() { case $1 in bpf) echo bpf ;; epoll) echo user ;; uring) echo uring ;; esac }
 # Our own loader instance (run dir, cgroup): a developer's running echo-loader is left alone.
 loader() { "$build/echo-loader" --run-dir "$work/run" "$@"; }
@@ -85,8 +89,7 @@ cgroup=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)/kecho-reliabilit
 
 # Starts server NAME in the background and waits for its "echoing on" line; sets srv_pid.
 start_srv() {
-	local name=$1 port _
-	port=$(port_of "$name")
+	local name=$1 _
 	case $name in
 	bpf) "$build/echo-loader" --run-dir "$work/run" attach --port "$port" --cgroup "$cgroup" >"$work/$name.log" 2>&1 & ;;
 	*) "$build/user-echo-server" --engine "$name" --port "$port" >"$work/$name.log" 2>&1 & ;;
@@ -150,8 +153,7 @@ passed() { jq -r '.cases[0].passed' "$work/$1-$2.json"; }
 detail() { jq -r '.cases[0].detail' "$work/$1-$2.json"; }
 
 run_server() {
-	local name=$1 port base_fds base_slab base_tcp f s t m sampler peak_rss min_avail base_avail
-	port=$(port_of "$name")
+	local name=$1 base_fds base_slab base_tcp f s t m sampler peak_rss min_avail base_avail
 	start_srv "$name" || { row "$name" start "did not start" "starts" false "$(tail -n 2 "$work/$name.log")"; return; }
 	sleep 0.5
 	base_fds=$(fds) base_slab=$(meminfo_kb Slab) base_tcp=$(tcp_inuse)
@@ -341,6 +343,7 @@ kmod_in_vm() {
 start_time=$(date +%s)
 for s in ${servers//,/ }; do
 	case $s in
+	none) ;;
 	kmod) [ "$quick" = 1 ] && say "kmod: skipped with --quick (the VM harness takes minutes)" || kmod_in_vm ;;
 	*) run_server "$s" ;;
 	esac
