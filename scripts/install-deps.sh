@@ -15,6 +15,8 @@ packages=(
 	jq
 	# plots
 	gnuplot-nox
+	# scripts/perf.sh: per-request work items, context switches and system calls
+	linux-perf
 	# the VM harness for kecho.ko (kernel image and headers come from scripts/vm/fetch-kernel.sh)
 	qemu-system-x86 busybox-static cpio gzip xz-utils zstd
 )
