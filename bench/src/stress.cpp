@@ -69,7 +69,8 @@ std::string recv_checked(int fd, const Pattern& pattern, std::uint64_t offset, s
         if (r == 0) return "end-of-file after " + std::to_string(got) + " of " + std::to_string(length) + " bytes";
         if (r < 0) {
             if (errno == EINTR) continue;
-            if (errno == EAGAIN) return "no echo within 5 s (" + std::to_string(got) + " of " + std::to_string(length) + " bytes)";
+            if (errno == EAGAIN)
+                return "no echo within 5 s (" + std::to_string(got) + " of " + std::to_string(length) + " bytes)";
             return errno_message("recv failed", errno);
         }
         if (auto m = pattern.check(offset + got, buf, static_cast<std::size_t>(r))) return m->describe();
@@ -118,9 +119,12 @@ std::uint32_t echo_round(std::vector<UniqueFd>& conns, std::uint64_t offset, std
             ssize_t r = ::recv(conns[i].get(), buf, std::min(sizeof(buf), size - got[i]), 0);
             if (r < 0 && (errno == EAGAIN || errno == EINTR)) continue;
             std::string error;
-            if (r == 0) error = "end-of-file before the echo";
-            else if (r < 0) error = errno_message("recv failed", errno);
-            else if (auto m = pattern.check(offset + got[i], buf, static_cast<std::size_t>(r))) error = m->describe();
+            if (r == 0)
+                error = "end-of-file before the echo";
+            else if (r < 0)
+                error = errno_message("recv failed", errno);
+            else if (auto m = pattern.check(offset + got[i], buf, static_cast<std::size_t>(r)))
+                error = m->describe();
             if (error.empty()) {
                 got[i] += static_cast<std::size_t>(r);
                 if (got[i] < size) continue;
@@ -132,8 +136,7 @@ std::uint32_t echo_round(std::vector<UniqueFd>& conns, std::uint64_t offset, std
             --waiting;
         }
     }
-    if (waiting > 0)
-        failures.add(std::to_string(waiting) + " connections had no complete echo before the deadline");
+    if (waiting > 0) failures.add(std::to_string(waiting) + " connections had no complete echo before the deadline");
     return echoed;
 }
 
@@ -151,7 +154,8 @@ CaseResult held(const SocketAddress& address, const StressOptions& o) {
             conns.push_back(connect_to(address, 5000));
             set_nodelay(conns.back().get());
         } catch (const Error& e) {
-            failures.add("connection " + std::to_string(i + 1) + " of " + std::to_string(o.connections) + ": " + e.what());
+            failures.add("connection " + std::to_string(i + 1) + " of " + std::to_string(o.connections) + ": " +
+                         e.what());
             break;
         }
     }
@@ -162,8 +166,8 @@ CaseResult held(const SocketAddress& address, const StressOptions& o) {
         std::this_thread::sleep_until(after_seconds(o.hold));
         round2 = echo_round(conns, kSize, kSize, after_seconds(60), failures);
     }
-    r.metrics = {{"connections", o.connections}, {"connected", conns.size()}, {"echoed_first_round", round1},
-                 {"echoed_after_hold", round2}, {"connect_seconds", connect_seconds}, {"hold_seconds", o.hold},
+    r.metrics = {{"connections", o.connections}, {"connected", conns.size()},          {"echoed_first_round", round1},
+                 {"echoed_after_hold", round2},  {"connect_seconds", connect_seconds}, {"hold_seconds", o.hold},
                  {"failures", failures.count()}};
     r.passed = failures.count() == 0 && round2 == o.connections;
     r.detail = r.passed ? std::to_string(o.connections) + " connections open at once, each echoed 64 bytes, held " +
@@ -213,8 +217,10 @@ CaseResult churn(const SocketAddress& address, const StressOptions& o) {
                     std::this_thread::sleep_for(milliseconds(20));
                     error = churn_cycle(address, id);
                 }
-                if (!error.empty()) failures.add("cycle " + std::to_string(cycle + 1) + ": " + error);
-                else done.fetch_add(1);
+                if (!error.empty())
+                    failures.add("cycle " + std::to_string(cycle + 1) + ": " + error);
+                else
+                    done.fetch_add(1);
             }
         });
     }
@@ -223,9 +229,11 @@ CaseResult churn(const SocketAddress& address, const StressOptions& o) {
     const std::uint64_t completed = done.load();
     const bool capped = completed + failures.count() < o.cycles;
     const double rate = elapsed > 0 ? static_cast<double>(completed) / elapsed : 0;
-    r.metrics = {{"cycles_planned", o.cycles}, {"cycles_done", completed}, {"failures", failures.count()},
-                 {"retries", retried.load()}, {"seconds", elapsed}, {"cycles_per_second", rate},
-                 {"time_capped", capped}, {"duration_limit_seconds", o.duration_limit}, {"threads", o.threads}};
+    r.metrics = {{"cycles_planned", o.cycles},   {"cycles_done", completed},
+                 {"failures", failures.count()}, {"retries", retried.load()},
+                 {"seconds", elapsed},           {"cycles_per_second", rate},
+                 {"time_capped", capped},        {"duration_limit_seconds", o.duration_limit},
+                 {"threads", o.threads}};
     r.passed = failures.count() == 0 && completed > 0;
     std::string what = std::to_string(completed) + " connect/echo/close cycles" +
                        (capped ? " (time cap " + format("%.0f s", o.duration_limit) + " reached before " +
@@ -233,7 +241,9 @@ CaseResult churn(const SocketAddress& address, const StressOptions& o) {
                                : "") +
                        format(" in %.1f s, %.0f cycles/s", elapsed, rate);
     if (retried.load()) what += ", " + std::to_string(retried.load()) + " retries";
-    r.detail = r.passed ? what : std::to_string(failures.count()) + " failed cycles of " + what + "; first: " + failures.first();
+    r.detail = r.passed
+                   ? what
+                   : std::to_string(failures.count()) + " failed cycles of " + what + "; first: " + failures.first();
     return r;
 }
 
@@ -259,13 +269,17 @@ CaseResult half_close_many(const SocketAddress& address, const StressOptions& o)
         returned += out.received;
         if (!out.complete) ++incomplete;
     }
-    r.metrics = {{"clients", o.clients}, {"bytes_sent", total}, {"bytes_returned", returned},
-                 {"bytes_lost", total - std::min(total, returned)}, {"failed_clients", incomplete}};
+    r.metrics = {{"clients", o.clients},
+                 {"bytes_sent", total},
+                 {"bytes_returned", returned},
+                 {"bytes_lost", total - std::min(total, returned)},
+                 {"failed_clients", incomplete}};
     r.passed = incomplete == 0 && returned == total;
-    r.detail = r.passed ? std::to_string(o.clients) + " clients sent " + std::to_string(total) +
-                              " bytes then shut down writing; 0 bytes lost, every one got end-of-file"
-                        : std::to_string(incomplete) + " of " + std::to_string(o.clients) + " clients incomplete, " +
-                              std::to_string(total - std::min(total, returned)) + " bytes lost; " + first_error(outcomes);
+    r.detail = r.passed
+                   ? std::to_string(o.clients) + " clients sent " + std::to_string(total) +
+                         " bytes then shut down writing; 0 bytes lost, every one got end-of-file"
+                   : std::to_string(incomplete) + " of " + std::to_string(o.clients) + " clients incomplete, " +
+                         std::to_string(total - std::min(total, returned)) + " bytes lost; " + first_error(outcomes);
     return r;
 }
 
@@ -312,13 +326,16 @@ CaseResult resets(const SocketAddress& address, const StressOptions& o) {
                 if (i >= o.count) return;
                 if (auto error = reset_once(address, i + 1); !error.empty())
                     failures.add("connection " + std::to_string(i + 1) + ": " + error);
-                else done.fetch_add(1);
+                else
+                    done.fetch_add(1);
             }
         });
     }
     for (auto& t : threads) t.join();
     std::string after = still_serves(address);
-    r.metrics = {{"resets_planned", o.count}, {"resets", done.load()}, {"failures", failures.count()},
+    r.metrics = {{"resets_planned", o.count},
+                 {"resets", done.load()},
+                 {"failures", failures.count()},
                  {"served_after", after.empty()}};
     r.passed = failures.count() == 0 && done.load() == o.count && after.empty();
     r.detail = r.passed ? std::to_string(o.count) +
@@ -399,17 +416,28 @@ CaseResult slow(const SocketAddress& address, const StressOptions& o) {
         max_accepted = std::max(max_accepted, c.sent);
         total_accepted += c.sent;
         checked += c.checked;
-        if (c.outcome == "reset") ++reset_count;
-        else if (c.outcome.rfind("error", 0) == 0) failures.add("client " + std::to_string(c.pattern.connection()) + ": " + c.outcome);
-        else if (c.sent >= kLimit) ++unbounded;
-        else if (Clock::now() - c.last_progress > milliseconds(500)) ++stalled;
+        if (c.outcome == "reset")
+            ++reset_count;
+        else if (c.outcome.rfind("error", 0) == 0)
+            failures.add("client " + std::to_string(c.pattern.connection()) + ": " + c.outcome);
+        else if (c.sent >= kLimit)
+            ++unbounded;
+        else if (Clock::now() - c.last_progress > milliseconds(500))
+            ++stalled;
     }
     clients.clear();
     std::string after = failures.count() ? std::string() : still_serves(address);
-    r.metrics = {{"clients", o.clients}, {"non_reading", o.clients - o.clients / 2}, {"slow_readers", o.clients / 2},
-                 {"bytes_accepted_max", max_accepted}, {"bytes_accepted_total", total_accepted},
-                 {"bytes_checked_by_slow_readers", checked}, {"reset", reset_count}, {"flow_controlled", stalled},
-                 {"unbounded", unbounded}, {"seconds", o.duration}, {"served_after", after.empty()}};
+    r.metrics = {{"clients", o.clients},
+                 {"non_reading", o.clients - o.clients / 2},
+                 {"slow_readers", o.clients / 2},
+                 {"bytes_accepted_max", max_accepted},
+                 {"bytes_accepted_total", total_accepted},
+                 {"bytes_checked_by_slow_readers", checked},
+                 {"reset", reset_count},
+                 {"flow_controlled", stalled},
+                 {"unbounded", unbounded},
+                 {"seconds", o.duration},
+                 {"served_after", after.empty()}};
     r.passed = failures.count() == 0 && unbounded == 0 && after.empty();
     char text[256];
     std::snprintf(text, sizeof(text),
@@ -418,9 +446,10 @@ CaseResult slow(const SocketAddress& address, const StressOptions& o) {
                   o.clients, o.duration, (unsigned long long)reset_count, (unsigned long long)stalled,
                   static_cast<double>(max_accepted) / (1 << 20));
     r.detail = text;
-    if (!r.passed) r.detail += "; " + (failures.count() ? failures.first()
-                                       : unbounded ? std::to_string(unbounded) + " clients had 64 MiB accepted: unbounded"
-                                                   : after);
+    if (!r.passed)
+        r.detail += "; " + (failures.count() ? failures.first()
+                            : unbounded      ? std::to_string(unbounded) + " clients had 64 MiB accepted: unbounded"
+                                             : after);
     return r;
 }
 
@@ -441,8 +470,10 @@ CaseResult zero_length_writes(const SocketAddress& address) {
             ++zero;
             std::size_t n = 1 + static_cast<std::size_t>(i) % 100;
             pattern.fill(sent, out, n);
-            if (::send(fd.get(), out, n, MSG_NOSIGNAL) != static_cast<ssize_t>(n)) error = errno_message("send failed", errno);
-            else sent += n;
+            if (::send(fd.get(), out, n, MSG_NOSIGNAL) != static_cast<ssize_t>(n))
+                error = errno_message("send failed", errno);
+            else
+                sent += n;
             if (i % 100 == 99 && error.empty()) error = recv_checked(fd.get(), pattern, sent - 5050, 5050);
         }
     } catch (const Error& e) {
@@ -481,12 +512,18 @@ std::vector<CaseResult> run_stress(const std::string& workload, const SocketAddr
     }
     const auto start = Clock::now();
     CaseResult r;
-    if (workload == "held") r = held(address, options);
-    else if (workload == "churn") r = churn(address, options);
-    else if (workload == "half-close") r = half_close_many(address, options);
-    else if (workload == "resets") r = resets(address, options);
-    else if (workload == "slow") r = slow(address, options);
-    else throw Error("unknown reliability workload '" + workload + "'");
+    if (workload == "held")
+        r = held(address, options);
+    else if (workload == "churn")
+        r = churn(address, options);
+    else if (workload == "half-close")
+        r = half_close_many(address, options);
+    else if (workload == "resets")
+        r = resets(address, options);
+    else if (workload == "slow")
+        r = slow(address, options);
+    else
+        throw Error("unknown reliability workload '" + workload + "'");
     r.seconds = seconds_since(start);
     return {r};
 }
