@@ -16,6 +16,7 @@ struct Config {
     Engine engine = Engine::epoll;
     UringFeatures uring_features = UringFeatures::automatic;
     std::size_t max_buffer = 4 * 1024 * 1024;  // unsent bytes per connection before reading stops
+    bool uring_submit_each = false;            // measuring knob: one io_uring_enter per operation
     bool verbose = false;
 };
 

@@ -49,6 +49,7 @@ struct Arguments {
     unsigned threads = 1;
     std::string max_buffer = "4M";
     std::string uring_features = "auto";
+    std::string uring_submit = "batch";
     bool verbose = false;
 };
 
@@ -142,6 +143,7 @@ int serve(const Arguments& args) {
     Config config;
     config.engine = parse_engine(args.engine);
     config.uring_features = parse_uring_features(args.uring_features);
+    config.uring_submit_each = args.uring_submit == "each";
     config.max_buffer = parse_max_buffer(args.max_buffer);
     config.verbose = args.verbose;
     std::uint16_t port = args.port.empty() ? default_port(config.engine) : parse_port(args.port);
@@ -263,6 +265,16 @@ int main(int argc, char** argv) {
     // Test knob: force the io_uring fallbacks on a kernel that has every feature.
     app.add_option("--uring-features", args.uring_features)
         ->check(check([](const std::string& v) { parse_uring_features(v); }, ""))
+        ->group("");
+    // Measuring knob (docs/performance.md): `each` submits every operation with its own system
+    // call, to show what the default batched submission saves.
+    app.add_option("--uring-submit", args.uring_submit)
+        ->check(check(
+            [](const std::string& v) {
+                if (v != "batch" && v != "each")
+                    throw kecho::Error("unknown io_uring submission mode '" + v + "': expected batch or each");
+            },
+            ""))
         ->group("");
     int parsed = kecho::cli::parse(app, argc, argv);
     if (parsed >= 0) return parsed;

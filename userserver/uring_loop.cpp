@@ -220,6 +220,8 @@ private:
     }
 
     io_uring_sqe* get_sqe() {
+        // Unbatched (measuring knob): the operation prepared before this one goes in now, alone.
+        if (context_.config->uring_submit_each && io_uring_sq_ready(&ring_) > 0) io_uring_submit(&ring_);
         io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
         if (!sqe) {
             io_uring_submit(&ring_);  // the queue is full: hand it to the kernel and go on
