@@ -53,6 +53,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true # 1,000 connections per run
 base=${KECHO_PERF_PORT_BASE:-22340}
 port_bpf=$((base + 7)) port_epoll1=$((base + 6)) port_epoll2=$((base + 16))
 port_uring1=$((base + 8)) port_uring2=$((base + 18)) port_floor=$((base + 9))
+port_uring_each=$((base + 28))
 warmup=0.5
 logs=$(mktemp -d /tmp/kecho-perf.XXXXXX)
 started=() # "name pid"
@@ -148,28 +149,52 @@ note_load burst
 "$bench" --mode bpf,user,uring --mode-port "bpf=$port_bpf" "${t1[@]}" --workload burst \
 	--repeat "$repeat" --json "$out/burst.json" || say "bench reported errors for burst"
 
-# 4. Per-request counters (system-wide, same client for every server): what the server adds.
+# 4. Per-request counters: the client's and the server's own system calls and context switches
+# (perf stat on each process), and the work items and kworker switches of the whole machine
+# (the sockmap echo's sends run in kworkers). The client is the same for every server.
 if command -v perf >/dev/null; then
-	events=workqueue:workqueue_execute_start,sched:sched_switch,raw_syscalls:sys_enter
+	start uring_each "$port_uring_each" "$server" --engine uring --uring-submit each \
+		--address 127.0.0.1 --port "$port_uring_each" --threads 1
 	echo
-	echo "# per request, system-wide (client + server), ${duration} s runs"
-	printf '%-7s %5s %10s %12s %14s %10s\n' server conns req/s work-items ctx-switches syscalls
-	for m in bpf:$port_bpf user:$port_epoll1 uring:$port_uring1; do
+	echo "# per request (${duration} s runs; uring-each: io_uring with one system call per operation)"
+	printf '%-10s %5s %8s %8s %8s %8s %8s %8s %8s\n' server conns req/s \
+		cli-sys cli-cs srv-sys srv-cs work kw-cs
+	for m in bpf epoll1 uring1 uring_each; do
+		pid=
+		for entry in "${started[@]}"; do [ "${entry%% *}" = "$m" ] && pid=${entry#* }; done
+		port_var=port_$m
 		for c in 1 8 64; do
-			note_load "counters-${m%%:*}-c$c" 2>/dev/null
-			perf stat -a -x, -e "$events" -o "$logs/perf.txt" -- "$bench" --mode "${m%%:*}" \
-				--port "${m#*:}" --workload pingpong --connections "$c" --duration "$duration" \
-				--warmup 0 --json "$logs/count.json" >/dev/null 2>&1 || {
-				say "perf stat failed for ${m%%:*} c=$c"
-				continue
-			}
-			rps=$(jq '.modes[0].runs[0].requests_per_s' "$logs/count.json")
-			awk -F, -v rps="$rps" -v d="$duration" -v m="${m%%:*}" -v c="$c" '
-				$3 ~ /workqueue/ { w = $1 } $3 ~ /sched_switch/ { s = $1 } $3 ~ /sys_enter/ { y = $1 }
-				END { n = rps * d; printf "%-7s %5d %10.0f %12.2f %14.2f %10.2f\n", m, c, rps, w / n, s / n, y / n }
-			' "$logs/perf.txt"
+			note_load "counters-$m-c$c" 2>/dev/null
+			perf stat -p "$pid" -x, -e raw_syscalls:sys_enter,context-switches -o "$logs/server.txt" &
+			server_perf=$!
+			perf stat -a -x, -e workqueue:workqueue_execute_start -e sched:sched_switch \
+				--filter 'prev_comm ~ "kworker*"' -o "$logs/kworker.txt" &
+			kworker_perf=$!
+			sleep 0.2
+			perf stat -x, -e raw_syscalls:sys_enter,context-switches -o "$logs/client.txt" -- \
+				"$bench" --mode user --port "${!port_var}" --workload pingpong --connections "$c" \
+				--duration "$duration" --warmup 0 --json "$logs/count.json" >/dev/null 2>&1 ||
+				say "bench failed for $m c=$c"
+			kill -INT "$server_perf" "$kworker_perf" 2>/dev/null || true
+			wait "$server_perf" "$kworker_perf" 2>/dev/null || true
+			rps=$(jq '.modes[0].runs[0].requests_per_s' "$logs/count.json" 2>/dev/null || echo 0)
+			awk -F, -v rps="$rps" -v d="$duration" -v m="$m" -v c="$c" '
+				FILENAME ~ /client/ && $3 ~ /sys_enter/ { cy = $1 }
+				FILENAME ~ /client/ && $3 ~ /context-switches/ { cs = $1 }
+				FILENAME ~ /server/ && $3 ~ /sys_enter/ { sy = $1 }
+				FILENAME ~ /server/ && $3 ~ /context-switches/ { ss = $1 }
+				FILENAME ~ /kworker/ && $3 ~ /workqueue/ { w = $1 }
+				FILENAME ~ /kworker/ && $3 ~ /sched_switch/ { k = $1 }
+				END {
+					n = rps * d
+					if (n <= 0) { printf "%-10s %5d (no requests measured)\n", m, c; exit }
+					printf "%-10s %5d %8.0f %8.2f %8.2f %8.2f %8.2f %8.2f %8.2f\n", m, c, rps,
+						cy / n, cs / n, sy / n, ss / n, w / n, k / n
+				}' "$logs/client.txt" "$logs/server.txt" "$logs/kworker.txt"
 		done
 	done | tee "$out/counters.txt"
+	echo "(cli = the bench client, srv = the server process (the loader for bpf), sys = system calls,"
+	echo " cs = context switches, work = work items run machine-wide, kw-cs = kworker context switches)"
 else
 	say "perf is not installed (apt-get install linux-perf): per-request counters skipped"
 fi
