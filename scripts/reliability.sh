@@ -49,7 +49,7 @@ else
 	slow_clients=20 slow_seconds=10
 fi
 slab_margin_kb=$((64 * 1024)) # TIME_WAIT buckets of the churn stay in the slab for 60 s
-tcp_margin=256                # sockstat counts the whole host: other processes' sockets come and go
+tcp_margin=4                  # sockets in use (sockstat) beyond the start, inside our network namespace
 
 export KECHO_BUILD=$build
 for b in bench user-echo-server echo-loader; do
@@ -60,6 +60,15 @@ mkdir -p "$out" || die "cannot create $out"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true # 10,000 connections per process
 
 work=$(mktemp -d /tmp/kecho-reliability.XXXXXX)
+# Servers and clients run in a network namespace of their own (as root), so sockstat and the
+# sockets on the port are ours alone; without root they share the host's and say so.
+netns="" in_ns=() sockstat_scope="host-wide"
+if [ "$(id -u)" -eq 0 ] && ip netns add "kecho-rel-$$" 2>/dev/null; then
+	netns="kecho-rel-$$" in_ns=(nsenter "--net=/run/netns/kecho-rel-$$") sockstat_scope="network namespace"
+	ip -n "$netns" link set lo up || die "cannot bring up loopback in network namespace $netns"
+else
+	tcp_margin=256 # the whole host's sockets come and go
+fi
 rows=$work/rows.jsonl
 : >"$rows"
 srv_pid=""
@@ -68,6 +77,7 @@ srv_pid=""
 cleanup() {
 	[ -n "$srv_pid" ] && stop_srv
 	jobs -p | xargs -r kill 2>/dev/null
+	[ -n "$netns" ] && ip netns del "$netns"
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -84,15 +94,15 @@ row() {
 port_of() { echo "$port"; }
 mode_of() { case $1 in bpf) echo bpf ;; epoll) echo user ;; uring) echo uring ;; esac }
 # Our own loader instance (run dir, cgroup): a developer's running echo-loader is left alone.
-loader() { "$build/echo-loader" --run-dir "$work/run" "$@"; }
+loader() { "${in_ns[@]}" "$build/echo-loader" --run-dir "$work/run" "$@"; }
 cgroup=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)/kecho-reliability
 
 # Starts server NAME in the background and waits for its "echoing on" line; sets srv_pid.
 start_srv() {
 	local name=$1 _
 	case $name in
-	bpf) "$build/echo-loader" --run-dir "$work/run" attach --port "$port" --cgroup "$cgroup" >"$work/$name.log" 2>&1 & ;;
-	*) "$build/user-echo-server" --engine "$name" --port "$port" >"$work/$name.log" 2>&1 & ;;
+	bpf) "${in_ns[@]}" "$build/echo-loader" --run-dir "$work/run" attach --port "$port" --cgroup "$cgroup" >"$work/$name.log" 2>&1 & ;;
+	*) "${in_ns[@]}" "$build/user-echo-server" --engine "$name" --port "$port" >"$work/$name.log" 2>&1 & ;;
 	esac
 	srv_pid=$!
 	for _ in $(seq 100); do
@@ -121,10 +131,11 @@ stop_srv() {
 
 fds() { find "/proc/$srv_pid/fd" -mindepth 1 2>/dev/null | wc -l; }
 meminfo_kb() { awk -v k="$1:" '$1 == k { print $2 }' /proc/meminfo; }
-tcp_inuse() { awk '$1 == "TCP:" { print $3 }' /proc/net/sockstat; }
+# shellcheck disable=SC2016  # awk's own $1 and $3
+tcp_inuse() { "${in_ns[@]}" awk '$1 == "TCP:" { print $3 }' /proc/net/sockstat; }
 # Connections to or from the echo port that are still open (not listening, not TIME_WAIT).
 port_sockets() {
-	ss -Htan state established state syn-sent state syn-recv state fin-wait-1 state fin-wait-2 \
+	"${in_ns[@]}" ss -Htan state established state syn-sent state syn-recv state fin-wait-1 state fin-wait-2 \
 		state close-wait state last-ack state closing "( sport = :$port or dport = :$port )" | wc -l
 }
 in_map() { loader stats --json 2>/dev/null | jq -s '.[0].connections.in_map // "unknown"'; }
@@ -142,7 +153,7 @@ settle() {
 bench_case() {
 	local name=$1 workload=$2 rc
 	shift 2
-	timeout 900 "$bench" --mode "$(mode_of "$name")" --port "$(port_of "$name")" --workload "$workload" \
+	timeout 900 "${in_ns[@]}" "$bench" --mode "$(mode_of "$name")" --port "$(port_of "$name")" --workload "$workload" \
 		--json "$work/$name-$workload.json" "$@" >"$work/$name-$workload.out" 2>&1
 	rc=$?
 	if [ ! -s "$work/$name-$workload.json" ]; then
@@ -182,8 +193,8 @@ run_server() {
 	s=$(($(meminfo_kb Slab) - base_slab))
 	row "$name" "churn: Slab delta" "$((s / 1024)) MiB" "< $((slab_margin_kb / 1024)) MiB" "$([ "$s" -lt "$slab_margin_kb" ] && echo true || echo false)"
 	t=$(($(tcp_inuse) - base_tcp))
-	row "$name" "churn: TCP sockets in use delta (host-wide)" "$t" "<= $tcp_margin" "$([ "$t" -le "$tcp_margin" ] && echo true || echo false)" \
-		"$(grep '^TCP:' /proc/net/sockstat)"
+	row "$name" "churn: TCP sockets in use delta" "$t" "<= $tcp_margin ($sockstat_scope)" "$([ "$t" -le "$tcp_margin" ] && echo true || echo false)" \
+		"$("${in_ns[@]}" grep '^TCP:' /proc/net/sockstat)"
 	t=$(port_sockets)
 	row "$name" "churn: connections left on the port" "$t" "0" "$([ "$t" = 0 ] && echo true || echo false)"
 
@@ -257,7 +268,7 @@ run_server() {
 # The server is stopped and started again while churn clients keep retrying (15 s window).
 restart_under_retry() {
 	local name=$1 bench_pid
-	"$bench" --mode "$(mode_of "$name")" --port "$(port_of "$name")" --workload churn --cycles 100000000 \
+	"${in_ns[@]}" "$bench" --mode "$(mode_of "$name")" --port "$(port_of "$name")" --workload churn --cycles 100000000 \
 		--duration-limit 8 --retry 15 --client-threads 2 --json "$work/$name-restart.json" >"$work/$name-restart.out" 2>&1 &
 	bench_pid=$!
 	sleep 2
@@ -278,7 +289,7 @@ restart_under_retry() {
 sigkill_loader() {
 	local ids left _ bench_pid
 	ids=$(loader status --json 2>/dev/null | jq -r '[.programs[], .maps[]] | map(tostring) | join(" ")')
-	"$bench" --mode bpf --port "$(port_of bpf)" --workload pingpong --connections 64 --duration 6 --warmup 0 \
+	"${in_ns[@]}" "$bench" --mode bpf --port "$(port_of bpf)" --workload pingpong --connections 64 --duration 6 --warmup 0 \
 		>"$work/bpf-kill-load.out" 2>&1 &
 	bench_pid=$!
 	sleep 2
@@ -297,7 +308,7 @@ sigkill_loader() {
 	done
 	row bpf "fault: SIGKILL echo-loader under load" "left attached:${left:- nothing} (of ids $ids)" "nothing left" \
 		"$([ -n "$ids" ] && [ -z "$left" ] && echo true || echo false)"
-	if start_srv bpf && "$bench" --mode bpf --port "$(port_of bpf)" --workload verify --case size-1MiB \
+	if start_srv bpf && "${in_ns[@]}" "$bench" --mode bpf --port "$(port_of bpf)" --workload verify --case size-1MiB \
 		--case concurrent-200 >"$work/bpf-reattach.out" 2>&1; then
 		row bpf "fault: new attach after SIGKILL serves" "verify size-1MiB, concurrent-200 passed" "serves" true
 	else
