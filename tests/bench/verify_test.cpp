@@ -7,30 +7,12 @@
 #include <sstream>
 
 #include "process.h"
+#include "test_server.h"
 
-using kecho::test::binary;
-using kecho::test::Process;
-using kecho::test::run;
+using kecho::benchtest::bench;
+using kecho::benchtest::EchoServer;
 
 namespace {
-
-class EchoServer {
-public:
-    explicit EchoServer(const std::string& fault = "none")
-        : port_(kecho::test::free_port()),
-          process_({binary("tests/bench/echo_test_server"), "--port", std::to_string(port_), "--fault", fault}) {}
-    bool ready() { return process_.wait_for_output("listening on"); }
-    std::string port() const { return std::to_string(port_); }
-
-private:
-    int port_;
-    Process process_;
-};
-
-kecho::test::RunResult bench(std::vector<std::string> args) {
-    args.insert(args.begin(), binary("bench"));
-    return run(args, std::chrono::seconds(120));
-}
 
 std::string read_file(const std::string& path) {
     std::ifstream in(path);
@@ -47,9 +29,9 @@ TEST(Verify, EveryCasePassesAgainstACorrectServer) {
     std::string json = ::testing::TempDir() + "verify.json";
     auto r = bench({"--workload", "verify", "--port", server.port(), "--json", json});
     EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
-    for (const char* name : {"size-1B", "size-4KiB", "size-64KiB", "size-1MiB", "size-16MiB", "all-byte-values",
-                             "nul-heavy", "back-to-back-1000", "concurrent-200", "half-close-1000", "reset-mid-stream",
-                             "non-reading-client"})
+    for (const char* name :
+         {"size-1B", "size-4KiB", "size-64KiB", "size-1MiB", "size-16MiB", "all-byte-values", "nul-heavy",
+          "back-to-back-1000", "concurrent-200", "half-close-1000", "reset-mid-stream", "non-reading-client"})
         EXPECT_NE(r.out.find(std::string("PASS ") + name + " "), std::string::npos) << name << "\n" << r.out;
     EXPECT_NE(r.out.find("verify: 12 passed, 0 failed\n"), std::string::npos) << r.out;
 

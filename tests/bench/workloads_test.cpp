@@ -8,37 +8,21 @@
 #include <sstream>
 
 #include "process.h"
+#include "test_server.h"
 
-using kecho::test::binary;
-using kecho::test::Process;
-using kecho::test::run;
+using kecho::benchtest::bench;
+using kecho::benchtest::EchoServer;
 
 namespace {
-
-class EchoServer {
-public:
-    explicit EchoServer(const std::string& fault = "none")
-        : port_(kecho::test::free_port()),
-          process_({binary("tests/bench/echo_test_server"), "--port", std::to_string(port_), "--fault", fault}) {}
-    bool ready() { return process_.wait_for_output("listening on"); }
-    std::string port() const { return std::to_string(port_); }
-
-private:
-    int port_;
-    Process process_;
-};
-
-kecho::test::RunResult bench(std::vector<std::string> args) {
-    args.insert(args.begin(), binary("bench"));
-    return run(args, std::chrono::seconds(120));
-}
 
 nlohmann::json read_json(const std::string& path) {
     std::ifstream in(path);
     return nlohmann::json::parse(in);
 }
 
-std::string temp(const std::string& name) { return ::testing::TempDir() + "kecho-bench-" + name; }
+std::string temp(const std::string& name) {
+    return ::testing::TempDir() + "kecho-bench-" + name;
+}
 
 }  // namespace
 
@@ -46,7 +30,8 @@ TEST(Pingpong, ShortRunReportsRequestsLatencyAndCpu) {
     EchoServer server;
     ASSERT_TRUE(server.ready());
     auto json = temp("pingpong.json");
-    auto r = bench({"--port", server.port(), "--connections", "4", "--duration", "1", "--warmup", "0.2", "--json", json});
+    auto r =
+        bench({"--port", server.port(), "--connections", "4", "--duration", "1", "--warmup", "0.2", "--json", json});
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
     EXPECT_NE(r.out.find("pingpong: 4 connections x 64 B"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("req/s"), std::string::npos) << r.out;
@@ -82,7 +67,8 @@ TEST(Pingpong, PipelineAndBlockingClientRun) {
 TEST(Pingpong, CorruptingServerFailsTheRun) {
     EchoServer server("corrupt");
     ASSERT_TRUE(server.ready());
-    auto r = bench({"--port", server.port(), "--connections", "2", "--size", "1K", "--duration", "0.5", "--warmup", "0.1"});
+    auto r =
+        bench({"--port", server.port(), "--connections", "2", "--size", "1K", "--duration", "0.5", "--warmup", "0.1"});
     EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
     EXPECT_NE(r.err.find("byte mismatch at offset 3000"), std::string::npos) << r.err;
 }
@@ -91,8 +77,8 @@ TEST(Stream, ReportsBothDirections) {
     EchoServer server;
     ASSERT_TRUE(server.ready());
     auto json = temp("stream.json");
-    auto r = bench({"--workload", "stream", "--port", server.port(), "--connections", "2", "--window", "128K",
-                    "--size", "16K", "--duration", "1", "--warmup", "0.2", "--json", json});
+    auto r = bench({"--workload", "stream", "--port", server.port(), "--connections", "2", "--window", "128K", "--size",
+                    "16K", "--duration", "1", "--warmup", "0.2", "--json", json});
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
     auto run = read_json(json)["modes"][0]["runs"][0];
     EXPECT_GT(run["recv_mb_per_s"].get<double>(), 1.0);
@@ -136,9 +122,16 @@ TEST(Compare, SeveralModesInterleavedWithRatiosAndSkips) {
     ASSERT_TRUE(b.ready());
     int dead = kecho::test::free_port();
     auto json = temp("compare.json"), csv = temp("compare.csv"), svg = temp("compare.svg");
-    auto r = bench({"--mode", "user,uring,bpf", "--mode-port", "user=" + a.port(), "--mode-port", "uring=" + b.port(),
-                    "--mode-port", "bpf=" + std::to_string(dead), "--duration", "0.3", "--warmup", "0.1", "--repeat",
-                    "2", "--json", json, "--csv", csv, "--plot", svg});
+    auto r = bench({"--mode",      "user,uring,bpf",
+                    "--mode-port", "user=" + a.port(),
+                    "--mode-port", "uring=" + b.port(),
+                    "--mode-port", "bpf=" + std::to_string(dead),
+                    "--duration",  "0.3",
+                    "--warmup",    "0.1",
+                    "--repeat",    "2",
+                    "--json",      json,
+                    "--csv",       csv,
+                    "--plot",      svg});
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
     EXPECT_NE(r.out.find("2 runs per mode, interleaved"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("skipped bpf: no bpf server"), std::string::npos) << r.out;

@@ -1,0 +1,34 @@
+// The bench tests' shared pieces: the echo test server (correct, corrupting or dropping) started as
+// a child, and the bench binary run to completion.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "process.h"
+
+namespace kecho::benchtest {
+
+class EchoServer {
+public:
+    // fault: "none", "corrupt" (flips the byte at offset 3000 of every connection) or "drop"
+    // (leaves that byte out).
+    explicit EchoServer(const std::string& fault = "none")
+        : port_(test::free_port()),
+          process_({test::binary("tests/bench/echo_test_server"), "--port", std::to_string(port_), "--fault", fault}) {}
+    bool ready() { return process_.wait_for_output("listening on"); }
+    std::string port() const { return std::to_string(port_); }
+
+private:
+    int port_;
+    test::Process process_;
+};
+
+// ./bench with args, to completion (two minutes at most).
+inline test::RunResult bench(std::vector<std::string> args) {
+    args.insert(args.begin(), test::binary("bench"));
+    return test::run(args, std::chrono::seconds(120));
+}
+
+}  // namespace kecho::benchtest
