@@ -263,19 +263,21 @@ int main(int argc, char** argv) {
         ->type_name("BYTES");
     app.add_flag("--verbose", args.verbose, "a line on stderr per connection opened and closed (never per message)");
     // Test knob: force the io_uring fallbacks on a kernel that has every feature.
-    app.add_option("--uring-features", args.uring_features)
-        ->check(check([](const std::string& v) { parse_uring_features(v); }, ""))
-        ->group("");
+    app.add_option("--uring-features", args.uring_features,
+                   "test knob: force io_uring fallbacks (auto, single-shot, no-buffer-ring)")
+        ->check(check([](const std::string& v) { parse_uring_features(v); }, "FEATURES"))
+        ->group("Measuring and test knobs");
     // Measuring knob (docs/performance.md): `each` submits every operation with its own system
     // call, to show what the default batched submission saves.
-    app.add_option("--uring-submit", args.uring_submit)
+    app.add_option("--uring-submit", args.uring_submit,
+                   "measuring knob: batch (default) or each (one io_uring_enter per operation)")
         ->check(check(
             [](const std::string& v) {
                 if (v != "batch" && v != "each")
                     throw kecho::Error("unknown io_uring submission mode '" + v + "': expected batch or each");
             },
-            ""))
-        ->group("");
+            "MODE"))
+        ->group("Measuring and test knobs");
     int parsed = kecho::cli::parse(app, argc, argv);
     if (parsed >= 0) return parsed;
     try {

@@ -48,6 +48,8 @@ TEST(UserServerCli, BadArgumentsExitTwoWithOneClearLine) {
         {{"--max-buffer", "garbage"}, "invalid size 'garbage'"},
         {{"--max-buffer", "0"}, "must be at least 1 byte"},
         {{"--max-buffer", "4X"}, "unknown unit"},
+        {{"--uring-features", "bogus"}, "--uring-features: unknown io_uring feature set 'bogus'"},
+        {{"--uring-submit", "sometimes"}, "--uring-submit: unknown io_uring submission mode 'sometimes'"},
         {{"--no-such-option"}, "--no-such-option"},
     };
     for (const auto& c : cases) {

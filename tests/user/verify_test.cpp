@@ -100,5 +100,13 @@ INSTANTIATE_TEST_SUITE_P(Features, UringFallback, ::testing::Values("single-shot
                              return name;
                          });
 
+// The measuring knob that submits each io_uring operation with its own system call still echoes
+// byte-exact (docs/performance.md compares it with the batched default).
+TEST(UringSubmitEach, EveryCasePasses) {
+    EchoServer server("uring", {"--uring-submit", "each"});
+    ASSERT_TRUE(server.ok()) << server.output();
+    expect_battery_passed(run_verify("uring", server.port()), verify_case_names());
+}
+
 }  // namespace
 }  // namespace kecho::test
