@@ -9,8 +9,15 @@
 namespace kecho::cli {
 namespace {
 
+// CLI11 says "Value 0 not in range ..." or "--port: Value 0 ...": lowercase the sentence's first
+// letter, after the option name when there is one.
 std::string lowercase_first(std::string text) {
-    if (!text.empty()) text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
+    std::size_t at = 0;
+    if (!text.empty() && text[0] == '-') {
+        auto colon = text.find(": ");
+        if (colon != std::string::npos) at = colon + 2;
+    }
+    if (at < text.size()) text[at] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[at])));
     while (!text.empty() && (text.back() == '\n' || text.back() == '.')) text.pop_back();
     return text;
 }

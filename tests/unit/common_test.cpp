@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "kecho/cli.h"
 #include "kecho/error.h"
 #include "kecho/net.h"
 #include "kecho/unique_fd.h"
@@ -110,4 +111,19 @@ TEST(Connect, RefusedNamesTheAddress) {
         EXPECT_NE(m.find("cannot connect to " + address.to_string()), std::string::npos) << m;
         EXPECT_NE(m.find("connection refused"), std::string::npos) << m;
     }
+}
+
+TEST(CliParse, UsageErrorsAreOneLowercaseLineAndExitTwo) {
+    CLI::App app("test", "prog");
+    int port = 1;
+    app.add_option("--port", port)->check(CLI::Range(1, 65535));
+    std::vector<std::string> args = {"prog", "--port", "0"};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    testing::internal::CaptureStderr();
+    int code = cli::parse(app, static_cast<int>(argv.size()), argv.data());
+    std::string err = testing::internal::GetCapturedStderr();
+    EXPECT_EQ(code, cli::exit_usage);
+    EXPECT_EQ(err.rfind("prog: --port: value 0 not in range", 0), 0u) << err;
+    EXPECT_NE(err.find("run 'prog --help' for usage"), std::string::npos) << err;
 }
