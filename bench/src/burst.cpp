@@ -10,13 +10,12 @@
 #include <fstream>
 #include <mutex>
 
+#include "bench/clock.h"
 #include "bench/threads.h"
 #include "kecho/error.h"
 
 namespace kecho::bench {
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 // One exchange: connect, then time send + receive of the message, close. Returns microseconds.
 double exchange(const SocketAddress& address, const std::string& message) {
@@ -63,16 +62,19 @@ BurstResult run_burst(const SocketAddress& address, const BurstOptions& options)
         threads.reserve(options.threads);
         for (std::uint32_t i = 0; i < options.threads; ++i) {
             try {
-                threads.emplace_back([&, i] {
-                gate.arrive_and_wait();
-                try {
-                    sum[i] += exchange(address, options.message);
-                    ++ok[i];
-                } catch (const Error& e) {
-                    std::lock_guard lock(mutex);
-                    if (result.errors++ == 0) result.first_error = "thread " + std::to_string(i) + ": " + e.what();
-                }
-            }, 128 * 1024);
+                threads.emplace_back(
+                    [&, i] {
+                        gate.arrive_and_wait();
+                        try {
+                            sum[i] += exchange(address, options.message);
+                            ++ok[i];
+                        } catch (const Error& e) {
+                            std::lock_guard lock(mutex);
+                            if (result.errors++ == 0)
+                                result.first_error = "thread " + std::to_string(i) + ": " + e.what();
+                        }
+                    },
+                    128 * 1024);
             } catch (const Error&) {
                 // Release the threads already waiting, then report.
                 (void)gate.arrive(static_cast<std::ptrdiff_t>(options.threads - i) + 1);
@@ -83,7 +85,7 @@ BurstResult run_burst(const SocketAddress& address, const BurstOptions& options)
         gate.arrive_and_wait();
         for (auto& t : threads) t.join();
     }
-    result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    result.seconds = seconds_since(start);
     result.per_thread_us.resize(options.threads, 0.0);
     std::vector<double> sorted;
     for (std::uint32_t i = 0; i < options.threads; ++i) {

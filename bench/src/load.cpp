@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/clock.h"
 #include "bench/cpu.h"
 #include "bench/payload.h"
 #include "bench/threads.h"
@@ -18,8 +19,6 @@
 
 namespace kecho::bench {
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 enum Phase : int { warming = 0, measuring = 1, stopping = 2 };
 
@@ -165,8 +164,8 @@ private:
             while (c.recv_pos >= (c.completed + 1) * options_.size) {
                 auto& start = c.starts[c.completed % options_.in_flight];
                 if (counting) {
-                    tally.latency.record(
-                        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now - start).count()));
+                    tally.latency.record(static_cast<std::uint64_t>(
+                        std::chrono::duration_cast<std::chrono::nanoseconds>(now - start).count()));
                     ++tally.messages;
                 }
                 ++c.completed;
@@ -223,8 +222,11 @@ void blocking_client(LoadConn& c, const LoadOptions& options, Shared& shared, Ta
                     continue;
                 }
                 if (r < 0) throw_errno("receive failed after " + std::to_string(c.recv_pos) + " bytes", errno);
-                if (r == 0) throw Error("server closed the connection after returning " + std::to_string(c.recv_pos) + " bytes");
-                if (auto m = pattern.check(c.recv_pos, in.data(), static_cast<std::size_t>(r))) throw Error(m->describe());
+                if (r == 0)
+                    throw Error("server closed the connection after returning " + std::to_string(c.recv_pos) +
+                                " bytes");
+                if (auto m = pattern.check(c.recv_pos, in.data(), static_cast<std::size_t>(r)))
+                    throw Error(m->describe());
                 c.recv_pos += static_cast<std::uint64_t>(r);
             }
             if (shared.phase.load(std::memory_order_relaxed) == measuring) {
@@ -283,7 +285,7 @@ LoadResult run_load(const SocketAddress& address, const LoadOptions& options,
     const auto total = options.warmup + options.duration;
     auto sleep_until = [&](double at) {
         for (;;) {
-            double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+            double elapsed = seconds_since(start);
             if (elapsed >= at) return;
             if (progress) progress(elapsed / total);
             std::this_thread::sleep_for(std::chrono::duration<double>(std::min(0.2, at - elapsed)));

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <thread>
 
+#include "bench/clock.h"
 #include "bench/payload.h"
 #include "bench/transfer.h"
 #include "kecho/error.h"
@@ -20,12 +21,7 @@
 namespace kecho::bench {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
-
-double seconds_since(Clock::time_point start) {
-    return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 Clock::time_point after_seconds(double s) {
     return Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));

@@ -1,4 +1,5 @@
 #include "bench/transfer.h"
+#include "bench/clock.h"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -14,8 +15,6 @@
 namespace kecho::bench {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
 enum class State { waiting, connecting, running, done };
 
 struct Conn {
@@ -25,7 +24,9 @@ struct Conn {
     bool want_out = true;
 };
 
-std::string conn_prefix(const StreamSpec& s) { return "connection " + std::to_string(s.id) + ": "; }
+std::string conn_prefix(const StreamSpec& s) {
+    return "connection " + std::to_string(s.id) + ": ";
+}
 
 }  // namespace
 
@@ -99,9 +100,9 @@ std::vector<StreamOutcome> run_streams(const SocketAddress& address, const std::
             ssize_t w = ::send(c.fd.get(), send_buf.data(), n, MSG_NOSIGNAL);
             if (w < 0) {
                 if (errno == EAGAIN || errno == EINTR) return;
-                fail(i, errno_message("send failed after " + std::to_string(o.sent) + " of " +
-                                          std::to_string(s.bytes) + " bytes",
-                                      errno));
+                fail(i, errno_message(
+                            "send failed after " + std::to_string(o.sent) + " of " + std::to_string(s.bytes) + " bytes",
+                            errno));
                 return;
             }
             o.sent += static_cast<std::uint64_t>(w);
@@ -140,8 +141,8 @@ std::vector<StreamOutcome> run_streams(const SocketAddress& address, const std::
             auto n = static_cast<std::uint64_t>(r);
             if (o.received + n > o.sent) {
                 // More came back than we sent so far: the first surplus byte is the error.
-                fail(i, "server returned more bytes than were sent: " + std::to_string(o.received + n) +
-                            " received, " + std::to_string(o.sent) + " sent");
+                fail(i, "server returned more bytes than were sent: " + std::to_string(o.received + n) + " received, " +
+                            std::to_string(o.sent) + " sent");
                 return false;
             }
             if (auto m = Pattern(s.kind, s.id).check(o.received, recv_buf.data(), static_cast<std::size_t>(r))) {

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "bench/clock.h"
 #include "bench/payload.h"
 #include "bench/transfer.h"
 #include "kecho/error.h"
@@ -16,12 +17,7 @@
 namespace kecho::bench {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
-
-double seconds_since(Clock::time_point start) {
-    return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 std::string fmt_seconds(double s) {
     char text[32];
@@ -31,9 +27,12 @@ std::string fmt_seconds(double s) {
 
 std::string human_bytes(std::uint64_t n) {
     char text[32];
-    if (n >= (1u << 20) && n % (1u << 20) == 0) std::snprintf(text, sizeof(text), "%llu MiB", (unsigned long long)(n >> 20));
-    else if (n >= 1024 && n % 1024 == 0) std::snprintf(text, sizeof(text), "%llu KiB", (unsigned long long)(n >> 10));
-    else std::snprintf(text, sizeof(text), "%llu bytes", (unsigned long long)n);
+    if (n >= (1u << 20) && n % (1u << 20) == 0)
+        std::snprintf(text, sizeof(text), "%llu MiB", (unsigned long long)(n >> 20));
+    else if (n >= 1024 && n % 1024 == 0)
+        std::snprintf(text, sizeof(text), "%llu KiB", (unsigned long long)(n >> 10));
+    else
+        std::snprintf(text, sizeof(text), "%llu bytes", (unsigned long long)n);
     return text;
 }
 
@@ -137,7 +136,8 @@ Verdict reset_mid_stream(const SocketAddress& address) {
                 continue;
             }
             if (w < 0 && errno != EAGAIN && errno != EINTR) {
-                v.detail = errno_message("send failed before the reset, after " + std::to_string(sent) + " bytes", errno);
+                v.detail =
+                    errno_message("send failed before the reset, after " + std::to_string(sent) + " bytes", errno);
                 return v;
             }
             // Window full: drain some echo so the stream keeps moving.
@@ -192,7 +192,7 @@ Verdict reset_mid_stream(const SocketAddress& address) {
 
 Verdict non_reading(const SocketAddress& address, bool quick) {
     constexpr std::uint64_t kLimit = 64ull << 20;
-    const milliseconds stall(quick ? 300 : 1000);        // no progress for this long = held by flow control
+    const milliseconds stall(quick ? 300 : 1000);         // no progress for this long = held by flow control
     const milliseconds send_phase(quick ? 4000 : 10000);  // bound on the not-reading phase
     Verdict v;
     UniqueFd fd = connect_to(address);
@@ -254,8 +254,8 @@ Verdict non_reading(const SocketAddress& address, bool quick) {
             v.metrics["bytes_returned"] = 0;
             v.metrics["reset_late_ms"] = late_ms;
             v.passed = true;
-            v.detail = "server reset the non-reading client " + std::to_string(late_ms) +
-                       " ms after it had sent all " + human_bytes(kLimit) +
+            v.detail = "server reset the non-reading client " + std::to_string(late_ms) + " ms after it had sent all " +
+                       human_bytes(kLimit) +
                        " (it did not hold the client back: its memory bound must come from dropping)";
             return v;
         }
@@ -334,12 +334,11 @@ const std::vector<CaseDef>& case_defs() {
         {"size-16MiB", false, [](auto& a, bool) { return single_stream(PatternKind::mixed, 16 << 20, a, "16 MiB"); }},
         {"all-byte-values", true,
          [](auto& a, bool) {
-             return single_stream(PatternKind::all_bytes, 64 << 10, a, "64 KiB holding each byte value 0..255 256 times");
+             return single_stream(PatternKind::all_bytes, 64 << 10, a,
+                                  "64 KiB holding each byte value 0..255 256 times");
          }},
         {"nul-heavy", true,
-         [](auto& a, bool) {
-             return single_stream(PatternKind::nul_heavy, 1 << 20, a, "1 MiB of 98% NUL bytes");
-         }},
+         [](auto& a, bool) { return single_stream(PatternKind::nul_heavy, 1 << 20, a, "1 MiB of 98% NUL bytes"); }},
         {"back-to-back-1000", true, [](auto& a, bool) { return back_to_back(a); }},
         {"concurrent-200", true, [](auto& a, bool) { return concurrent(a); }},
         {"half-close-1000", true, [](auto& a, bool) { return half_close(a); }},
@@ -381,7 +380,8 @@ std::vector<CaseResult> run_verify(const SocketAddress& address, const VerifyOpt
     if (selected.empty()) selected = options.quick ? verify_quick_case_names() : verify_case_names();
     std::vector<CaseResult> results;
     for (const auto& name : selected) {
-        auto def = std::find_if(case_defs().begin(), case_defs().end(), [&](const CaseDef& d) { return name == d.name; });
+        auto def =
+            std::find_if(case_defs().begin(), case_defs().end(), [&](const CaseDef& d) { return name == d.name; });
         if (def == case_defs().end()) throw Error("unknown verify case '" + name + "'");
         CaseResult result;
         result.name = name;
