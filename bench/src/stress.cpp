@@ -246,16 +246,8 @@ CaseResult churn(const SocketAddress& address, const StressOptions& o) {
 CaseResult half_close_many(const SocketAddress& address, const StressOptions& o) {
     CaseResult r;
     r.name = "half-close";
-    std::vector<StreamSpec> specs;
     std::uint64_t total = 0;
-    for (std::uint32_t i = 0; i < o.clients; ++i) {
-        StreamSpec s;
-        s.id = i + 1;
-        s.bytes = 1 + (i * 7919u) % 8192;  // 1 byte .. 8 KiB, varied
-        s.half_close = true;
-        total += s.bytes;
-        specs.push_back(s);
-    }
+    auto specs = half_close_specs(o.clients, 8192, total);  // 1 byte .. 8 KiB each
     TransferOptions options;
     options.max_open = 1000;
     options.timeout = milliseconds(180000);

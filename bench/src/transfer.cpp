@@ -227,4 +227,18 @@ std::string first_error(const std::vector<StreamOutcome>& outcomes) {
     return std::to_string(failed) + " of " + std::to_string(outcomes.size()) + " connections failed; first: " + first;
 }
 
+std::vector<StreamSpec> half_close_specs(std::uint32_t count, std::uint64_t max_bytes, std::uint64_t& total) {
+    std::vector<StreamSpec> specs;
+    specs.reserve(count);
+    for (std::uint32_t i = 0; i < count; ++i) {
+        StreamSpec s;
+        s.id = i + 1;
+        s.bytes = 1 + (static_cast<std::uint64_t>(i) * 7919u) % max_bytes;  // varied, never 0
+        s.half_close = true;
+        total += s.bytes;
+        specs.push_back(s);
+    }
+    return specs;
+}
+
 }  // namespace kecho::bench

@@ -98,16 +98,8 @@ Verdict concurrent(const SocketAddress& address) {
 
 Verdict half_close(const SocketAddress& address) {
     constexpr std::uint32_t kClients = 1000;
-    std::vector<StreamSpec> specs;
     std::uint64_t total = 0;
-    for (std::uint32_t i = 0; i < kClients; ++i) {
-        StreamSpec s;
-        s.id = i + 1;
-        s.bytes = 1 + (i * 7919u) % 16384;  // 1 byte .. 16 KiB, varied
-        s.half_close = true;
-        total += s.bytes;
-        specs.push_back(s);
-    }
+    auto specs = half_close_specs(kClients, 16384, total);  // 1 byte .. 16 KiB each
     TransferOptions options;
     options.max_open = 256;
     options.timeout = milliseconds(60000);

@@ -38,6 +38,10 @@ struct TransferOptions {
 std::vector<StreamOutcome> run_streams(const SocketAddress& address, const std::vector<StreamSpec>& specs,
                                        const TransferOptions& options = {});
 
+// `count` half-closing streams (ids 1..count) of varied sizes from 1 to max_bytes; their bytes in all
+// are added to `total`.
+std::vector<StreamSpec> half_close_specs(std::uint32_t count, std::uint64_t max_bytes, std::uint64_t& total);
+
 // The first error among outcomes, prefixed with how many streams failed; empty when all complete.
 std::string first_error(const std::vector<StreamOutcome>& outcomes);
 
