@@ -291,13 +291,8 @@ std::string reset_once(const SocketAddress& address, std::uint32_t id) {
 
 // A fresh connection echoes 256 KiB byte-exact (the server still serves). Empty on success.
 std::string still_serves(const SocketAddress& address) {
-    StreamSpec spec;
-    spec.id = 0xfffff0;
-    spec.bytes = 256 * 1024;
-    TransferOptions options;
-    options.timeout = milliseconds(10000);
-    auto outcomes = run_streams(address, {spec}, options);
-    return outcomes[0].complete ? std::string() : "afterwards a new connection failed: " + outcomes[0].error;
+    std::string error = echo_once(address, 0xfffff0, 256 * 1024);
+    return error.empty() ? error : "afterwards a new connection failed: " + error;
 }
 
 CaseResult resets(const SocketAddress& address, const StressOptions& o) {

@@ -241,4 +241,14 @@ std::vector<StreamSpec> half_close_specs(std::uint32_t count, std::uint64_t max_
     return specs;
 }
 
+std::string echo_once(const SocketAddress& address, std::uint32_t id, std::uint64_t bytes) {
+    StreamSpec spec;
+    spec.id = id;
+    spec.bytes = bytes;
+    TransferOptions options;
+    options.timeout = std::chrono::milliseconds(10000);
+    auto outcomes = run_streams(address, {spec}, options);
+    return outcomes[0].complete ? std::string() : outcomes[0].error;
+}
+
 }  // namespace kecho::bench

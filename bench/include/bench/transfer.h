@@ -15,9 +15,9 @@ namespace kecho::bench {
 struct StreamSpec {
     std::uint32_t id = 0;  // connection id carried in the payload
     PatternKind kind = PatternKind::mixed;
-    std::uint64_t bytes = 0;        // how many bytes to send (and expect back)
-    std::size_t write_chunk = 0;    // bytes per send() call; 0 = as much as the socket takes
-    bool half_close = false;        // shutdown(SHUT_WR) after the last byte; expect EOF after the echo
+    std::uint64_t bytes = 0;      // how many bytes to send (and expect back)
+    std::size_t write_chunk = 0;  // bytes per send() call; 0 = as much as the socket takes
+    bool half_close = false;      // shutdown(SHUT_WR) after the last byte; expect EOF after the echo
 };
 
 struct StreamOutcome {
@@ -41,6 +41,10 @@ std::vector<StreamOutcome> run_streams(const SocketAddress& address, const std::
 // `count` half-closing streams (ids 1..count) of varied sizes from 1 to max_bytes; their bytes in all
 // are added to `total`.
 std::vector<StreamSpec> half_close_specs(std::uint32_t count, std::uint64_t max_bytes, std::uint64_t& total);
+
+// One fresh connection echoes `bytes` byte-exact within 10 s (the server still serves).
+// Empty on success, else the stream's error.
+std::string echo_once(const SocketAddress& address, std::uint32_t id, std::uint64_t bytes);
 
 // The first error among outcomes, prefixed with how many streams failed; empty when all complete.
 std::string first_error(const std::vector<StreamOutcome>& outcomes);
