@@ -39,15 +39,4 @@ bool ShutdownSignal::requested() {
     return false;
 }
 
-void ShutdownSignal::request() {
-    int expected = 0;
-    g_signal.compare_exchange_strong(expected, -1);
-    ::kill(::getpid(), SIGTERM);
-}
-
-int ShutdownSignal::signal_number() const {
-    int s = g_signal.load();
-    return s > 0 ? s : 0;
-}
-
 }  // namespace kecho

@@ -1,6 +1,6 @@
 // Clean shutdown on SIGINT/SIGTERM. Two ways to wait, one per kind of loop:
 //  - a loop blocked in epoll_wait/io_uring adds ShutdownSignal::fd() (a signalfd) to its wait set;
-//  - a loop that spins polls ShutdownSignal::requested().
+//  - a loop that spins (or has just woken) calls ShutdownSignal::requested().
 #pragma once
 
 #include "kecho/unique_fd.h"
@@ -21,12 +21,6 @@ public:
 
     // True once SIGINT or SIGTERM arrived (reads the signalfd without blocking; sticky).
     bool requested();
-
-    // Ask every waiter to stop as if a signal had arrived (sticky).
-    void request();
-
-    // The signal number that stopped us, 0 if none.
-    int signal_number() const;
 
 private:
     UniqueFd fd_;
