@@ -5,6 +5,7 @@
 
 #include "kecho/error.h"
 #include "kecho/net.h"
+#include "kecho/version.h"
 
 namespace kecho::cli {
 namespace {
@@ -25,6 +26,8 @@ std::string lowercase_first(std::string text) {
 }  // namespace
 
 int parse(CLI::App& app, int argc, char** argv) {
+    if (app.get_option_no_throw("--version") == nullptr)
+        app.set_version_flag("--version", version_line(app.get_name()), "print the version and git commit, then exit");
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp&) {

@@ -1,0 +1,9 @@
+#include "kecho/version.h"
+
+namespace kecho {
+
+std::string version_line(const std::string& program) {
+    return program + " " + project_version() + " (commit " + git_commit() + ")";
+}
+
+}  // namespace kecho
