@@ -10,5 +10,6 @@ inline constexpr std::uint16_t user = 12346;      // user-echo-server --engine e
 inline constexpr std::uint16_t bpf = 12347;       // echo-loader attach
 inline constexpr std::uint16_t uring = 12348;     // user-echo-server --engine uring
 inline constexpr std::uint16_t busypoll = 12349;  // user-echo-server --engine busypoll ("floor")
+inline constexpr std::uint16_t splice = 12350;    // user-echo-server --engine splice
 
 }  // namespace kecho::ports
