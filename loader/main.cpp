@@ -4,6 +4,8 @@
 #include <string>
 
 #include "commands.h"
+#include "echo.h"
+#include "echo_server.h"
 #include "instance.h"
 #include "kecho/cli.h"
 #include "kecho/error.h"
@@ -71,6 +73,13 @@ int main(int argc, char** argv) {
                      "who puts sockets in the map: sockops, loader (after accept) or none (echo in user space); "
                      "the last two are for diagnosis")
         ->check(CLI::IsMember({"sockops", "loader", "none"}))
+        ->capture_default_str();
+    attach.threads = default_accept_threads();
+    attach_cmd
+        ->add_option("--threads", attach.threads,
+                     "accept threads: one SO_REUSEPORT listener and epoll loop each (the echo itself runs in the "
+                     "kernel; these accept, drain and close connections); default: the online CPUs, at most 8")
+        ->check(CLI::Range(1, ECHO_MAX_THREADS))
         ->capture_default_str();
     attach_cmd->add_flag("--verbose", attach.verbose, "print libbpf's debug output");
 
