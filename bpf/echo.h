@@ -14,7 +14,7 @@
 #define ECHO_DEFAULT_MAX_SOCKETS 65536
 /* Default pending-bytes limit: received but not yet acknowledged by the peer. */
 #define ECHO_DEFAULT_MAX_PENDING (16ULL << 20)
-/* Most accept threads the loader runs (one echo_loader_stats slot each). */
+/* Most accept threads the loader runs (one echo_loader_stats slot each, and one for its main thread). */
 #define ECHO_MAX_THREADS 64
 /* Ring buffer carrying over-limit reports to the loader. */
 #define ECHO_EVENTS_BYTES (256 * 1024)
@@ -43,7 +43,7 @@ struct echo_event {
 
 /*
  * Kept by the loader in the object's .bss (memory-mapped), one slot per
- * accept thread (each written by its own thread only), summed by
+ * accept thread and one for the main thread (each written by its own thread only), summed by
  * `echo-loader stats` through the map id: the user-space side of the counters.
  */
 struct echo_loader_stats {

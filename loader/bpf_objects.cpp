@@ -44,12 +44,12 @@ echo_loader_stats read_loader_stats(std::uint32_t bss_id) {
     bpf_map_info info{};
     std::uint32_t len = sizeof(info);
     if (bpf_obj_get_info_by_fd(bss.get(), &info, &len) != 0) throw_errno("cannot inspect the bss map", errno);
-    if (info.value_size < sizeof(echo_loader_stats) * ECHO_MAX_THREADS)
-        throw Error("the bss map is smaller than expected");
+    constexpr int slots = ECHO_MAX_THREADS + 1;  // the accept threads' and the main thread's
+    if (info.value_size < sizeof(echo_loader_stats) * slots) throw Error("the bss map is smaller than expected");
     std::vector<char> value(info.value_size);
     if (bpf_map_lookup_elem(bss.get(), &zero, value.data()) != 0) throw_errno("cannot read the bss map", errno);
-    // One slot per accept thread: the instance's counters are their sums.
-    for (int slot = 0; slot < ECHO_MAX_THREADS; ++slot) {
+    // One slot per thread: the instance's counters are their sums.
+    for (int slot = 0; slot < slots; ++slot) {
         echo_loader_stats one{};
         std::memcpy(&one, value.data() + sizeof(one) * static_cast<std::size_t>(slot), sizeof(one));
         add_loader_stats(sum, one);

@@ -141,6 +141,33 @@ std::string join(const std::vector<std::string>& items) {
     return out;
 }
 
+ProgramSettings program_settings(const AttachOptions& options, std::uint64_t max_pending) {
+    ProgramSettings settings;
+    settings.port = options.port;
+    settings.max_pending = max_pending;
+    settings.max_sockets = options.max_connections;
+    settings.meter = !options.no_meter;
+    settings.sockops = options.insert == "sockops";
+    settings.verbose = options.verbose;
+    return settings;
+}
+
+// What `status` and `stats` show of this instance (the cgroup is filled in by the caller).
+InstanceState instance_state(const AttachOptions& options, const SocketAddress& address, std::uint64_t max_pending,
+                             const ObjectIds& ids) {
+    InstanceState state;
+    state.pid = ::getpid();
+    state.address = address.to_string();
+    state.port = options.port;
+    state.meter = !options.no_meter;
+    state.insert = options.insert;
+    state.max_pending = max_pending;
+    state.threads = options.threads;
+    state.started = static_cast<std::int64_t>(std::time(nullptr));
+    state.ids = ids;
+    return state;
+}
+
 }  // namespace
 
 int run_attach(const AttachOptions& options, const std::string& run_dir) {
@@ -168,13 +195,7 @@ int run_attach(const AttachOptions& options, const std::string& run_dir) {
     bool inherited = stale && stale->cgroup_owned && stale->cgroup == cgroup_path;
     CgroupMembership membership(cgroup_path, *root, default_cgroup || inherited);
 
-    ProgramSettings settings;
-    settings.port = options.port;
-    settings.max_pending = max_pending;
-    settings.max_sockets = options.max_connections;
-    settings.meter = !options.no_meter;
-    settings.sockops = options.insert == "sockops";
-    settings.verbose = options.verbose;
+    ProgramSettings settings = program_settings(options, max_pending);
     EchoProgram program(settings);
     if (settings.sockops) program.attach_sockops(membership.fd(), cgroup_path);
 
@@ -184,22 +205,13 @@ int run_attach(const AttachOptions& options, const std::string& run_dir) {
     EchoServer server(make_reuseport_listeners(address, options.backlog, options.threads), program.sockets_fd(),
                       program.events_fd(), program.loader_stats(), server_settings);
 
-    InstanceState state;
-    state.pid = ::getpid();
-    state.address = address.to_string();
-    state.port = options.port;
+    InstanceState state = instance_state(options, address, max_pending, program.ids());
     state.cgroup = cgroup_path;
     state.cgroup_owned = default_cgroup || inherited || membership.created();
-    state.meter = settings.meter;
-    state.insert = options.insert;
-    state.max_pending = max_pending;
-    state.threads = options.threads;
-    state.started = static_cast<std::int64_t>(std::time(nullptr));
-    state.ids = program.ids();
     lock.publish(state);
 
-    std::printf("echoing on %s (bpf sockmap, cgroup %s, %d accept thread%s)\n", state.address.c_str(),
-                cgroup_path.c_str(), options.threads, options.threads == 1 ? "" : "s");
+    std::printf("echoing on %s (bpf sockmap, %d accept thread%s, cgroup %s)\n", state.address.c_str(), options.threads,
+                options.threads == 1 ? "" : "s", cgroup_path.c_str());
     std::fflush(stdout);
 
     server.run(shutdown, [&] {

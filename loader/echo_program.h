@@ -61,7 +61,7 @@ public:
 
     int sockets_fd() const;
     int events_fd() const;
-    // The loader's counters: ECHO_MAX_THREADS slots, one per accept thread.
+    // The loader's counters: ECHO_MAX_THREADS + 1 slots, one per accept thread and the main thread's.
     echo_loader_stats* loader_stats() { return skel_->bss->loader_stats; }
     ObjectIds ids() const;
 

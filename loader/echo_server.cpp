@@ -18,6 +18,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr int max_default_threads = 8;
+constexpr std::size_t max_reset_cookies = 65536;
 
 }  // namespace
 
@@ -40,7 +41,7 @@ std::vector<UniqueFd> make_reuseport_listeners(const SocketAddress& address, int
 
 EchoServer::EchoServer(std::vector<UniqueFd> listeners, int sockets_fd, int events_fd, echo_loader_stats* stats,
                        const ServerSettings& settings)
-    : settings_(settings) {
+    : settings_(settings), stats_(stats[ECHO_MAX_THREADS]) {
     if (listeners.empty() || listeners.size() > ECHO_MAX_THREADS) throw Error("bad number of accept threads");
     stop_fd_.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
     if (!stop_fd_) throw_errno("cannot create an eventfd", errno);
@@ -49,6 +50,7 @@ EchoServer::EchoServer(std::vector<UniqueFd> listeners, int sockets_fd, int even
             std::make_unique<EchoWorker>(std::move(listeners[i]), sockets_fd, stop_fd_.get(), stats[i], settings));
     ring_ = ring_buffer__new(events_fd, &EchoServer::ring_callback, this, nullptr);
     if (!ring_) throw_errno("cannot open the guard's ring buffer", errno);
+    start_workers();  // last: nothing may throw once threads run
 }
 
 EchoServer::~EchoServer() {
@@ -96,7 +98,6 @@ void EchoServer::run_loop(ShutdownSignal& shutdown, void (*periodic)(void*), voi
     watch(epoll.get(), shutdown.fd());
     watch(epoll.get(), ring_fd);
     watch(epoll.get(), stop_fd_.get());
-    start_workers();
 
     const auto interval = std::chrono::duration_cast<std::chrono::milliseconds>(settings_.stats_interval);
     auto next_stats = Clock::now() + interval;
@@ -125,12 +126,24 @@ void EchoServer::run_loop(ShutdownSignal& shutdown, void (*periodic)(void*), voi
     if (!failure_.empty()) throw Error(failure_);
 }
 
-// A guard report: the connection belongs to one worker (or to none yet): each one is told.
+// A guard report: the worker that has the connection resets it now; one not accepted yet is reset
+// by whichever worker accepts it.
 int EchoServer::ring_callback(void* ctx, void* data, std::size_t size) {
     if (size < sizeof(echo_event)) return 0;
     echo_event event;
     std::memcpy(&event, data, sizeof(event));
-    for (auto& worker : static_cast<EchoServer*>(ctx)->workers_) worker->post_reset(event.cookie);
+    auto* self = static_cast<EchoServer*>(ctx);
+    // Segments in flight before the reset are reported too: one reset per connection.
+    if (self->reset_cookies_.count(event.cookie)) return 0;
+    for (auto& worker : self->workers_) {
+        if (worker->reset_now(event.cookie)) {
+            ++self->stats_.guard_resets;
+            if (self->reset_cookies_.size() >= max_reset_cookies) self->reset_cookies_.clear();
+            self->reset_cookies_.insert(event.cookie);
+            return 0;
+        }
+    }
+    for (auto& worker : self->workers_) worker->post_reset(event.cookie);
     return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include "echo.h"
@@ -28,8 +29,9 @@ std::vector<UniqueFd> make_reuseport_listeners(const SocketAddress& address, int
 
 class EchoServer {
 public:
-    // One worker per listener; worker i counts in stats[i] (stats has ECHO_MAX_THREADS slots, in the
-    // BPF object's mmapped .bss). `sockets_fd` is the socket hash, `events_fd` the guard's ring buffer.
+    // Starts one worker thread per listener (accepting at once); worker i counts in stats[i], this thread in
+    // stats[ECHO_MAX_THREADS] (the slots are in the BPF object's mmapped .bss). `sockets_fd` is the socket hash,
+    // `events_fd` the guard's ring buffer.
     EchoServer(std::vector<UniqueFd> listeners, int sockets_fd, int events_fd, echo_loader_stats* stats,
                const ServerSettings& settings);
     EchoServer(const EchoServer&) = delete;
@@ -52,10 +54,12 @@ private:
     static int ring_callback(void* ctx, void* data, std::size_t size);
 
     ServerSettings settings_;
-    UniqueFd stop_fd_;  // eventfd, written once: every worker (and this loop) wakes and stops
+    echo_loader_stats& stats_;  // guard resets done from this thread
+    UniqueFd stop_fd_;          // eventfd, written once: every worker (and this loop) wakes and stops
     std::vector<std::unique_ptr<EchoWorker>> workers_;
     std::vector<std::thread> threads_;
     ring_buffer* ring_ = nullptr;
+    std::unordered_set<std::uint64_t> reset_cookies_;  // connections this thread reset
     std::mutex failure_mutex_;
     std::string failure_;  // the first worker's error
 };

@@ -175,7 +175,10 @@ void EchoWorker::add_connection(UniqueFd fd) {
     const std::uint64_t cookie = conn.cookie;
     const bool in_map = conn.in_map;
     connections_.emplace(raw, std::move(conn));
-    if (cookie) by_cookie_[cookie] = raw;
+    if (cookie) {
+        std::lock_guard lock(registry_mutex_);
+        by_cookie_[cookie] = raw;
+    }
 
     if (cookie && early_resets_.erase(cookie)) {
         ++stats_.guard_resets;
@@ -194,11 +197,13 @@ void EchoWorker::on_event(int fd, std::uint32_t events) {
         fallback_io(conn, events);
         return;
     }
-    if (events & EPOLLERR) {
-        close_connection(fd, false);  // reset by the peer: nothing left to echo
-        return;
-    }
-    if (events & (EPOLLRDHUP | EPOLLHUP)) start_drain(conn);
+    // The peer's FIN often comes with EPOLLERR: the psock's backlog reports EPIPE when it sends the
+    // FIN's empty skb, after every byte before it is in the send queue. A reset peer (TCP_CLOSE)
+    // passes the first drain check. EPOLLERR alone: the kernel stopped echoing; nothing will drain.
+    if (events & (EPOLLRDHUP | EPOLLHUP))
+        start_drain(conn);
+    else if (events & EPOLLERR)
+        close_connection(fd, true);
 }
 
 // Writes back what is pending; false when the connection failed (it is closed then).
@@ -307,12 +312,15 @@ void EchoWorker::close_connection(int fd, bool reset) {
     auto it = connections_.find(fd);
     if (it == connections_.end()) return;
     Connection& conn = it->second;
-    if (conn.cookie) by_cookie_.erase(conn.cookie);
     if (!conn.draining) ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
-    if (reset)
-        reset_and_close(std::move(conn.fd));
-    else
-        conn.fd.reset();
+    {
+        std::lock_guard lock(registry_mutex_);
+        if (conn.cookie) by_cookie_.erase(conn.cookie);
+        if (reset)
+            reset_and_close(std::move(conn.fd));
+        else
+            conn.fd.reset();
+    }
     connections_.erase(it);
     --stats_.active;
     ++stats_.closed;
@@ -327,6 +335,17 @@ void EchoWorker::close_all() {
     fds.reserve(connections_.size());
     for (const auto& [fd, conn] : connections_) fds.push_back(fd);
     for (int fd : fds) close_connection(fd, false);
+}
+
+bool EchoWorker::reset_now(std::uint64_t cookie) {
+    std::lock_guard lock(registry_mutex_);
+    auto it = by_cookie_.find(cookie);
+    if (it == by_cookie_.end()) return false;
+    // connect(AF_UNSPEC) disconnects: the kernel sends the RST at once and the fd stays open.
+    sockaddr unspec{};
+    unspec.sa_family = AF_UNSPEC;
+    ::connect(it->second, &unspec, sizeof(unspec));
+    return true;
 }
 
 void EchoWorker::post_reset(std::uint64_t cookie) {
@@ -350,10 +369,11 @@ void EchoWorker::take_mailbox() {
     for (std::uint64_t cookie : cookies) on_guard_event(cookie);
 }
 
+// A report of a connection no worker had: remembered until it is accepted (or accepted meanwhile).
 void EchoWorker::on_guard_event(std::uint64_t cookie) {
     auto it = by_cookie_.find(cookie);
     if (it == by_cookie_.end()) {
-        // Not (yet) ours: reported before accept, already reset, or another thread's connection.
+        // Not ours: not accepted yet, or another thread accepts it.
         if (early_resets_.size() >= max_early_resets) early_resets_.clear();
         early_resets_.insert(cookie);
         return;

@@ -44,8 +44,12 @@ public:
     // Serves until stop_fd is readable; then stops accepting and closes every connection.
     void run();
 
-    // Thread-safe: resets the connection with this cookie if this worker has it or accepts it later
-    // (the guard may report a connection before it is accepted).
+    // Thread-safe: if this worker has the connection with this cookie, the kernel resets it now
+    // (the worker closes the socket when it sees the hang-up); returns whether it had it.
+    bool reset_now(std::uint64_t cookie);
+
+    // Thread-safe: resets the connection with this cookie when this worker accepts it (the guard
+    // may report a connection before it is accepted).
     void post_reset(std::uint64_t cookie);
 
 private:
@@ -103,6 +107,7 @@ private:
     std::vector<std::uint64_t> mailbox_;
     std::uint64_t next_serial_ = 1;
     std::unordered_map<int, Connection> connections_;
+    std::mutex registry_mutex_;  // by_cookie_, and closing its fds (reset_now() uses them)
     std::unordered_map<std::uint64_t, int> by_cookie_;
     std::priority_queue<DrainCheck, std::vector<DrainCheck>, std::greater<>> drain_checks_;
     std::unordered_set<std::uint64_t> early_resets_;  // reported before accept

@@ -37,7 +37,7 @@ int thread_count(pid_t pid) {
 
 std::string message_of(int i) {
     char text[65];
-    std::snprintf(text, sizeof(text), "burst connection %06d: %040d\n", i, i * 7919);
+    std::snprintf(text, sizeof(text), "burst connection %06d: %038d\n", i, i * 7919);
     return std::string(text, 64);
 }
 
@@ -97,7 +97,7 @@ TEST_F(Threads, FourThreadsAllServeAndTheCountersAddUp) {
     Loader loader({"--threads", "4"});
     ASSERT_TRUE(loader.ready()) << loader.output();
     EXPECT_NE(loader.output().find("4 accept threads"), std::string::npos) << loader.output();
-    EXPECT_EQ(thread_count(loader.process().pid()), 5) << "4 accept threads and the main thread";
+    EXPECT_EQ(thread_count(loader.process().pid()), 5) << "4 accept threads and the main thread, running once ready";
     EXPECT_EQ(loader.state().threads, 4);
 
     constexpr int count = 1000;
@@ -153,7 +153,8 @@ TEST_F(Threads, HalfClosingClientsLoseNoByteOnEveryThreadCount) {
         auto j = stats_json(loader);
         EXPECT_EQ(j["connections"]["drain_timeouts"], 0);
         EXPECT_EQ(j["connections"]["echoed_in_user_space"], 0);
-        EXPECT_GE(j["connections"]["drain_checks"], 200) << "every close is checked at least once";
+        EXPECT_GE(j["connections"]["drain_checks"], j["connections"]["closed"])
+            << "every close is checked: " << j.dump();
     }
 }
 
