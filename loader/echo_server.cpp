@@ -35,7 +35,10 @@ std::vector<UniqueFd> make_reuseport_listeners(const SocketAddress& address, int
     make_listener(address, options).reset();
     options.reuse_port = true;
     std::vector<UniqueFd> listeners;
-    for (int i = 0; i < count; ++i) listeners.push_back(make_listener(address, options));
+    for (int i = 0; i < count; ++i) {
+        listeners.push_back(make_listener(address, options));
+        set_nodelay(listeners.back().get());  // accepted sockets inherit it: one syscall less per connection
+    }
     return listeners;
 }
 

@@ -164,8 +164,7 @@ void EchoWorker::add_connection(UniqueFd fd) {
     conn.in_map = insert_into_map(conn);
     if (!conn.in_map) ++stats_.fallback;
 
-    const int raw = conn.fd.get();
-    set_nodelay(raw);
+    const int raw = conn.fd.get();  // TCP_NODELAY comes from the listener
     if (conn.in_map) {
         // Bytes queued before the insert wait for the next segment; a new low-water mark makes the
         // kernel hand them to the verdict now.
@@ -263,11 +262,12 @@ void EchoWorker::start_drain(Connection& conn) {
     if (conn.draining) return;
     conn.draining = true;
     conn.drain_deadline = Clock::now() + settings_.drain_timeout;
-    ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, conn.fd.get(), nullptr);
-    if (drained(conn))
+    if (drained(conn)) {
         close_connection(conn.fd.get(), false);
-    else
-        schedule_drain_check(conn, first_drain_check);
+        return;
+    }
+    ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, conn.fd.get(), nullptr);  // level-triggered RDHUP would repeat
+    schedule_drain_check(conn, first_drain_check);
 }
 
 void EchoWorker::schedule_drain_check(Connection& conn, std::chrono::microseconds interval) {
@@ -312,7 +312,7 @@ void EchoWorker::close_connection(int fd, bool reset) {
     auto it = connections_.find(fd);
     if (it == connections_.end()) return;
     Connection& conn = it->second;
-    if (!conn.draining) ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+    // close() takes the fd out of the epoll set (it is never duplicated): no EPOLL_CTL_DEL needed.
     {
         std::lock_guard lock(registry_mutex_);
         if (conn.cookie) by_cookie_.erase(conn.cookie);
