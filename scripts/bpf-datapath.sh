@@ -110,6 +110,7 @@ set_knobs() {
 	local rps=0 cork=1
 	[ "$1" = bpf-rps ] && rps=$(printf '%x' $(((1 << $(nproc)) - 1)))
 	[ "$1" = bpf-nocork ] && cork=0
+	# ip netns exec mounts the namespace's /sys: the only way to reach its loopback's queues.
 	ip netns exec "$ns" sh -c "echo $rps > /sys/class/net/lo/queues/rx-0/rps_cpus"
 	in_ns sysctl -qw net.ipv4.tcp_autocorking=$cork
 }
