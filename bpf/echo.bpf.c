@@ -23,7 +23,7 @@ const volatile __u32 echo_port = 12347;
 const volatile __u64 max_pending = ECHO_DEFAULT_MAX_PENDING;
 
 /* Written by the loader through the mmapped .bss, read by `echo-loader stats`. */
-struct echo_loader_stats loader_stats = {};
+struct echo_loader_stats loader_stats[ECHO_MAX_THREADS + 1] = {};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_SOCKHASH);

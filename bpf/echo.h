@@ -14,6 +14,8 @@
 #define ECHO_DEFAULT_MAX_SOCKETS 65536
 /* Default pending-bytes limit: received but not yet acknowledged by the peer. */
 #define ECHO_DEFAULT_MAX_PENDING (16ULL << 20)
+/* Most accept threads the loader runs (one echo_loader_stats slot each, and one for its main thread). */
+#define ECHO_MAX_THREADS 64
 /* Ring buffer carrying over-limit reports to the loader. */
 #define ECHO_EVENTS_BYTES (256 * 1024)
 
@@ -40,7 +42,8 @@ struct echo_event {
 };
 
 /*
- * Kept by the loader in the object's .bss (memory-mapped), read by
+ * Kept by the loader in the object's .bss (memory-mapped), one slot per
+ * accept thread and one for the main thread (each written by its own thread only), summed by
  * `echo-loader stats` through the map id: the user-space side of the counters.
  */
 struct echo_loader_stats {
@@ -52,6 +55,7 @@ struct echo_loader_stats {
 	__u64 guard_resets;	  /* connections reset by the pending-bytes guard */
 	__u64 drain_timeouts;	  /* closes whose drain did not finish in time */
 	__u64 closed;		  /* connections closed */
+	__u64 drain_checks;	  /* "all echoed?" checks of closing connections */
 };
 
 #endif /* KECHO_ECHO_H */

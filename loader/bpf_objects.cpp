@@ -24,6 +24,40 @@ UniqueFd map_by_id(std::uint32_t id, const char* what) {
     return fd;
 }
 
+void add_loader_stats(echo_loader_stats& sum, const echo_loader_stats& one) {
+    sum.accepted += one.accepted;
+    sum.active += one.active;
+    sum.inserted_by_loader += one.inserted_by_loader;
+    sum.fallback += one.fallback;
+    sum.fallback_bytes += one.fallback_bytes;
+    sum.guard_resets += one.guard_resets;
+    sum.drain_timeouts += one.drain_timeouts;
+    sum.closed += one.closed;
+    sum.drain_checks += one.drain_checks;
+}
+
+// The loader's counters: the sum of every accept thread's slot in the .bss.
+echo_loader_stats read_loader_stats(std::uint32_t bss_id) {
+    echo_loader_stats sum{};
+    std::uint32_t zero = 0;
+    UniqueFd bss = map_by_id(bss_id, "bss");
+    bpf_map_info info{};
+    std::uint32_t len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(bss.get(), &info, &len) != 0) throw_errno("cannot inspect the bss map", errno);
+    constexpr int slots = ECHO_MAX_THREADS + 1;  // the accept threads' and the main thread's
+    if (info.value_size < sizeof(echo_loader_stats) * slots) throw Error("the bss map is smaller than expected");
+    std::vector<char> value(info.value_size);
+    if (bpf_map_lookup_elem(bss.get(), &zero, value.data()) != 0) throw_errno("cannot read the bss map", errno);
+    // One slot per thread: the instance's counters are their sums.
+    for (int slot = 0; slot < slots; ++slot) {
+        echo_loader_stats one{};
+        std::memcpy(&one, value.data() + sizeof(one) * static_cast<std::size_t>(slot), sizeof(one));
+        add_loader_stats(sum, one);
+    }
+
+    return sum;
+}
+
 }  // namespace
 
 std::vector<BpfObjectInfo> list_bpf_objects(const std::string& prefix) {
@@ -70,6 +104,18 @@ bool link_exists(std::uint32_t id) {
     return fd.valid() || errno != ENOENT;
 }
 
+bool object_exists(ObjectKind kind, std::uint32_t id) {
+    switch (kind) {
+        case ObjectKind::program:
+            return prog_exists(id);
+        case ObjectKind::map:
+            return map_exists(id);
+        case ObjectKind::link:
+            return link_exists(id);
+    }
+    return false;
+}
+
 StatsSnapshot read_stats(const ObjectIds& ids) {
     StatsSnapshot snap;
 
@@ -83,15 +129,7 @@ StatsSnapshot read_stats(const ObjectIds& ids) {
     for (const auto& c : per_cpu)
         for (int i = 0; i < ECHO_COUNTER_MAX; ++i) snap.bpf[static_cast<size_t>(i)] += c.value[i];
 
-    UniqueFd bss = map_by_id(ids.bss, "bss");
-    bpf_map_info info{};
-    std::uint32_t len = sizeof(info);
-    if (bpf_obj_get_info_by_fd(bss.get(), &info, &len) != 0) throw_errno("cannot inspect the bss map", errno);
-    if (info.value_size < sizeof(echo_loader_stats)) throw Error("the bss map is smaller than expected");
-    std::vector<char> value(info.value_size);
-    if (bpf_map_lookup_elem(bss.get(), &zero, value.data()) != 0) throw_errno("cannot read the bss map", errno);
-    std::memcpy(&snap.loader, value.data(), sizeof(snap.loader));
-
+    snap.loader = read_loader_stats(ids.bss);
     UniqueFd sockets = map_by_id(ids.sockets, "socket hash");
     std::uint64_t key = 0;
     std::uint64_t* prev = nullptr;

@@ -24,6 +24,7 @@ std::vector<BpfObjectInfo> list_bpf_objects(const std::string& prefix);
 bool prog_exists(std::uint32_t id);
 bool map_exists(std::uint32_t id);
 bool link_exists(std::uint32_t id);
+bool object_exists(ObjectKind kind, std::uint32_t id);
 
 // One reading of every counter of an instance.
 struct StatsSnapshot {

@@ -13,6 +13,25 @@
 #include "kecho/error.h"
 
 namespace kecho::loader {
+namespace {
+
+// This process's cgroup v2 path relative to the root ("/" or "/user.slice/..."), from
+// /proc/self/cgroup ("0::<path>").
+std::string current_cgroup2_path() {
+    std::ifstream in("/proc/self/cgroup");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind("0::", 0) == 0) return line.substr(3);
+    return "/";
+}
+
+// True when `path` is a directory of a cgroup v2 file system.
+bool is_cgroup2_dir(const std::string& path) {
+    struct statfs fs {};
+    return ::statfs(path.c_str(), &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC;
+}
+
+}  // namespace
 
 std::optional<std::string> find_cgroup2_root(const std::string& mountinfo) {
     std::ifstream in(mountinfo);
@@ -32,24 +51,11 @@ std::optional<std::string> find_cgroup2_root(const std::string& mountinfo) {
     return std::nullopt;
 }
 
-std::string current_cgroup2_path() {
-    std::ifstream in("/proc/self/cgroup");
-    std::string line;
-    while (std::getline(in, line))
-        if (line.rfind("0::", 0) == 0) return line.substr(3);
-    return "/";
-}
-
-bool is_cgroup2_dir(const std::string& path) {
-    struct statfs fs {};
-    return ::statfs(path.c_str(), &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC;
-}
-
-void move_to_cgroup(const std::string& dir, int pid) {
+void move_to_cgroup(const std::string& dir) {
     std::string procs = dir + "/cgroup.procs";
     UniqueFd fd(::open(procs.c_str(), O_WRONLY | O_CLOEXEC));
     if (!fd) throw_errno("cannot open " + procs, errno);
-    std::string text = std::to_string(pid == 0 ? ::getpid() : pid);
+    std::string text = std::to_string(::getpid());
     if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()))
         throw_errno("cannot move process " + text + " into " + dir, errno);
 }

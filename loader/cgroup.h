@@ -13,17 +13,10 @@ namespace kecho::loader {
 // unified host, /sys/fs/cgroup/unified on a hybrid one); nullopt when none is mounted.
 std::optional<std::string> find_cgroup2_root(const std::string& mountinfo = "/proc/self/mountinfo");
 
-// This process's cgroup v2 path relative to the root ("/" or "/user.slice/..."), from
-// /proc/self/cgroup ("0::<path>").
-std::string current_cgroup2_path();
-
-// True when `path` is a directory of a cgroup v2 file system.
-bool is_cgroup2_dir(const std::string& path);
-
 // Moves this process into `path` (created if missing; its parent must be a cgroup v2 directory).
 // The destructor moves the process back where it was and removes the directory if it created it,
-// or if `owned` (the default kecho-bpf cgroup, perhaps left by a killed instance). Single-threaded
-// callers only (cgroup.procs moves the whole process).
+// or if `owned` (the default kecho-bpf cgroup, perhaps left by a killed instance). Writing
+// cgroup.procs moves the whole process, every thread with it.
 class CgroupMembership {
 public:
     CgroupMembership(const std::string& path, const std::string& root, bool owned);
@@ -31,8 +24,6 @@ public:
     CgroupMembership& operator=(const CgroupMembership&) = delete;
     ~CgroupMembership();
 
-    const std::string& path() const { return path_; }
-    const std::string& original() const { return original_; }
     bool created() const { return created_; }
     int fd() const { return fd_.get(); }
 
@@ -46,7 +37,7 @@ private:
     UniqueFd fd_;
 };
 
-// Writes `pid` into <dir>/cgroup.procs (0: this process). Throws Error.
-void move_to_cgroup(const std::string& dir, int pid = 0);
+// Writes this process's pid into <dir>/cgroup.procs. Throws Error.
+void move_to_cgroup(const std::string& dir);
 
 }  // namespace kecho::loader

@@ -65,6 +65,7 @@ nlohmann::json stats_json(const InstanceState& state, const StatsSnapshot& s) {
               {"echoed_in_user_space", l.fallback},
               {"guard_resets", l.guard_resets},
               {"drain_timeouts", l.drain_timeouts},
+              {"drain_checks", l.drain_checks},
               {"closed", l.closed}}},
             {"bytes",
              {{"received", b[ECHO_RX_BYTES]},
@@ -83,9 +84,10 @@ void print_stats_text(const InstanceState& state, const StatsSnapshot& s) {
     const auto& b = s.bpf;
     const auto& l = s.loader;
     std::printf("echo-loader pid %d on %s\n", static_cast<int>(state.pid), state.address.c_str());
-    std::printf("  connections   active %llu (in map %llu), accepted %llu, closed %llu\n",
+    std::printf("  connections   active %llu (in map %llu), accepted %llu, closed %llu (drain checks %llu)\n",
                 static_cast<unsigned long long>(l.active), static_cast<unsigned long long>(s.in_map),
-                static_cast<unsigned long long>(l.accepted), static_cast<unsigned long long>(l.closed));
+                static_cast<unsigned long long>(l.accepted), static_cast<unsigned long long>(l.closed),
+                static_cast<unsigned long long>(l.drain_checks));
     std::printf("  inserted      by sockops %llu, by the loader %llu, failed %llu, echoed in user space %llu\n",
                 static_cast<unsigned long long>(b[ECHO_INSERTED]),
                 static_cast<unsigned long long>(l.inserted_by_loader),
@@ -122,20 +124,14 @@ InstanceState running_instance(const std::string& run_dir) {
 
 std::vector<std::string> leftovers(const InstanceState& state) {
     std::vector<std::string> left;
-    auto prog = [&](const char* name, std::uint32_t id) {
-        if (prog_exists(id)) left.push_back(std::string("program ") + name + " (id " + std::to_string(id) + ")");
-    };
-    auto map = [&](const char* name, std::uint32_t id) {
-        if (map_exists(id)) left.push_back(std::string("map ") + name + " (id " + std::to_string(id) + ")");
-    };
-    prog("echo_sockops", state.ids.sockops);
-    prog("echo_verdict", state.ids.verdict);
-    prog("echo_meter", state.ids.meter);
-    map("echo_sockets", state.ids.sockets);
-    map("echo_counters", state.ids.counters);
-    map("echo_events", state.ids.events);
-    if (link_exists(state.ids.sockops_link))
-        left.push_back("sockops link (id " + std::to_string(state.ids.sockops_link) + ")");
+    for (const auto& field : object_fields) {
+        std::uint32_t id = state.ids.*field.id;
+        if (!object_exists(field.kind, id)) continue;
+        const char* kind = field.kind == ObjectKind::program ? "program "
+                           : field.kind == ObjectKind::map   ? "map "
+                                                             : "link ";
+        left.push_back(kind + std::string(field.name) + " (id " + std::to_string(id) + ")");
+    }
     return left;
 }
 
@@ -143,6 +139,33 @@ std::string join(const std::vector<std::string>& items) {
     std::string out;
     for (const auto& i : items) out += (out.empty() ? "" : ", ") + i;
     return out;
+}
+
+ProgramSettings program_settings(const AttachOptions& options, std::uint64_t max_pending) {
+    ProgramSettings settings;
+    settings.port = options.port;
+    settings.max_pending = max_pending;
+    settings.max_sockets = options.max_connections;
+    settings.meter = !options.no_meter;
+    settings.sockops = options.insert == "sockops";
+    settings.verbose = options.verbose;
+    return settings;
+}
+
+// What `status` and `stats` show of this instance (the cgroup is filled in by the caller).
+InstanceState instance_state(const AttachOptions& options, const SocketAddress& address, std::uint64_t max_pending,
+                             const ObjectIds& ids) {
+    InstanceState state;
+    state.pid = ::getpid();
+    state.address = address.to_string();
+    state.port = options.port;
+    state.meter = !options.no_meter;
+    state.insert = options.insert;
+    state.max_pending = max_pending;
+    state.threads = options.threads;
+    state.started = static_cast<std::int64_t>(std::time(nullptr));
+    state.ids = ids;
+    return state;
 }
 
 }  // namespace
@@ -172,37 +195,23 @@ int run_attach(const AttachOptions& options, const std::string& run_dir) {
     bool inherited = stale && stale->cgroup_owned && stale->cgroup == cgroup_path;
     CgroupMembership membership(cgroup_path, *root, default_cgroup || inherited);
 
-    ProgramSettings settings;
-    settings.port = options.port;
-    settings.max_pending = max_pending;
-    settings.max_sockets = options.max_connections;
-    settings.meter = !options.no_meter;
-    settings.sockops = options.insert == "sockops";
-    settings.verbose = options.verbose;
+    ProgramSettings settings = program_settings(options, max_pending);
     EchoProgram program(settings);
     if (settings.sockops) program.attach_sockops(membership.fd(), cgroup_path);
 
-    ListenOptions listen;
-    listen.backlog = options.backlog;
-    EchoServer server(make_listener(address, listen), program.sockets_fd(), program.events_fd(), program.loader_stats(),
-                      ServerSettings{parse_insert(options.insert),
-                                     std::chrono::milliseconds(static_cast<long>(options.drain_timeout * 1000)),
-                                     std::chrono::seconds(options.stats_interval)});
+    ServerSettings server_settings{parse_insert(options.insert),
+                                   std::chrono::milliseconds(static_cast<long>(options.drain_timeout * 1000)),
+                                   std::chrono::seconds(options.stats_interval)};
+    EchoServer server(make_reuseport_listeners(address, options.backlog, options.threads), program.sockets_fd(),
+                      program.events_fd(), program.loader_stats(), server_settings);
 
-    InstanceState state;
-    state.pid = ::getpid();
-    state.address = address.to_string();
-    state.port = options.port;
+    InstanceState state = instance_state(options, address, max_pending, program.ids());
     state.cgroup = cgroup_path;
     state.cgroup_owned = default_cgroup || inherited || membership.created();
-    state.meter = settings.meter;
-    state.insert = options.insert;
-    state.max_pending = max_pending;
-    state.started = static_cast<std::int64_t>(std::time(nullptr));
-    state.ids = program.ids();
     lock.publish(state);
 
-    std::printf("echoing on %s (bpf sockmap, cgroup %s)\n", state.address.c_str(), cgroup_path.c_str());
+    std::printf("echoing on %s (bpf sockmap, %d accept thread%s, cgroup %s)\n", state.address.c_str(), options.threads,
+                options.threads == 1 ? "" : "s", cgroup_path.c_str());
     std::fflush(stdout);
 
     server.run(shutdown, [&] {
@@ -273,14 +282,8 @@ int run_status(const StatusOptions& options, const std::string& run_dir) {
             j["meter"] = state->meter;
             j["insert"] = state->insert;
             j["max_pending"] = state->max_pending;
-            j["programs"] = {{"echo_sockops", state->ids.sockops},
-                             {"echo_verdict", state->ids.verdict},
-                             {"echo_meter", state->ids.meter}};
-            j["maps"] = {{"echo_sockets", state->ids.sockets},
-                         {"echo_counters", state->ids.counters},
-                         {"echo_events", state->ids.events},
-                         {"bss", state->ids.bss}};
-            j["links"] = {{"sockops", state->ids.sockops_link}};
+            j["threads"] = state->threads;
+            ids_to_json(j, state->ids);
             j["stale"] = !running;
         }
         std::cout << j.dump(2) << std::endl;
@@ -304,8 +307,8 @@ int run_status(const StatusOptions& options, const std::string& run_dir) {
                 id_or_off(ids.sockops).c_str(), ids.sockops_link, ids.verdict, id_or_off(ids.meter).c_str());
     std::printf("  maps      echo_sockets id %u, echo_counters id %u, echo_events id %u, bss id %u\n", ids.sockets,
                 ids.counters, ids.events, ids.bss);
-    std::printf("  limits    max pending %llu bytes, insert by %s\n",
-                static_cast<unsigned long long>(state->max_pending), state->insert.c_str());
+    std::printf("  limits    max pending %llu bytes, insert by %s, %d accept threads\n",
+                static_cast<unsigned long long>(state->max_pending), state->insert.c_str(), state->threads);
     return 0;
 }
 

@@ -108,7 +108,6 @@ ObjectIds EchoProgram::ids() const {
     ids.counters = map_id(skel_->maps.echo_counters);
     ids.events = map_id(skel_->maps.echo_events);
     ids.bss = map_id(skel_->maps.bss);
-    ids.rodata = map_id(skel_->maps.rodata);
     if (skel_->links.echo_sockops) {
         bpf_link_info info{};
         std::uint32_t len = sizeof(info);

@@ -21,9 +21,29 @@ struct ProgramSettings {
 
 // Ids of everything loaded, for `status`, `detach` and the tests.
 struct ObjectIds {
-    std::uint32_t sockops = 0, verdict = 0, meter = 0;                         // programs
-    std::uint32_t sockets = 0, counters = 0, events = 0, bss = 0, rodata = 0;  // maps
+    std::uint32_t sockops = 0, verdict = 0, meter = 0;             // programs
+    std::uint32_t sockets = 0, counters = 0, events = 0, bss = 0;  // maps
     std::uint32_t sockops_link = 0;
+};
+
+enum class ObjectKind { program, map, link };
+
+// One row per id of ObjectIds: the one list that serializing, `status --json`, `detach`'s leftover
+// check and the tests walk (0 in a field: not loaded).
+struct ObjectField {
+    ObjectKind kind;
+    const char* name;  // the kernel's name of the program or map
+    std::uint32_t ObjectIds::*id;
+};
+inline constexpr ObjectField object_fields[] = {
+    {ObjectKind::program, "echo_sockops", &ObjectIds::sockops},
+    {ObjectKind::program, "echo_verdict", &ObjectIds::verdict},
+    {ObjectKind::program, "echo_meter", &ObjectIds::meter},
+    {ObjectKind::map, "echo_sockets", &ObjectIds::sockets},
+    {ObjectKind::map, "echo_counters", &ObjectIds::counters},
+    {ObjectKind::map, "echo_events", &ObjectIds::events},
+    {ObjectKind::map, "bss", &ObjectIds::bss},
+    {ObjectKind::link, "sockops", &ObjectIds::sockops_link},
 };
 
 // Opens, configures and loads echo.bpf.o, then attaches the verdict (and meter) to the socket hash.
@@ -41,7 +61,8 @@ public:
 
     int sockets_fd() const;
     int events_fd() const;
-    echo_loader_stats& loader_stats() { return skel_->bss->loader_stats; }
+    // The loader's counters: ECHO_MAX_THREADS + 1 slots, one per accept thread and the main thread's.
+    echo_loader_stats* loader_stats() { return skel_->bss->loader_stats; }
     ObjectIds ids() const;
 
 private:

@@ -1,17 +1,18 @@
-// The user-space half of the echo: accepts every connection promptly, makes sure each one is in the
-// socket hash (or echoes it itself when it cannot be), closes only after the kernel has echoed every
-// byte, and resets connections the pending-bytes guard reports.
+// The user-space half of the echo: one EchoWorker thread per SO_REUSEPORT listener (accepting,
+// draining, closing), and this thread, which waits for SIGINT/SIGTERM, reads the guard's ring buffer
+// (handing each reported connection to the workers) and prints the periodic counters.
 #pragma once
 
-#include <chrono>
-#include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
-#include <unordered_map>
+#include <thread>
 #include <unordered_set>
 #include <vector>
 
 #include "echo.h"
+#include "echo_worker.h"
+#include "kecho/net.h"
 #include "kecho/signals.h"
 #include "kecho/unique_fd.h"
 
@@ -19,29 +20,26 @@ struct ring_buffer;
 
 namespace kecho::loader {
 
-enum class InsertMode {
-    sockops,  // sockops inserts; the loader inserts what it missed after accept
-    loader,   // no sockops: the loader inserts after accept (diagnostic)
-    none,     // nothing inserted: every connection is echoed in user space (diagnostic)
-};
+// The online CPUs, at most 8: the default number of accept threads.
+int default_accept_threads();
 
-struct ServerSettings {
-    InsertMode insert = InsertMode::sockops;
-    std::chrono::milliseconds drain_timeout{10000};
-    std::chrono::seconds stats_interval{0};  // 0: no periodic line
-};
+// `count` listeners on `address` in one SO_REUSEPORT group (the kernel spreads new connections over
+// them). Throws Error when the port is taken, even by a SO_REUSEPORT group of another process.
+std::vector<UniqueFd> make_reuseport_listeners(const SocketAddress& address, int backlog, int count);
 
 class EchoServer {
 public:
-    // `listener` is non-blocking and listening; `sockets_fd` is the socket hash, `events_fd` the
-    // guard's ring buffer; `stats` lives in the BPF object's mmapped .bss.
-    EchoServer(UniqueFd listener, int sockets_fd, int events_fd, echo_loader_stats& stats, ServerSettings settings);
+    // Starts one worker thread per listener (accepting at once); worker i counts in stats[i], this thread in
+    // stats[ECHO_MAX_THREADS] (the slots are in the BPF object's mmapped .bss). `sockets_fd` is the socket hash,
+    // `events_fd` the guard's ring buffer.
+    EchoServer(std::vector<UniqueFd> listeners, int sockets_fd, int events_fd, echo_loader_stats* stats,
+               const ServerSettings& settings);
     EchoServer(const EchoServer&) = delete;
     EchoServer& operator=(const EchoServer&) = delete;
     ~EchoServer();
 
-    // Runs until `shutdown` is signalled; then stops accepting, drains (bounded) and closes all.
-    // `periodic` is called every stats_interval.
+    // Runs until `shutdown` is signalled (or a worker fails: then throws its Error); every worker
+    // then stops accepting and closes its connections. `periodic` is called every stats_interval.
     template <typename Periodic>
     void run(ShutdownSignal& shutdown, Periodic periodic) {
         run_loop(
@@ -49,43 +47,21 @@ public:
     }
 
 private:
-    struct Connection {
-        UniqueFd fd;
-        std::uint64_t cookie = 0;
-        bool in_map = false;
-        bool draining = false;
-        std::chrono::steady_clock::time_point drain_deadline{};
-        // User-space fallback only.
-        std::vector<char> out;  // bytes read and not yet written back
-        std::size_t out_offset = 0;
-        bool peer_closed = false;
-    };
-
     void run_loop(ShutdownSignal& shutdown, void (*periodic)(void*), void* ctx);
-    void accept_ready();
-    void add_connection(UniqueFd fd);
-    void on_event(int fd, std::uint32_t events);
-    void fallback_io(Connection& conn, std::uint32_t events);
-    void start_drain(Connection& conn);
-    bool drained(const Connection& conn) const;
-    void check_draining();
-    void close_connection(int fd, bool reset);
-    void on_guard_event(std::uint64_t cookie);
+    void start_workers();
+    void stop_workers();
+    void watch(int epoll_fd, int fd);
     static int ring_callback(void* ctx, void* data, std::size_t size);
-    void watch(int fd, std::uint32_t events, bool add);
 
-    UniqueFd listener_;
-    int sockets_fd_;
-    echo_loader_stats& stats_;
     ServerSettings settings_;
-    UniqueFd epoll_;
+    echo_loader_stats& stats_;  // guard resets done from this thread
+    UniqueFd stop_fd_;          // eventfd, written once: every worker (and this loop) wakes and stops
+    std::vector<std::unique_ptr<EchoWorker>> workers_;
+    std::vector<std::thread> threads_;
     ring_buffer* ring_ = nullptr;
-    std::unordered_map<int, Connection> connections_;
-    std::unordered_map<std::uint64_t, int> by_cookie_;
-    std::unordered_set<int> draining_;
-    std::unordered_set<std::uint64_t> early_resets_;  // reported before accept
-    std::chrono::steady_clock::time_point accept_paused_until_{};
-    std::chrono::steady_clock::time_point last_accept_warning_{};
+    std::unordered_set<std::uint64_t> reset_cookies_;  // connections this thread reset
+    std::mutex failure_mutex_;
+    std::string failure_;  // the first worker's error
 };
 
 }  // namespace kecho::loader

@@ -8,7 +8,6 @@
 #include <cerrno>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "kecho/error.h"
 
@@ -22,25 +21,25 @@ std::string state_path(const std::string& dir) {
     return dir + "/state.json";
 }
 
+const char* group_name(ObjectKind kind) {
+    switch (kind) {
+        case ObjectKind::program:
+            return "programs";
+        case ObjectKind::map:
+            return "maps";
+        case ObjectKind::link:
+            return "links";
+    }
+    return "objects";
+}
+
 nlohmann::json to_json(const InstanceState& s) {
-    return {
-        {"pid", s.pid},
-        {"address", s.address},
-        {"port", s.port},
-        {"cgroup", s.cgroup},
-        {"cgroup_owned", s.cgroup_owned},
-        {"meter", s.meter},
-        {"insert", s.insert},
-        {"max_pending", s.max_pending},
-        {"started", s.started},
-        {"programs", {{"echo_sockops", s.ids.sockops}, {"echo_verdict", s.ids.verdict}, {"echo_meter", s.ids.meter}}},
-        {"maps",
-         {{"echo_sockets", s.ids.sockets},
-          {"echo_counters", s.ids.counters},
-          {"echo_events", s.ids.events},
-          {"bss", s.ids.bss},
-          {"rodata", s.ids.rodata}}},
-        {"links", {{"sockops", s.ids.sockops_link}}}};
+    nlohmann::json j = {{"pid", s.pid},        {"address", s.address},           {"port", s.port},
+                        {"cgroup", s.cgroup},  {"cgroup_owned", s.cgroup_owned}, {"meter", s.meter},
+                        {"insert", s.insert},  {"max_pending", s.max_pending},   {"threads", s.threads},
+                        {"started", s.started}};
+    ids_to_json(j, s.ids);
+    return j;
 }
 
 InstanceState from_json(const nlohmann::json& j) {
@@ -53,22 +52,24 @@ InstanceState from_json(const nlohmann::json& j) {
     s.meter = j.at("meter").get<bool>();
     s.insert = j.at("insert").get<std::string>();
     s.max_pending = j.at("max_pending").get<std::uint64_t>();
+    s.threads = j.value("threads", 1);
     s.started = j.at("started").get<std::int64_t>();
-    const auto& p = j.at("programs");
-    s.ids.sockops = p.at("echo_sockops").get<std::uint32_t>();
-    s.ids.verdict = p.at("echo_verdict").get<std::uint32_t>();
-    s.ids.meter = p.at("echo_meter").get<std::uint32_t>();
-    const auto& m = j.at("maps");
-    s.ids.sockets = m.at("echo_sockets").get<std::uint32_t>();
-    s.ids.counters = m.at("echo_counters").get<std::uint32_t>();
-    s.ids.events = m.at("echo_events").get<std::uint32_t>();
-    s.ids.bss = m.at("bss").get<std::uint32_t>();
-    s.ids.rodata = m.at("rodata").get<std::uint32_t>();
-    s.ids.sockops_link = j.at("links").at("sockops").get<std::uint32_t>();
+    s.ids = ids_from_json(j);
     return s;
 }
 
 }  // namespace
+
+void ids_to_json(nlohmann::json& out, const ObjectIds& ids) {
+    for (const auto& field : object_fields) out[group_name(field.kind)][field.name] = ids.*field.id;
+}
+
+ObjectIds ids_from_json(const nlohmann::json& in) {
+    ObjectIds ids;
+    for (const auto& field : object_fields)
+        ids.*field.id = in.at(group_name(field.kind)).at(field.name).get<std::uint32_t>();
+    return ids;
+}
 
 InstanceLock::InstanceLock(const std::string& run_dir) : dir_(run_dir) {
     if (::mkdir(dir_.c_str(), 0755) != 0 && errno != EEXIST) throw_errno("cannot create " + dir_, errno);

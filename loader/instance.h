@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 
@@ -24,9 +25,15 @@ struct InstanceState {
     bool meter = true;
     std::string insert;  // sockops | loader | none
     std::uint64_t max_pending = 0;
+    int threads = 1;           // accept threads
     std::int64_t started = 0;  // unix seconds
     ObjectIds ids;
 };
+
+// The ids as {"programs": {...}, "maps": {...}, "links": {...}} keyed by object_fields' names: the
+// state file and `status --json` write them this one way.
+void ids_to_json(nlohmann::json& out, const ObjectIds& ids);
+ObjectIds ids_from_json(const nlohmann::json& in);
 
 // Held by `attach` for its whole life (flock on <dir>/lock; released by the kernel if it dies).
 class InstanceLock {

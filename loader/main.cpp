@@ -4,6 +4,8 @@
 #include <string>
 
 #include "commands.h"
+#include "echo.h"
+#include "echo_server.h"
 #include "instance.h"
 #include "kecho/cli.h"
 #include "kecho/error.h"
@@ -25,6 +27,56 @@ CLI::Validator address_validator() {
         "ADDR", "address");
 }
 
+// The limits `attach` enforces on peers.
+void add_attach_limits(CLI::App* cmd, kecho::loader::AttachOptions& attach) {
+    cmd->add_option("--max-pending", attach.max_pending,
+                    "reset a connection whose peer leaves more than this many echoed bytes unacknowledged (a client "
+                    "that does not read); keep it above the peers' receive buffers (tcp_rmem max, 6 MiB by default)")
+        ->check(kecho::cli::bytes_validator())
+        ->capture_default_str();
+    cmd->add_option("--max-connections", attach.max_connections, "size of the socket hash")
+        ->check(CLI::Range(1, 1 << 24))
+        ->capture_default_str();
+    cmd->add_option("--drain-timeout", attach.drain_timeout,
+                    "seconds to wait for the last echo bytes after a peer closes before resetting")
+        ->check(CLI::Range(0.0, 3600.0))
+        ->capture_default_str();
+}
+
+CLI::App* add_attach(CLI::App& app, kecho::loader::AttachOptions& attach) {
+    using kecho::loader::default_accept_threads;
+    attach.port = kecho::ports::bpf;
+    auto* cmd = app.add_subcommand("attach", "load and attach the echo, listen, run until SIGINT/SIGTERM");
+    cmd->add_option("--address", attach.address, "address to listen on (IPv4 or IPv6; '::' is dual stack)")
+        ->check(address_validator())
+        ->capture_default_str();
+    cmd->add_option("--port", attach.port, "TCP port to echo on")->check(CLI::Range(1, 65535))->capture_default_str();
+    cmd->add_option("--backlog", attach.backlog, "listen backlog")
+        ->check(CLI::Range(1, 1 << 20))
+        ->capture_default_str();
+    cmd->add_option("--cgroup", attach.cgroup,
+                    "cgroup v2 directory to run in (default: kecho-bpf under the cgroup v2 root)");
+    cmd->add_option("--stats-interval", attach.stats_interval, "print the counters every SEC seconds (0: never)")
+        ->check(CLI::Range(0, 86400))
+        ->capture_default_str();
+    cmd->add_flag("--no-meter", attach.no_meter, "do not attach the sk_msg program that meters echoed bytes");
+    cmd->add_option("--insert", attach.insert,
+                    "who puts sockets in the map: sockops, loader (after accept) or none (echo in user space); "
+                    "the last two are for diagnosis")
+        ->check(CLI::IsMember({"sockops", "loader", "none"}))
+        ->capture_default_str();
+    attach.threads = default_accept_threads();
+    cmd->add_option("--threads", attach.threads,
+                    "accept threads: one SO_REUSEPORT listener and epoll loop each (the echo itself runs in the "
+                    "kernel; these accept, drain and close connections); default: the online CPUs, at most 8")
+        ->check(CLI::Range(1, ECHO_MAX_THREADS))
+        ->capture_default_str();
+    cmd->add_flag("--verbose", attach.verbose, "print libbpf's debug output");
+
+    add_attach_limits(cmd, attach);
+    return cmd;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -35,44 +87,7 @@ int main(int argc, char** argv) {
     app.add_option("--run-dir", run_dir, "where the running instance keeps its lock and state")->capture_default_str();
 
     AttachOptions attach;
-    attach.port = kecho::ports::bpf;
-    auto* attach_cmd = app.add_subcommand("attach", "load and attach the echo, listen, run until SIGINT/SIGTERM");
-    attach_cmd->add_option("--address", attach.address, "address to listen on (IPv4 or IPv6; '::' is dual stack)")
-        ->check(address_validator())
-        ->capture_default_str();
-    attach_cmd->add_option("--port", attach.port, "TCP port to echo on")
-        ->check(CLI::Range(1, 65535))
-        ->capture_default_str();
-    attach_cmd->add_option("--backlog", attach.backlog, "listen backlog")
-        ->check(CLI::Range(1, 1 << 20))
-        ->capture_default_str();
-    attach_cmd->add_option("--cgroup", attach.cgroup,
-                           "cgroup v2 directory to run in (default: kecho-bpf under the cgroup v2 root)");
-    attach_cmd
-        ->add_option("--max-pending", attach.max_pending,
-                     "reset a connection whose peer leaves more than this many echoed bytes unacknowledged (a client "
-                     "that does not read); keep it above the peers' receive buffers (tcp_rmem max, 6 MiB by default)")
-        ->check(kecho::cli::bytes_validator())
-        ->capture_default_str();
-    attach_cmd->add_option("--max-connections", attach.max_connections, "size of the socket hash")
-        ->check(CLI::Range(1, 1 << 24))
-        ->capture_default_str();
-    attach_cmd
-        ->add_option("--drain-timeout", attach.drain_timeout,
-                     "seconds to wait for the last echo bytes after a peer closes before resetting")
-        ->check(CLI::Range(0.0, 3600.0))
-        ->capture_default_str();
-    attach_cmd->add_option("--stats-interval", attach.stats_interval, "print the counters every SEC seconds (0: never)")
-        ->check(CLI::Range(0, 86400))
-        ->capture_default_str();
-    attach_cmd->add_flag("--no-meter", attach.no_meter, "do not attach the sk_msg program that meters echoed bytes");
-    attach_cmd
-        ->add_option("--insert", attach.insert,
-                     "who puts sockets in the map: sockops, loader (after accept) or none (echo in user space); "
-                     "the last two are for diagnosis")
-        ->check(CLI::IsMember({"sockops", "loader", "none"}))
-        ->capture_default_str();
-    attach_cmd->add_flag("--verbose", attach.verbose, "print libbpf's debug output");
+    auto* attach_cmd = add_attach(app, attach);
 
     StatsOptions stats;
     auto* stats_cmd = app.add_subcommand("stats", "print the counters of the running instance");

@@ -181,19 +181,20 @@ TEST_F(Echo, ConnectionsThatDoNotFitTheMapAreEchoedInUserSpace) {
 // connections as soon as others close.
 TEST_F(Echo, RunningOutOfFdsPausesAcceptingAndRecovers) {
     auto cmd = fresh_loader_command();
-    std::vector<std::string> argv = {"/usr/bin/prlimit", "--nofile=48:48", "--"};
+    std::vector<std::string> argv = {"/usr/bin/prlimit", "--nofile=64:64", "--"};
     auto attach = cmd.attach_argv();
     argv.insert(argv.end(), attach.begin(), attach.end());
+    argv.insert(argv.end(), {"--threads", "2"});  // each accept thread pauses and resumes on its own
     test::Process loader(argv);
     ASSERT_TRUE(loader.wait_for_output("echoing on")) << loader.output();
     auto to = parse_address("127.0.0.1", static_cast<std::uint16_t>(cmd.port));
     std::vector<UniqueFd> held;
-    // The loader itself uses about 20 fds (BPF objects, epoll, listener...): about 28 connections fit.
-    for (int i = 0; i < 45; ++i) held.push_back(connect_to(to));
+    // The loader itself uses about 30 fds (BPF objects, epolls, listeners...): about 34 connections fit.
+    for (int i = 0; i < 60; ++i) held.push_back(connect_to(to));
     EXPECT_TRUE(loader.wait_for_output("too many open files", std::chrono::seconds(5))) << loader.output();
-    // The last ones wait in the accept queue: free the first ones, then every waiting one echoes.
+    // The last ones wait in the accept queues: free the first ones, then every waiting one echoes.
     std::vector<UniqueFd> waiting;
-    for (std::size_t i = 25; i < held.size(); ++i) waiting.push_back(std::move(held[i]));
+    for (std::size_t i = 40; i < held.size(); ++i) waiting.push_back(std::move(held[i]));
     held.clear();
     for (auto& fd : waiting) {
         ASSERT_EQ(::send(fd.get(), "abcdef", 6, 0), 6);
