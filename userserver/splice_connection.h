@@ -25,8 +25,11 @@ public:
         std::size_t capacity = 0;
     };
     // Creates the pipe and sizes it: --max-buffer where the kernel allows it, else the largest
-    // size an unprivileged process may ask for (fs.pipe-max-size), else the kernel's default.
-    // Returns 0, or the errno of pipe2 (EMFILE/ENFILE when out of descriptors).
+    // size an unprivileged process may ask for (fs.pipe-max-size, 1 MiB by default), else the
+    // kernel's default. Without CAP_SYS_RESOURCE, once the user's pipes hold more than
+    // fs.pipe-user-pages-soft pages (64 MiB by default: 64 connections of 1 MiB) new pipes get
+    // two pages: still correct, slower. Returns 0, or the errno of pipe2 (EMFILE/ENFILE when out
+    // of descriptors: the loop then pauses accepting, as for accept's own EMFILE).
     static int make_extra(const Config& config, std::optional<Extra>& extra);
 
     SpliceConnection(UniqueFd fd, Extra pipe, const Config&, std::span<char>)
