@@ -36,6 +36,7 @@ netns=kecho-stream-$$
 work=$(mktemp -d)
 pids=()
 cleanup() {
+	set +e # every step runs, whatever a server's exit status was
 	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
 	ip netns delete "$netns" 2>/dev/null || true
 	rm -rf "$work"
