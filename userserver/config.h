@@ -2,21 +2,26 @@
 #pragma once
 
 #include <cstddef>
-#include <string>
 
 namespace kecho::userserver {
 
-enum class Engine { epoll, uring, busypoll };
+// floor: the busy-polling epoll loop (a measuring reference, see epoll_loop.cpp); splice: socket to
+// pipe to socket with splice(2), the bytes never copied to user space.
+enum class Engine { epoll, uring, floor, splice };
 
 // Which io_uring features to use. `automatic` takes the best the kernel has; the others force the
 // fallbacks so they can be tested on a kernel that has everything.
 enum class UringFeatures { automatic, single_shot, no_buffer_ring };
 
+// batch: every submission of a loop turn shares one io_uring_enter; each: one per operation (a
+// measuring knob that shows what batching saves).
+enum class UringSubmit { batch, each };
+
 struct Config {
     Engine engine = Engine::epoll;
     UringFeatures uring_features = UringFeatures::automatic;
+    UringSubmit uring_submit = UringSubmit::batch;
     std::size_t max_buffer = 4 * 1024 * 1024;  // unsent bytes per connection before reading stops
-    bool uring_submit_each = false;            // measuring knob: one io_uring_enter per operation
     bool verbose = false;
 };
 

@@ -1,6 +1,6 @@
-// The epoll and busypoll engines: edge-triggered, non-blocking, one registration per socket for
-// its whole life (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET), so the hot path is recv + send and
-// nothing else.
+// The epoll, floor and splice engines: edge-triggered, non-blocking, one registration per socket
+// for its whole life (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET), so the hot path is the
+// connection's reads and writes and nothing else (connection.h: what a connection provides).
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include "kecho/net.h"
 #include "log.h"
 #include "loop.h"
+#include "splice_connection.h"
 #include "stream_connection.h"
 
 namespace kecho::userserver {
@@ -27,9 +29,10 @@ constexpr int read_budget = 16;    // reads per connection per turn, so one fast
 constexpr int accept_budget = 64;  // accepts per turn
 constexpr int max_events = 256;
 
+template <class Connection>
 class EpollLoop final : public Loop {
 public:
-    // spin: never block in epoll_wait (timeout 0), the busypoll engine.
+    // spin: never block in epoll_wait (timeout 0), the floor engine.
     EpollLoop(LoopContext context, bool spin)
         : context_(std::move(context)),
           spin_(spin),
@@ -56,7 +59,7 @@ public:
                 } else if (tag == &stop_tag_) {
                     stopping = true;
                 } else {
-                    on_event(static_cast<StreamConnection*>(tag), events[i].events);
+                    on_event(static_cast<Connection*>(tag), events[i].events);
                 }
             }
             if (accept_pending_ && Clock::now() >= accept_resume_) accept_some();
@@ -85,27 +88,34 @@ private:
 
     void accept_some() {
         for (int i = 0; i < accept_budget; ++i) {
-            int fd = ::accept4(context_.listener.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-            if (fd < 0) {
-                int err = errno;
-                if (err == EAGAIN) {
-                    accept_pending_ = false;
-                    return;
+            // What the connection needs besides its socket comes first: never accept one that
+            // could not be served.
+            int err = spare_ ? 0 : Connection::make_extra(*context_.config, spare_);
+            if (err == 0) {
+                int fd = ::accept4(context_.listener.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                if (fd >= 0) {
+                    add_connection(UniqueFd(fd), std::move(*spare_));
+                    spare_.reset();
+                    continue;
                 }
-                if (AcceptErrors::should_pause(err)) {
-                    accept_resume_ = Clock::now() + std::chrono::milliseconds(AcceptErrors::pause_ms);
-                    return;
-                }
-                continue;
+                err = errno;
             }
-            add_connection(UniqueFd(fd));
+            if (err == EAGAIN) {
+                accept_pending_ = false;
+                return;
+            }
+            if (AcceptErrors::should_pause(err)) {
+                accept_resume_ = Clock::now() + std::chrono::milliseconds(AcceptErrors::pause_ms);
+                return;
+            }
         }
         // Budget used up with more waiting: accept_pending_ stays set and the loop comes back.
     }
 
-    void add_connection(UniqueFd fd) {
+    void add_connection(UniqueFd fd, typename Connection::Extra extra) {
         set_nodelay(fd.get());
-        auto connection = std::make_unique<StreamConnection>(std::move(fd), context_.config->max_buffer, scratch_size);
+        auto connection = std::make_unique<Connection>(std::move(fd), std::move(extra), *context_.config,
+                                                       std::span<char>(scratch_.get(), scratch_size));
         epoll_event event{};
         event.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
         event.data.ptr = connection.get();
@@ -121,11 +131,11 @@ private:
             log_line("connection from " + connection->peer);
         }
         // The registration reports bytes that arrived before it, so nothing is read here.
-        StreamConnection* raw = connection.get();
+        Connection* raw = connection.get();
         connections_.emplace(raw, std::move(connection));
     }
 
-    void on_event(StreamConnection* connection, std::uint32_t events) {
+    void on_event(Connection* connection, std::uint32_t events) {
         if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && connection->has_unsent()) {
             if (!settle(connection, connection->flush())) return;
         }
@@ -134,28 +144,28 @@ private:
         serve(connection);  // also picks up reading that a flush just resumed
     }
 
-    void serve(StreamConnection* connection) {
+    void serve(Connection* connection) {
         if (!connection->wants_read()) return;
-        if (!settle(connection, connection->read({scratch_.get(), scratch_size}, read_budget))) return;
+        if (!settle(connection, connection->read(read_budget))) return;
         if (connection->wants_read()) backlog_.push_back(connection);  // budget ran out: come back
     }
 
     // Connections whose read budget ran out last turn.
     void serve_backlog() {
         if (backlog_.empty()) return;
-        std::vector<StreamConnection*> turn;
+        std::vector<Connection*> turn;
         turn.swap(backlog_);
-        for (StreamConnection* connection : turn)
+        for (Connection* connection : turn)
             if (connections_.count(connection) != 0) serve(connection);  // skip ones closed meanwhile
     }
 
     // Applies the outcome of a read or flush; false when the connection is gone.
-    bool settle(StreamConnection* connection, StreamConnection::State state) {
-        if (state == StreamConnection::State::open) return true;
+    bool settle(Connection* connection, ConnectionState state) {
+        if (state == ConnectionState::open) return true;
         auto it = connections_.find(connection);
         if (context_.config->verbose) {
-            std::string how = state == StreamConnection::State::finished ? std::string("peer closed")
-                                                                         : errno_message("failed", connection->error());
+            std::string how = state == ConnectionState::finished ? std::string("peer closed")
+                                                                 : errno_message("failed", connection->error());
             log_line("closed " + connection->peer + ": " + std::to_string(connection->bytes_echoed()) +
                      " bytes echoed (" + how + ")");
         }
@@ -169,10 +179,11 @@ private:
     bool spin_;
     UniqueFd epoll_;
     std::unique_ptr<char[]> scratch_;
-    std::unordered_map<StreamConnection*, std::unique_ptr<StreamConnection>> connections_;
-    std::vector<StreamConnection*> backlog_;
-    std::vector<std::unique_ptr<StreamConnection>> dead_;
-    bool accept_pending_ = true;  // connections may be queued before the first edge
+    std::unordered_map<Connection*, std::unique_ptr<Connection>> connections_;
+    std::vector<Connection*> backlog_;
+    std::vector<std::unique_ptr<Connection>> dead_;
+    std::optional<typename Connection::Extra> spare_;  // made before the next accept
+    bool accept_pending_ = true;                       // connections may be queued before the first edge
     Clock::time_point accept_resume_{};
     char listener_tag_ = 0;
     char stop_tag_ = 0;
@@ -181,16 +192,21 @@ private:
 }  // namespace
 
 std::unique_ptr<Loop> make_epoll_loop(LoopContext context) {
-    return std::make_unique<EpollLoop>(std::move(context), false);
+    return std::make_unique<EpollLoop<StreamConnection>>(std::move(context), false);
 }
 
-// The busypoll engine is a measuring reference, not a production server: the same loop, but it
+// The floor engine is a measuring reference, not a production server: the epoll loop, but it
 // never sleeps. It polls readiness with a zero timeout over and over, so no byte ever waits for a
 // wakeup: it marks the floor a user-space echo without wakeup latency can reach, at the price of a
 // whole core per thread, busy or idle. (Polling readiness rather than calling recv on every socket
 // keeps one pass cheap with many connections.)
-std::unique_ptr<Loop> make_busypoll_loop(LoopContext context) {
-    return std::make_unique<EpollLoop>(std::move(context), true);
+std::unique_ptr<Loop> make_floor_loop(LoopContext context) {
+    return std::make_unique<EpollLoop<StreamConnection>>(std::move(context), true);
+}
+
+// The splice engine: the epoll loop moving bytes socket -> pipe -> socket inside the kernel.
+std::unique_ptr<Loop> make_splice_loop(LoopContext context) {
+    return std::make_unique<EpollLoop<SpliceConnection>>(std::move(context), false);
 }
 
 }  // namespace kecho::userserver

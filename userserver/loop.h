@@ -10,8 +10,8 @@ namespace kecho::userserver {
 
 struct LoopContext {
     const Config* config = nullptr;
-    UniqueFd listener;                        // bound and listening, non-blocking
-    int stop_fd = -1;                         // eventfd, readable once the server should stop
+    UniqueFd listener;  // bound and listening, non-blocking
+    int stop_fd = -1;   // eventfd, readable once the server should stop
 };
 
 class Loop {
@@ -26,6 +26,7 @@ public:
 // throws kecho::Error with a message naming what is missing.
 std::unique_ptr<Loop> make_epoll_loop(LoopContext context);
 std::unique_ptr<Loop> make_uring_loop(LoopContext context);
-std::unique_ptr<Loop> make_busypoll_loop(LoopContext context);
+std::unique_ptr<Loop> make_floor_loop(LoopContext context);
+std::unique_ptr<Loop> make_splice_loop(LoopContext context);
 
 }  // namespace kecho::userserver

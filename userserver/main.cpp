@@ -6,17 +6,19 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <charconv>
 #include <exception>
 #include <future>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "config.h"
 #include "kecho/cli.h"
+#include "kecho/cpu_set.h"
 #include "kecho/error.h"
 #include "kecho/net.h"
 #include "kecho/ports.h"
@@ -32,8 +34,10 @@ const char* engine_name(Engine engine) {
             return "epoll";
         case Engine::uring:
             return "uring";
-        case Engine::busypoll:
-            return "busypoll";
+        case Engine::floor:
+            return "floor";
+        case Engine::splice:
+            return "splice";
     }
     return "?";
 }
@@ -42,56 +46,72 @@ namespace {
 
 constexpr unsigned max_threads = 256;
 
-struct Arguments {
+// The command line, bound by CLI11 (each value converted and checked once, while parsing).
+struct Options {
     std::string address = "0.0.0.0";
-    std::string port;  // empty: the engine's default
-    std::string engine = "epoll";
+    std::uint16_t port = 0;  // 0: the engine's default
     unsigned threads = 1;
-    std::string max_buffer = "4M";
-    std::string uring_features = "auto";
-    std::string uring_submit = "batch";
-    bool verbose = false;
+    std::vector<int> cpus;  // empty: not pinned
+    Config config;
 };
 
-CLI::Validator check(std::function<void(const std::string&)> parse, const std::string& name) {
+// A CLI11 CheckedTransformer over `names`, whose failure reads "unknown <what> 'x': expected a, b
+// or c" rather than CLI11's dump of the map (and which takes only the names, not their numbers).
+template <class Enum>
+CLI::Validator choice(const std::vector<std::pair<std::string, Enum>>& names, const std::string& what) {
+    std::string expected;
+    for (std::size_t i = 0; i < names.size(); ++i)
+        expected += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + names[i].first;
+    std::map<std::string, Enum> map(names.begin(), names.end());
+    CLI::CheckedTransformer transform(map);
     return CLI::Validator(
-        [parse](std::string& value) -> std::string {
+        [map, transform, what, expected](std::string& value) mutable -> std::string {
+            if (map.count(value) == 0) return "unknown " + what + " '" + value + "': expected " + expected;
+            return transform(value);
+        },
+        expected);
+}
+
+// Byte counts with K/M/G suffixes, rewritten to plain numbers for the size_t they are bound to.
+CLI::Validator byte_count() {
+    return CLI::Validator(
+        [](std::string& value) -> std::string {
             try {
-                parse(value);
+                std::uint64_t bytes = parse_bytes(value);
+                if (bytes == 0) return "invalid size '" + value + "': the buffer limit must be at least 1 byte";
+                value = std::to_string(bytes);
             } catch (const Error& e) {
                 return e.what();
             }
             return {};
         },
-        "", name);
+        "");
 }
 
-Engine parse_engine(const std::string& text) {
-    if (text == "epoll") return Engine::epoll;
-    if (text == "uring") return Engine::uring;
-    if (text == "busypoll") return Engine::busypoll;
-    throw Error("unknown engine '" + text + "': expected epoll, uring or busypoll");
+CLI::Validator port_number() {
+    return CLI::Validator(
+        [](std::string& value) -> std::string {
+            try {
+                value = std::to_string(parse_port(value));
+            } catch (const Error& e) {
+                return e.what();
+            }
+            return {};
+        },
+        "");
 }
 
-UringFeatures parse_uring_features(const std::string& text) {
-    if (text == "auto") return UringFeatures::automatic;
-    if (text == "single-shot") return UringFeatures::single_shot;
-    if (text == "no-buffer-ring") return UringFeatures::no_buffer_ring;
-    throw Error("unknown io_uring feature set '" + text + "': expected auto, single-shot or no-buffer-ring");
-}
-
-unsigned parse_threads(const std::string& text) {
-    unsigned value = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (ec != std::errc() || end != text.data() + text.size() || value < 1 || value > max_threads)
-        throw Error("invalid thread count '" + text + "': expected a number from 1 to " + std::to_string(max_threads));
-    return value;
-}
-
-std::size_t parse_max_buffer(const std::string& text) {
-    std::uint64_t value = parse_bytes(text);
-    if (value == 0) throw Error("invalid size '" + text + "': the buffer limit must be at least 1 byte");
-    return static_cast<std::size_t>(value);
+CLI::Validator listen_address() {
+    return CLI::Validator(
+        [](std::string& value) -> std::string {
+            try {
+                parse_address(value, 1);
+            } catch (const Error& e) {
+                return e.what();
+            }
+            return {};
+        },
+        "");
 }
 
 std::uint16_t default_port(Engine engine) {
@@ -100,8 +120,10 @@ std::uint16_t default_port(Engine engine) {
             return ports::user;
         case Engine::uring:
             return ports::uring;
-        case Engine::busypoll:
-            return ports::busypoll;
+        case Engine::floor:
+            return ports::floor;
+        case Engine::splice:
+            return ports::splice;
     }
     return ports::user;
 }
@@ -121,8 +143,10 @@ std::unique_ptr<Loop> make_loop(LoopContext context) {
             return make_epoll_loop(std::move(context));
         case Engine::uring:
             return make_uring_loop(std::move(context));
-        case Engine::busypoll:
-            return make_busypoll_loop(std::move(context));
+        case Engine::floor:
+            return make_floor_loop(std::move(context));
+        case Engine::splice:
+            return make_splice_loop(std::move(context));
     }
     throw Error("unknown engine");
 }
@@ -133,100 +157,181 @@ void signal_event(int fd) {
     (void)ignored;
 }
 
-int serve(const Arguments& args) {
+// One listener per thread; throws Error when the address cannot be had.
+std::vector<UniqueFd> make_listeners(const SocketAddress& address, unsigned threads) {
+    std::vector<UniqueFd> listeners;
+    bool shared = threads > 1;
+    // Every SO_REUSEPORT socket of the same user may bind the port, including another server's:
+    // check first with a plain bind that nobody else has it.
+    if (shared) make_listener(address);
+    for (unsigned i = 0; i < threads; ++i) listeners.push_back(make_listener(address, {.reuse_port = shared}));
+    return listeners;
+}
+
+// The event-loop threads: started, watched for a failure, stopped.
+class Workers {
+public:
+    Workers() {
+        if (!stop_event_ || !failure_event_) throw_errno("cannot create an eventfd", errno);
+    }
+    ~Workers() { stop(); }
+
+    // Starts one loop per listener, thread i pinned to cpus[i % size] when cpus are given, and
+    // waits until each has set up (io_uring single issuer: the loop is made in its own thread).
+    // Throws the first setup failure.
+    void start(const Config& config, std::vector<UniqueFd> listeners, const std::vector<int>& cpus) {
+        std::vector<std::future<void>> ready;
+        for (std::size_t i = 0; i < listeners.size(); ++i) {
+            LoopContext context{&config, std::move(listeners[i]), stop_event_.get()};
+            std::vector<int> pin;
+            if (!cpus.empty()) pin = {cpus[i % cpus.size()]};
+            std::promise<void> promise;
+            ready.push_back(promise.get_future());
+            threads_.emplace_back([this, context = std::move(context), pin, promise = std::move(promise)]() mutable {
+                run_loop(std::move(context), pin, promise);
+            });
+        }
+        for (auto& started : ready) started.get();
+    }
+
+    int failure_fd() const { return failure_event_.get(); }
+    const std::string& failure() const { return failure_; }  // after stop()
+
+    void stop() {
+        if (threads_.empty()) return;
+        signal_event(stop_event_.get());
+        for (auto& thread : threads_) thread.join();
+        threads_.clear();
+    }
+
+private:
+    void run_loop(LoopContext context, const std::vector<int>& pin, std::promise<void>& promise) {
+        std::unique_ptr<Loop> loop;
+        try {
+            if (!pin.empty()) pin_current_thread(pin);
+            loop = make_loop(std::move(context));
+            promise.set_value();
+        } catch (...) {
+            promise.set_exception(std::current_exception());
+            return;
+        }
+        try {
+            loop->run();
+        } catch (const std::exception& e) {
+            std::lock_guard lock(failure_mutex_);
+            if (failure_.empty()) failure_ = e.what();
+            signal_event(failure_event_.get());
+        }
+    }
+
+    UniqueFd stop_event_{::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
+    UniqueFd failure_event_{::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
+    std::mutex failure_mutex_;
+    std::string failure_;
+    std::vector<std::thread> threads_;
+};
+
+int serve(const Options& options) {
     ShutdownSignal shutdown;  // first: threads inherit the blocked SIGINT/SIGTERM
     raise_fd_limit();
     // A fixed threshold (no dynamic growth) so large echo buffers are mmap'ed and really given
     // back when a burst is over: the memory bound holds over time, not only for the first client.
     ::mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 
-    Config config;
-    config.engine = parse_engine(args.engine);
-    config.uring_features = parse_uring_features(args.uring_features);
-    config.uring_submit_each = args.uring_submit == "each";
-    config.max_buffer = parse_max_buffer(args.max_buffer);
-    config.verbose = args.verbose;
-    std::uint16_t port = args.port.empty() ? default_port(config.engine) : parse_port(args.port);
-    SocketAddress address = parse_address(args.address, port);
-
+    const Config& config = options.config;
+    SocketAddress address =
+        parse_address(options.address, options.port != 0 ? options.port : default_port(config.engine));
     std::vector<UniqueFd> listeners;
     try {
-        bool shared = args.threads > 1;
-        // Every SO_REUSEPORT socket of the same user may bind the port, including another
-        // server's: check first with a plain bind that nobody else has it.
-        if (shared) make_listener(address);
-        for (unsigned i = 0; i < args.threads; ++i) listeners.push_back(make_listener(address, {.reuse_port = shared}));
+        listeners = make_listeners(address, options.threads);
     } catch (const Error& e) {
         log_line(e.what());
         return cli::exit_usage;
     }
-
-    UniqueFd stop_event(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-    UniqueFd failure_event(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-    if (!stop_event || !failure_event) throw_errno("cannot create an eventfd", errno);
-    std::mutex failure_mutex;
-    std::string failure;
-
-    std::vector<std::thread> threads;
-    std::vector<std::future<void>> ready;
-    for (auto& listener : listeners) {
-        LoopContext context;
-        context.config = &config;
-        context.listener = std::move(listener);
-        context.stop_fd = stop_event.get();
-        std::promise<void> promise;
-        ready.push_back(promise.get_future());
-        threads.emplace_back([&, context = std::move(context), promise = std::move(promise)]() mutable {
-            std::unique_ptr<Loop> loop;
-            try {
-                loop = make_loop(std::move(context));  // in the thread that runs it (io_uring single issuer)
-                promise.set_value();
-            } catch (...) {
-                promise.set_exception(std::current_exception());
-                return;
-            }
-            try {
-                loop->run();
-            } catch (const std::exception& e) {
-                std::lock_guard lock(failure_mutex);
-                if (failure.empty()) failure = e.what();
-                signal_event(failure_event.get());
-            }
-        });
+    Workers workers;
+    try {
+        workers.start(config, std::move(listeners), options.cpus);
+    } catch (const std::exception& e) {
+        workers.stop();
+        log_line(e.what());
+        return cli::exit_failure;
     }
+    std::cout << "echoing on " << address.to_string() << " (" << engine_name(config.engine) << ", " << options.threads
+              << (options.threads == 1 ? " thread)" : " threads)") << std::endl;
 
-    auto stop_threads = [&] {
-        signal_event(stop_event.get());
-        for (auto& thread : threads) thread.join();
-    };
-
-    for (auto& started : ready) {
-        try {
-            started.get();
-        } catch (const std::exception& e) {
-            stop_threads();
-            log_line(e.what());
-            return cli::exit_failure;
-        }
-    }
-
-    std::cout << "echoing on " << address.to_string() << " (" << engine_name(config.engine) << ", " << args.threads
-              << (args.threads == 1 ? " thread)" : " threads)") << std::endl;
-
-    pollfd waits[2] = {{shutdown.fd(), POLLIN, 0}, {failure_event.get(), POLLIN, 0}};
+    pollfd waits[2] = {{shutdown.fd(), POLLIN, 0}, {workers.failure_fd(), POLLIN, 0}};
     while (::poll(waits, 2, -1) < 0 && errno == EINTR) {
     }
-    stop_threads();
+    workers.stop();
 
     if (AcceptErrors::pauses() > 1)
         log_line("accepting paused " + std::to_string(AcceptErrors::pauses()) +
                  " times for lack of descriptors or memory");
-    if (!failure.empty()) {
-        log_line(failure);
+    if (!workers.failure().empty()) {
+        log_line(workers.failure());
         return cli::exit_failure;
     }
     if (config.verbose) log_line("stopped");
     return cli::exit_ok;
+}
+
+void add_server_options(CLI::App& app, Options& options) {
+    app.add_option("--port", options.port,
+                   "port to listen on (default by engine: epoll 12346, uring 12348, floor 12349, splice 12350)")
+        ->transform(port_number())
+        ->type_name("PORT");
+    app.add_option("--address", options.address, "address to listen on, IPv4 or IPv6 (default 0.0.0.0)")
+        ->check(listen_address())
+        ->type_name("ADDR");
+    app.add_option("--engine", options.config.engine,
+                   "epoll: edge-triggered epoll (default); uring: io_uring with multishot accept/recv and "
+                   "provided buffers; splice: epoll moving bytes socket -> pipe -> socket with splice(2), never "
+                   "copied to user space (3 descriptors per connection); floor: spins on non-blocking sockets "
+                   "and never sleeps, a measuring reference for the floor of wakeup-free latency, NOT for "
+                   "production (burns a core per thread)")
+        ->transform(choice<Engine>(
+            {{"epoll", Engine::epoll}, {"uring", Engine::uring}, {"splice", Engine::splice}, {"floor", Engine::floor}},
+            "engine"))
+        ->type_name("ENGINE");
+    app.add_option("--threads", options.threads,
+                   "independent event loops, each with its own SO_REUSEPORT listener (default 1)")
+        ->check(CLI::Range(1u, max_threads))
+        ->type_name("N");
+    app.add_option_function<std::string>(
+           "--cpus",
+           [&options](const std::string& text) {
+               try {
+                   options.cpus = parse_cpu_list(text);
+               } catch (const Error& e) {
+                   throw CLI::ValidationError("--cpus", e.what());
+               }
+           },
+           "pin the loops to these CPUs, e.g. 0, 1-3 or 0,2: thread i runs on the i-th CPU of the list "
+           "(round robin when there are more threads than CPUs); default: not pinned")
+        ->type_name("LIST");
+    app.add_option("--max-buffer", options.config.max_buffer,
+                   "unsent bytes per connection before the server stops reading it until they drain "
+                   "(K/M/G suffixes, default 4M; splice: the size of the connection's pipe)")
+        ->transform(byte_count())
+        ->type_name("BYTES");
+    app.add_flag("--verbose", options.config.verbose,
+                 "a line on stderr per connection opened and closed (never per message)");
+}
+
+// Knobs for tests and measurements (docs/performance.md), not for running a server.
+void add_knob_options(CLI::App& app, Options& options) {
+    app.add_option("--uring-features", options.config.uring_features,
+                   "test knob: force io_uring fallbacks (auto, single-shot, no-buffer-ring)")
+        ->transform(choice<UringFeatures>({{"auto", UringFeatures::automatic},
+                                           {"single-shot", UringFeatures::single_shot},
+                                           {"no-buffer-ring", UringFeatures::no_buffer_ring}},
+                                          "io_uring feature set"))
+        ->group("Measuring and test knobs");
+    app.add_option("--uring-submit", options.config.uring_submit,
+                   "measuring knob: batch (default) or each (one io_uring_enter per operation)")
+        ->transform(choice<UringSubmit>({{"batch", UringSubmit::batch}, {"each", UringSubmit::each}},
+                                        "io_uring submission mode"))
+        ->group("Measuring and test knobs");
 }
 
 }  // namespace
@@ -234,54 +339,17 @@ int serve(const Arguments& args) {
 
 int main(int argc, char** argv) {
     using namespace kecho::userserver;
-    Arguments args;
+    Options options;
     CLI::App app{
         "TCP echo server in user space: echoes every byte back on the same connection.\n"
         "The baseline the eBPF sockmap echo (echo-loader) and the kernel module are measured against.",
         "user-echo-server"};
-    app.add_option("--port", args.port,
-                   "port to listen on (default by engine: epoll 12346, uring 12348, busypoll 12349)")
-        ->check(check([](const std::string& v) { kecho::parse_port(v); }, "PORT"))
-        ->type_name("PORT");
-    app.add_option("--address", args.address, "address to listen on, IPv4 or IPv6 (default 0.0.0.0)")
-        ->check(check([](const std::string& v) { kecho::parse_address(v, 1); }, "ADDR"))
-        ->type_name("ADDR");
-    app.add_option("--engine", args.engine,
-                   "epoll: edge-triggered epoll (default); uring: io_uring with multishot accept/recv and "
-                   "provided buffers; busypoll: spins on non-blocking sockets and never sleeps, a measuring "
-                   "reference for the floor of wakeup-free latency, NOT for production (burns a core per thread)")
-        ->check(check([](const std::string& v) { parse_engine(v); }, "epoll|uring|busypoll"))
-        ->type_name("ENGINE");
-    app.add_option("--threads", args.threads,
-                   "independent event loops, each with its own SO_REUSEPORT listener (default 1)")
-        ->check(check([](const std::string& v) { parse_threads(v); }, "N"))
-        ->type_name("N");
-    app.add_option("--max-buffer", args.max_buffer,
-                   "unsent bytes per connection before the server stops reading it until they drain "
-                   "(K/M/G suffixes, default 4M)")
-        ->check(check([](const std::string& v) { parse_max_buffer(v); }, "BYTES"))
-        ->type_name("BYTES");
-    app.add_flag("--verbose", args.verbose, "a line on stderr per connection opened and closed (never per message)");
-    // Test knob: force the io_uring fallbacks on a kernel that has every feature.
-    app.add_option("--uring-features", args.uring_features,
-                   "test knob: force io_uring fallbacks (auto, single-shot, no-buffer-ring)")
-        ->check(check([](const std::string& v) { parse_uring_features(v); }, "FEATURES"))
-        ->group("Measuring and test knobs");
-    // Measuring knob (docs/performance.md): `each` submits every operation with its own system
-    // call, to show what the default batched submission saves.
-    app.add_option("--uring-submit", args.uring_submit,
-                   "measuring knob: batch (default) or each (one io_uring_enter per operation)")
-        ->check(check(
-            [](const std::string& v) {
-                if (v != "batch" && v != "each")
-                    throw kecho::Error("unknown io_uring submission mode '" + v + "': expected batch or each");
-            },
-            "MODE"))
-        ->group("Measuring and test knobs");
+    add_server_options(app, options);
+    add_knob_options(app, options);
     int parsed = kecho::cli::parse(app, argc, argv);
     if (parsed >= 0) return parsed;
     try {
-        return serve(args);
+        return serve(options);
     } catch (const std::exception& e) {
         log_line(e.what());
         return kecho::cli::exit_failure;

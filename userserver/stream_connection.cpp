@@ -6,13 +6,13 @@
 
 namespace kecho::userserver {
 
-StreamConnection::State StreamConnection::read(std::span<char> scratch, int budget) {
+StreamConnection::State StreamConnection::read(int budget) {
     for (int i = 0; i < budget; ++i) {
         if (paused_ || peer_closed_) return state_after_io();
-        ssize_t n = ::recv(fd_.get(), scratch.data(), scratch.size(), 0);
+        ssize_t n = ::recv(fd_.get(), scratch_.data(), scratch_.size(), 0);
         if (n > 0) {
-            if (echo(scratch.data(), static_cast<std::size_t>(n)) == State::failed) return State::failed;
-            if (static_cast<std::size_t>(n) < scratch.size() && !hangup_) {
+            if (echo(scratch_.data(), static_cast<std::size_t>(n)) == State::failed) return State::failed;
+            if (static_cast<std::size_t>(n) < scratch_.size() && !hangup_) {
                 // The receive queue was emptied; new bytes raise a new edge.
                 maybe_readable_ = false;
                 return State::open;

@@ -4,9 +4,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 
+#include "config.h"
+#include "connection.h"
 #include "kecho/unique_fd.h"
 #include "out_buffer.h"
 
@@ -14,16 +17,17 @@ namespace kecho::userserver {
 
 class StreamConnection {
 public:
-    enum class State {
-        open,      // still echoing
-        finished,  // the peer closed its side and every byte went back: close normally
-        failed,    // reset or error: close now
-    };
+    using State = ConnectionState;
+    struct Extra {};  // nothing besides the socket
+    static int make_extra(const Config&, std::optional<Extra>& extra) {
+        extra.emplace();
+        return 0;
+    }
 
-    // max_buffer: unsent bytes before reading pauses; read_size: the most one read returns.
-    StreamConnection(UniqueFd fd, std::size_t max_buffer, std::size_t read_size)
-        : fd_(std::move(fd)), max_buffer_(max_buffer) {
-        unsent_.set_growth_limit(max_buffer + read_size);
+    // config.max_buffer: unsent bytes before reading pauses; scratch: the loop's read buffer.
+    StreamConnection(UniqueFd fd, Extra, const Config& config, std::span<char> scratch)
+        : fd_(std::move(fd)), max_buffer_(config.max_buffer), scratch_(scratch) {
+        unsent_.set_growth_limit(max_buffer_ + scratch.size());
     }
 
     int fd() const { return fd_.get(); }
@@ -32,7 +36,7 @@ public:
     // short read means the queue was empty, unless a hangup was seen: then it reads on to see the
     // FIN, for which no new edge would come), or when the unsent bytes exceed max_buffer (reading
     // resumes once they drain).
-    State read(std::span<char> scratch, int budget);
+    State read(int budget);
 
     // Sends what is buffered. Call when the socket became writable.
     State flush();
@@ -46,7 +50,6 @@ public:
 
     std::uint64_t bytes_echoed() const { return echoed_; }
     int error() const { return error_; }  // errno of a failure, 0 otherwise
-    bool peer_closed() const { return peer_closed_; }
 
     std::string peer;  // "address:port", filled only with --verbose
 
@@ -56,6 +59,7 @@ private:
 
     UniqueFd fd_;
     std::size_t max_buffer_;
+    std::span<char> scratch_;
     OutBuffer unsent_;
     std::uint64_t echoed_ = 0;
     int error_ = 0;

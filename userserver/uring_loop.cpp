@@ -1,12 +1,15 @@
 // The io_uring engine. Where the kernel has them: one multishot accept per listener, one multishot
 // recv per connection filling buffers from a provided-buffer ring, and the echo sent straight out
-// of that buffer (no copy) with one send in flight per connection; every submission and completion
-// of a turn shares one io_uring_enter. Older kernels get single-shot accept/recv, or per-connection
-// receive buffers when there are no buffer rings (detected at run time).
+// of those buffers (no copy): while a send is in flight the buffers received meanwhile are held,
+// and the next send takes all of them at once (one sendmsg with an iovec per buffer), so a stream
+// is echoed in large sends without a copy. One send in flight per connection keeps the bytes in
+// order; every submission and completion of a turn shares one io_uring_enter. Older kernels get single-shot
+// accept/recv, or per-connection receive buffers when there are no buffer rings (detected at run time).
 #include <liburing.h>
 #include <poll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <cerrno>
 #include <cstdint>
@@ -42,14 +45,28 @@ constexpr std::uint64_t tag_stop = 16;
 constexpr std::uint64_t tag_accept_resume = 24;
 constexpr std::uint64_t tag_ignore = 32;  // cancellations: their outcome shows on the cancelled op
 
+// Bytes received into a provided buffer and not yet sent back.
+struct HeldBuffer {
+    int id;
+    std::size_t length;
+};
+
 struct Connection {
     explicit Connection(int descriptor) : fd(descriptor) {}
 
     UniqueFd fd;
-    OutBuffer queued;      // received while a send was in flight
-    OutBuffer sending;     // our copy of the bytes in flight (when not sent from a provided buffer)
-    int send_buffer = -1;  // provided buffer the send in flight reads from
-    const char* send_data = nullptr;
+    // Unsent bytes wait either in provided buffers (`held`, no copy) or, when the ring runs low or
+    // there is no ring, copied into `queued`; never both (`held` is used only while `queued` is
+    // empty), so their order is kept.
+    std::vector<HeldBuffer> held;
+    std::size_t held_bytes = 0;
+    OutBuffer queued;
+    // The send in flight: from provided buffers (`in_flight`) or from our copy (`sending`).
+    std::vector<HeldBuffer> in_flight;
+    OutBuffer sending;
+    std::vector<iovec> iov;  // what the sendmsg in flight reads; msg points into it
+    std::size_t iov_first = 0;
+    msghdr msg{};
     std::size_t send_left = 0;
     std::unique_ptr<char[]> own_buffer;
     std::uint64_t echoed = 0;
@@ -66,7 +83,7 @@ struct Connection {
     bool cancelled = false;
     std::string peer;
 
-    std::size_t unsent() const { return queued.size() + (send_inflight ? send_left : 0); }
+    std::size_t unsent() const { return held_bytes + queued.size() + (send_inflight ? send_left : 0); }
     bool idle() const { return !recv_armed && !send_inflight; }
 };
 
@@ -221,7 +238,8 @@ private:
 
     io_uring_sqe* get_sqe() {
         // Unbatched (measuring knob): the operation prepared before this one goes in now, alone.
-        if (context_.config->uring_submit_each && io_uring_sq_ready(&ring_) > 0) io_uring_submit(&ring_);
+        if (context_.config->uring_submit == UringSubmit::each && io_uring_sq_ready(&ring_) > 0)
+            io_uring_submit(&ring_);
         io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
         if (!sqe) {
             io_uring_submit(&ring_);  // the queue is full: hand it to the kernel and go on
@@ -357,15 +375,17 @@ private:
     }
 
     void echo(Connection* c, const char* data, std::size_t n, int buffer) {
-        if (!c->send_inflight && c->queued.empty() && buffer >= 0 && buffers_available_ >= buffer_count / 2) {
-            // Send straight from the provided buffer. Only while most buffers are free, so
-            // clients that do not read can never hold the whole ring.
-            start_send(c, data, n, buffer);
+        // Hold the provided buffer until it is sent, but only while most buffers are free, so
+        // clients that do not read can never hold the whole ring: past that, copy.
+        if (buffer >= 0 && c->queued.empty() && buffers_available_ >= buffer_count / 2) {
+            c->held.push_back({buffer, n});
+            c->held_bytes += n;
         } else {
+            copy_held(c);  // what is held goes out first
             c->queued.append(data, n);
             release(buffer);
-            send_queued(c);
         }
+        send_pending(c);
         if (c->unsent() > context_.config->max_buffer && !c->paused) {
             // Stop reading: TCP flow control now holds the peer until the echo drains. A multishot
             // recv that keeps finding data is not cancellable (the cancel misses it while it
@@ -377,18 +397,35 @@ private:
         }
     }
 
-    // ---- sending ----
-
-    void send_queued(Connection* c) {
-        if (c->send_inflight || c->queued.empty() || c->closing) return;
-        std::swap(c->sending, c->queued);  // the bytes in flight must not move: appends go to `queued`
-        start_send(c, c->sending.data(), c->sending.size(), -1);
+    // Moves the held buffers' bytes into `queued` and gives the buffers back to the ring.
+    void copy_held(Connection* c) {
+        for (const HeldBuffer& h : c->held) {
+            c->queued.append(buffer_data(h.id), h.length);
+            release(h.id);
+        }
+        c->held.clear();
+        c->held_bytes = 0;
     }
 
-    void start_send(Connection* c, const char* data, std::size_t n, int buffer) {
-        c->send_buffer = buffer;
-        c->send_data = data;
-        c->send_left = n;
+    // ---- sending ----
+
+    // Starts a send of everything waiting, unless one is in flight (its completion comes back here).
+    void send_pending(Connection* c) {
+        if (c->send_inflight || c->closing) return;
+        c->iov.clear();
+        c->iov_first = 0;
+        c->send_left = 0;
+        if (!c->held.empty()) {
+            std::swap(c->in_flight, c->held);
+            for (const HeldBuffer& h : c->in_flight) c->iov.push_back({buffer_data(h.id), h.length});
+            c->send_left = std::exchange(c->held_bytes, 0);
+        } else if (!c->queued.empty()) {
+            std::swap(c->sending, c->queued);  // the bytes in flight must not move: appends go to `queued`
+            c->iov.push_back({const_cast<char*>(c->sending.data()), c->sending.size()});
+            c->send_left = c->sending.size();
+        } else {
+            return;
+        }
         c->send_inflight = true;
         submit_send(c);
     }
@@ -396,27 +433,50 @@ private:
     void submit_send(Connection* c) {
         io_uring_sqe* sqe = get_sqe();
         // MSG_WAITALL: the kernel retries a partial send itself, so one send completes all of it.
-        io_uring_prep_send(sqe, c->fd.get(), c->send_data, c->send_left, MSG_WAITALL | MSG_NOSIGNAL);
+        constexpr int flags = MSG_WAITALL | MSG_NOSIGNAL;
+        const iovec& first = c->iov[c->iov_first];
+        if (c->iov_first + 1 == c->iov.size()) {
+            // One buffer (every request-response exchange): a plain send, cheaper than sendmsg.
+            io_uring_prep_send(sqe, c->fd.get(), first.iov_base, first.iov_len, flags);
+        } else {
+            c->msg = {};
+            c->msg.msg_iov = c->iov.data() + c->iov_first;
+            c->msg.msg_iovlen = c->iov.size() - c->iov_first;
+            io_uring_prep_sendmsg(sqe, c->fd.get(), &c->msg, flags);
+        }
         io_uring_sqe_set_data64(sqe, reinterpret_cast<std::uintptr_t>(c) | op_send);
+    }
+
+    // Skips what a partial send took.
+    static void advance(Connection* c, std::size_t sent) {
+        c->send_left -= sent;
+        while (sent > 0) {
+            iovec& first = c->iov[c->iov_first];
+            std::size_t step = std::min(sent, first.iov_len);
+            first.iov_base = static_cast<char*>(first.iov_base) + step;
+            first.iov_len -= step;
+            sent -= step;
+            if (first.iov_len == 0) ++c->iov_first;
+        }
     }
 
     void on_send(Connection* c, int res) {
         if (res > 0) c->echoed += static_cast<unsigned>(res);
         if (res > 0 && static_cast<std::size_t>(res) < c->send_left && !c->closing && !stopping_) {
-            c->send_data += res;
-            c->send_left -= static_cast<std::size_t>(res);
+            advance(c, static_cast<std::size_t>(res));
             submit_send(c);
             return;
         }
         c->send_inflight = false;
         c->send_left = 0;
-        release(std::exchange(c->send_buffer, -1));
+        for (const HeldBuffer& h : c->in_flight) release(h.id);
+        c->in_flight.clear();
         c->sending.clear();
         if (res <= 0) {
             if (res != -ECANCELED || !c->closing) fail(c, res == 0 ? EPIPE : -res);
             return;
         }
-        send_queued(c);
+        send_pending(c);
         if (c->paused && c->unsent() <= context_.config->max_buffer / 2) {
             c->paused = false;
             arm_recv(c);
@@ -446,7 +506,7 @@ private:
     // Closes a connection once the peer has closed and everything was echoed, or after a failure,
     // as soon as no operation of it is in flight any more.
     void settle(Connection* c) {
-        if (!c->closing && c->peer_closed && !c->send_inflight && c->queued.empty()) {
+        if (!c->closing && c->peer_closed && c->unsent() == 0) {
             c->closing = true;
             cancel_all(c);
         }
@@ -456,6 +516,7 @@ private:
             log_line("closed " + c->peer + ": " + std::to_string(c->echoed) + " bytes echoed (" + how + ")");
         }
         if (c->starved) std::erase(starved_, c);
+        for (const HeldBuffer& h : c->held) release(h.id);
         std::size_t index = c->index;
         dead_.push_back(std::move(connections_[index]));
         if (index + 1 != connections_.size()) {

@@ -5,6 +5,7 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <poll.h>
+#include <sched.h>
 #include <stddef.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -13,6 +14,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 
 #include "server_fixture.h"
 
@@ -42,9 +45,15 @@ TEST(UserServerCli, BadArgumentsExitTwoWithOneClearLine) {
         {{"--port", "http"}, "invalid port 'http'"},
         {{"--address", "1.2.3"}, "invalid address '1.2.3'"},
         {{"--address", "example.com"}, "invalid address 'example.com'"},
-        {{"--engine", "poll"}, "unknown engine 'poll': expected epoll, uring or busypoll"},
-        {{"--threads", "0"}, "invalid thread count '0'"},
-        {{"--threads", "many"}, "invalid thread count 'many'"},
+        {{"--engine", "poll"}, "--engine: unknown engine 'poll': expected epoll, uring, splice or floor"},
+        {{"--engine", "busypoll"}, "unknown engine 'busypoll'"},  // the old name of floor
+        {{"--engine", "1"}, "unknown engine '1'"},                // names only, not the enum's numbers
+        {{"--threads", "0"}, "--threads: value 0 not in range 1 to 256"},
+        {{"--threads", "257"}, "--threads: value 257 not in range 1 to 256"},
+        {{"--threads", "many"}, "--threads: value many not in range 1 to 256"},
+        {{"--cpus", "x"}, "--cpus: invalid CPU list 'x': expected CPU numbers and ranges like 0, 1-3 or 0,2"},
+        {{"--cpus", "1-0"}, "--cpus: invalid CPU list '1-0': the range 1-0 ends below its start"},
+        {{"--cpus", "1000"}, "--cpus: invalid CPU list '1000': CPU 1000 is not online"},
         {{"--max-buffer", "garbage"}, "invalid size 'garbage'"},
         {{"--max-buffer", "0"}, "must be at least 1 byte"},
         {{"--max-buffer", "4X"}, "unknown unit"},
@@ -63,13 +72,44 @@ TEST(UserServerCli, BadArgumentsExitTwoWithOneClearLine) {
     }
 }
 
-TEST(UserServerCli, HelpNamesEveryOptionAndWarnsAboutBusypoll) {
+TEST(UserServerCli, HelpNamesEveryOptionAndWarnsAboutFloor) {
     RunResult result = run_server({"--help"});
     EXPECT_EQ(result.exit_code, 0);
-    for (const char* option : {"--port", "--address", "--engine", "--threads", "--max-buffer", "--verbose"})
+    for (const char* option : {"--port", "--address", "--engine", "--threads", "--cpus", "--max-buffer", "--verbose"})
         EXPECT_NE(result.out.find(option), std::string::npos) << option;
     EXPECT_NE(result.out.find("NOT for production"), std::string::npos) << result.out;
-    EXPECT_NE(result.out.find("epoll 12346, uring 12348, busypoll 12349"), std::string::npos) << result.out;
+    EXPECT_NE(result.out.find("epoll 12346, uring 12348, floor 12349, splice 12350"), std::string::npos) << result.out;
+    EXPECT_NE(result.out.find("ENGINE:epoll, uring, splice or floor"), std::string::npos) << result.out;
+    EXPECT_EQ(result.out.find("busypoll"), std::string::npos) << "one name for the floor engine\n" << result.out;
+}
+
+// The CPUs each thread of a process may run on, from /proc/<pid>/task/*/status.
+std::vector<std::string> thread_cpu_lists(pid_t pid) {
+    std::vector<std::string> lists;
+    std::string task_dir = "/proc/" + std::to_string(pid) + "/task";
+    for (const auto& task : std::filesystem::directory_iterator(task_dir)) {
+        std::ifstream status(task.path() / "status");
+        std::string line;
+        while (std::getline(status, line))
+            if (line.rfind("Cpus_allowed_list:", 0) == 0)
+                lists.push_back(line.substr(line.find_first_not_of(" \t", 18)));
+    }
+    return lists;
+}
+
+// --cpus: every event-loop thread runs only on the CPU it was given.
+TEST(UserServerCli, CpusPinsEachLoopThread) {
+    cpu_set_t allowed;
+    ASSERT_EQ(::sched_getaffinity(0, sizeof(allowed), &allowed), 0);
+    int cpu = CPU_SETSIZE - 1;
+    while (cpu > 0 && !CPU_ISSET(cpu, &allowed)) --cpu;
+    for (const auto& engine : engine_cases()) {
+        EchoServer server(engine.engine, {"--threads", "2", "--cpus", std::to_string(cpu)});
+        ASSERT_TRUE(server.ok()) << engine.engine << ": " << server.output();
+        std::vector<std::string> lists = thread_cpu_lists(server.process().pid());
+        EXPECT_GE(std::count(lists.begin(), lists.end(), std::to_string(cpu)), 2)
+            << engine.engine << ": two loop threads pinned to CPU " << cpu;
+    }
 }
 
 class BusyPort : public ::testing::TestWithParam<EngineCase> {};
