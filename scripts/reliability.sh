@@ -18,6 +18,7 @@
 # 10,000 half-closing clients, 10,000 resets; kmod through the VM harness (its own smaller plan).
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/vm/vm-lib.sh" # KECHO_VM_DEFAULT_KERNEL: where kmod's guest results land
 
 usage() {
 	echo "reliability.sh: $1 (see --help)" >&2
@@ -377,14 +378,15 @@ kmod_in_vm() {
 		{ row "$label" run "vm-conn-holder does not build: $(tail -n 1 "$work/vm-build.out")" "builds" false; return; }
 	timeout 900 "$KECHO_TOP/scripts/vm/run-vm.sh" --build "$build" --plan test --timeout 600 --quiet \
 		>"$work/vm.out" 2>&1
-	if ! grep -q "KECHO-RESULT" "$build/vm/results.txt" 2>/dev/null; then
+	local results=$build/vm/$KECHO_VM_DEFAULT_KERNEL/results.txt
+	if ! grep -q "KECHO-RESULT" "$results" 2>/dev/null; then
 		row "$label" run "no results: $(tail -n 1 "$work/vm.out")" "runs" false
 		return
 	fi
 	local name verdict rest
 	while read -r _ name verdict rest; do
 		row "$label" "$name" "${rest:0:160}" "PASS" "$([ "$verdict" = PASS ] && echo true || echo false)"
-	done < <(grep -E "KECHO-RESULT (kmod|insmod|rmmod|kernel-log)" "$build/vm/results.txt")
+	done < <(grep -E "KECHO-RESULT (kmod|insmod|rmmod|kernel-log)" "$results")
 }
 
 # Network faults: nftables drops $loss% of the packets to the port and $loss% of those from it

@@ -200,7 +200,9 @@ skmsg_meter() {
 
 # timed NAME FUNCTION...: runs a part of the plan and prints how long it took (KECHO-TIME).
 timed() {
-	part=$1 t0=$(uptime_ms)
+	# shellcheck disable=SC3043 # busybox ash has local; timed nests (servers, then netem)
+	local part=$1 t0
+	t0=$(uptime_ms)
 	shift
 	"$@"
 	emit "KECHO-TIME $part $(($(uptime_ms) - t0)) ms"

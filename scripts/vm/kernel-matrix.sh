@@ -44,12 +44,13 @@ servers="kmod bpf user uring"
 cell() {
 	local results=$1 server=$2 scope=$3 re lines pass fail unsup ratio
 	re=$(server_checks "$server")
-	lines=$(awk -v re="$re" '$1 == "KECHO-RESULT" && $2 ~ re' "$results")
+	# The guest's serial port ends lines with CR LF.
+	lines=$(tr -d '\r' <"$results" | awk -v re="$re" '$1 == "KECHO-RESULT" && $2 ~ re')
 	pass=$(grep -c ' PASS' <<<"$lines" || true)
 	fail=$(awk '$3 == "FAIL" { printf "%s%s", sep, $2; sep = ", " }' <<<"$lines")
 	unsup=$(awk '$3 == "UNSUPPORTED" { sub(/^[^ ]+ [^ ]+ [^ ]+ /, ""); print; exit }' <<<"$lines")
 	# The pingpong table's row for this mode: its last column is the ratio against user.
-	ratio=$(awk -v m="$server" '$1 == "KECHO-TABLE" && $2 == m && $NF ~ /x$/ { print $NF; exit }' "$results")
+	ratio=$(tr -d '\r' <"$results" | awk -v m="$server" '$1 == "KECHO-TABLE" && $2 == m && $NF ~ /x$/ { print $NF; exit }')
 	if [ -n "$fail" ]; then
 		echo "FAILS: $fail"
 	elif [ -n "$unsup" ]; then
@@ -101,7 +102,7 @@ cell() {
 	for k in $KECHO_VM_KERNELS; do
 		r=$build/vm/$k/results.txt
 		[ -s "$r" ] || { echo "| $k | not run | | |"; continue; }
-		booted=$(sed -n 's/^KECHO-KERNEL Linux version \([^ ]*\) .*Debian \([^ ]*\) .*/\1 (Debian \2)/p' "$r" | head -n1)
+		booted=$(tr -d '\r' <"$r" | sed -n 's/^KECHO-KERNEL Linux version \([^ ]*\) .*Debian \([^ ]*\) .*/\1 (Debian \2)/p' | head -n1)
 		cycle=$(grep '^KECHO-VM-CYCLE' "$r" | tail -n1 || true)
 		guest=$(sed -n 's/^KECHO-VM-CYCLE \([0-9]*s\) accel=\([a-z]*\).*/\1 under \2/p' <<<"$cycle")
 		checks=$(sed -n 's/.* passed=\([0-9]*\) failed=\([0-9]*\) unsupported=\([0-9]*\).*/\1 passed, \2 failed, \3 not supported/p' <<<"$cycle")

@@ -85,7 +85,10 @@ fi
 if [ "$accel" = kvm ]; then
 	accel_args=(-accel kvm -cpu max)
 else
-	accel_args=(-accel "tcg,thread=multi" -cpu max,la57=off)
+	# QEMU 7.2's TCG mis-emulates cmpxchg16b (EFLAGS come back with TF set): 6.12's SLUB fast path
+	# then double-faults in kmem_cache_alloc. Without cx16 (and 5-level paging) every kernel of the
+	# list boots and runs (docs/kernels.md).
+	accel_args=(-accel "tcg,thread=multi" -cpu max,cx16=off,la57=off)
 fi
 smp=$(nproc)
 [ "$smp" -gt 2 ] && smp=2
