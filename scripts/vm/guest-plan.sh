@@ -362,11 +362,12 @@ kmod_unload_checks() {
 		rc=$?
 		cat /tmp/holder.out
 		ms=$(holder_field cmd_ms) closed=$(holder_field closed) cmd_rc=$(holder_field cmd_rc)
-		if [ $rc -eq 0 ] && [ "$cmd_rc" = 0 ] && [ -n "$ms" ] && [ "$ms" -lt 1000 ] &&
+		limit=${RMMOD_LIMIT_MS:-1000}
+		if [ $rc -eq 0 ] && [ "$cmd_rc" = 0 ] && [ -n "$ms" ] && [ "$ms" -lt "$limit" ] &&
 			[ "$closed" = 1000 ]; then
-			result rmmod-under-load PASS "rmmod returned in ${ms} ms, $closed/1000 connections closed: $(dmesg | grep 'kecho: stopped' | tail -n1)"
+			result rmmod-under-load PASS "rmmod returned in ${ms} ms (limit $limit ms), $closed/1000 connections closed: $(dmesg | grep 'kecho: stopped' | tail -n1)"
 		else
-			result rmmod-under-load FAIL "rc=$rc $(tail -n2 /tmp/holder.out | tr '\n' ' ')"
+			result rmmod-under-load FAIL "rc=$rc limit $limit ms: $(tail -n2 /tmp/holder.out | tr '\n' ' ') $(dmesg | grep 'kecho: stopped' | tail -n1)"
 		fi
 	fi
 	lsmod | grep -q '^kecho ' && rmmod kecho

@@ -84,7 +84,7 @@ cell() {
 		row="| $s |"
 		for k in $KECHO_VM_KERNELS; do
 			r=$build/vm/$k/results.txt
-			read -r _ _ _ scope < <(vm_kernel_spec "$k")
+			read -r _ _ _ scope _ < <(vm_kernel_spec "$k")
 			if [ ! -s "$r" ]; then
 				c="not run"
 			elif ! grep -q '^KECHO-PLAN-END' "$r"; then

@@ -1,6 +1,7 @@
 # Shared by scripts/vm/*.sh: the guest kernels the harness knows, where each one lives and how to
 # read what fetch-kernel.sh resolved. Sourced, not run.
 # shellcheck shell=bash
+# shellcheck disable=SC2034 # the variables are for the scripts that source this file
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 # Debian's kernel images and headers are cached here (both extracted from their packages, never
@@ -12,15 +13,16 @@ KECHO_VM_DEFAULT_KERNEL=6.1-cloud
 # Other helpers run apt too: every apt call of ours holds this lock.
 KECHO_APT_LOCK=/tmp/kecho-apt.lock
 
-# vm_kernel_spec ID: "ABI_PREFIX FLAVOUR SUITE SCOPE" of a kernel of the list, or fails.
+# vm_kernel_spec ID: "ABI_PREFIX FLAVOUR SUITE SCOPE NETEM" of a kernel of the list, or fails.
 #   ABI_PREFIX  how the package names of that series start (linux-image-<ABI>-<FLAVOUR>)
 #   SUITE       the Debian suite it comes from (bookworm-backports is in our own sources only)
 #   SCOPE       full: every server's checks; module: kecho.ko's checks only (see docs/kernels.md)
+#   NETEM       netem: every server again under netem faults (about 40 s of guest time); - : not
 vm_kernel_spec() {
 	case $1 in
-	6.1-cloud) echo "6.1.0- cloud-amd64 bookworm full" ;;
-	6.12-cloud) echo "6.12. cloud-amd64 bookworm-backports full" ;;
-	6.1-rt) echo "6.1.0- rt-amd64 bookworm module" ;;
+	6.1-cloud) echo "6.1.0- cloud-amd64 bookworm full -" ;;
+	6.12-cloud) echo "6.12. cloud-amd64 bookworm-backports full netem" ;;
+	6.1-rt) echo "6.1.0- rt-amd64 bookworm module -" ;;
 	*) return 1 ;;
 	esac
 }

@@ -128,7 +128,9 @@ TEST_P(GuestKernel, ChecksAllPass) {
             required.push_back(std::string("netem-") + mode + "-no-leftover");
     for (const auto& name : required) EXPECT_TRUE(checks.count(name)) << "the guest never reported " << name;
     // A module-only kernel is one of the list's choices, not the harness's default.
-    if (kernel == "6.1-cloud" || kernel == "6.12-cloud") EXPECT_TRUE(full_scope) << kernel << " ran kecho.ko only";
+    if (kernel == "6.1-cloud" || kernel == "6.12-cloud") {
+        EXPECT_TRUE(full_scope) << kernel << " ran kecho.ko only";
+    }
 
     EXPECT_EQ(r.exit_code, 0) << r.err;
 
@@ -136,7 +138,7 @@ TEST_P(GuestKernel, ChecksAllPass) {
     // Debian package version, e.g. "Debian 6.1.192-2"), and the one the list asked for.
     std::smatch m;
     ASSERT_TRUE(
-        std::regex_search(r.out, m, std::regex(R"(KECHO-VM-CYCLE (\d+)s .*kernel=(\S+) package=(\S+) id=(\S+))")))
+        std::regex_search(r.out, m, std::regex(R"(KECHO-VM-CYCLE (\d+)s .*kernel=(\S+) package=(\S+) id=(\S+).*)")))
         << r.out;
     std::cout << "guest " << kernel << ": " << m[0] << "\n";
     EXPECT_EQ(m[4].str(), kernel);
