@@ -312,16 +312,17 @@ servers_checks() {
 	stop_all_servers
 }
 
-# Ports with connections still open (not listening, not TIME_WAIT), after a bounded wait.
+# Server-side connections on a port still open (not listening, not TIME_WAIT) after a bounded
+# wait: their count; the sockets themselves (state, queues) are left in /tmp/left.txt.
 open_connections() {
 	i=0
 	while [ $i -lt 150 ]; do
-		n=$(netstat -tn 2>/dev/null | awk -v p=":$1\$" '$4 ~ p && $6 != "TIME_WAIT" && $6 != "LISTEN"' | wc -l)
-		[ "$n" = 0 ] && break
+		netstat -tn 2>/dev/null | awk -v p=":$1\$" '$4 ~ p && $6 != "TIME_WAIT" && $6 != "LISTEN"' >/tmp/left.txt
+		[ -s /tmp/left.txt ] || break
 		sleep 0.2
 		i=$((i + 1))
 	done
-	echo "$n"
+	wc -l </tmp/left.txt
 }
 
 # Every server again with the loopback delaying (10 ms, 5 ms jitter), reordering and duplicating
@@ -344,7 +345,7 @@ netem_checks() {
 			--case half-close-1000 --case concurrent-200
 		n=$(open_connections "$port")
 		result "netem-$mode-no-leftover" "$([ "$n" = 0 ] && echo PASS || echo FAIL)" \
-			"$n connections left on port $port 30 s after the cases at most"
+			"$n connections left on port $port 30 s after the cases at most$(head -n3 /tmp/left.txt | tr -s ' \n' ' ' | sed 's/^./: &/')"
 	done
 	if [ -z "$UNSUPPORTED_BPF" ]; then
 		drain_after=$(loader_field drain_timeouts)
