@@ -19,6 +19,10 @@ packages=(
 	linux-perf
 	# the VM harness for kecho.ko (kernel image and headers come from scripts/vm/fetch-kernel.sh)
 	qemu-system-x86 busybox-static cpio gzip xz-utils zstd
+	# building kecho.ko against 6.12 headers: module BTF (CONFIG_DEBUG_INFO_BTF_MODULES) needs pahole
+	dwarves
+	# network faults (scripts/reliability.sh --faults, tests/faults): packet drop rules in a namespace
+	nftables
 )
 
 missing=()

@@ -4,43 +4,69 @@
 # Every figure is compared with its goal; a missed goal is reported as MISSED. Writes
 # <out>/reliability.md and <out>/reliability.json; exit 0 iff every goal was met.
 #
-#   scripts/reliability.sh [--quick] [--servers bpf,epoll,uring,kmod] [--build DIR] [--out DIR]
-#                          [--churn-seconds SEC] [--port PORT]
+#   scripts/reliability.sh [--quick] [--faults] [--servers bpf,epoll,uring,splice,kmod] [--build DIR]
+#                          [--out DIR] [--churn-seconds SEC] [--port PORT] [--loss PCT]
 # Servers run one at a time on PORT (default 24346); --servers none runs only the garbage
-# arguments. Root is needed for bpf and kmod only.
+# arguments; splice is in the default list when user-echo-server --help offers that engine.
+# Root is needed for bpf and kmod only (and for --faults).
+# --faults: instead, network faults for every server: PCT% (default 5) of the packets dropped in
+# each direction by nftables rules in a network namespace of its own (numgen random), then verify,
+# 1,000 half-closing clients and churn must lose no byte, leave no connection open on the port and
+# (bpf) complete every drain. kmod's faults run in the VM guests (netem; scripts/vm/guest-plan.sh).
 # --quick: small sizes, a minute or two per server, no VM. Full run: 10,000 connections held,
 # 1,000,000 churn cycles or --churn-seconds (default 90; the table says which ended the run),
 # 10,000 half-closing clients, 10,000 resets; kmod through the VM harness (its own smaller plan).
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/vm/vm-lib.sh" # KECHO_VM_DEFAULT_KERNEL: where kmod's guest results land
 
 usage() {
 	echo "reliability.sh: $1 (see --help)" >&2
 	exit 2
 }
 
-quick=0 servers="bpf,epoll,uring,kmod" build=$KECHO_BUILD out=$KECHO_TOP/results churn_seconds="" port=24346
+quick=0 faults=0 loss=5 servers="" build=$KECHO_BUILD out=$KECHO_TOP/results churn_seconds="" port=24346
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) quick=1; shift ;;
+	--faults) faults=1; shift ;;
+	--loss) [ $# -ge 2 ] || usage "--loss needs a percentage"; loss=$2; shift 2 ;;
 	--servers) [ $# -ge 2 ] || usage "--servers needs a list (bpf,epoll,uring,kmod)"; servers=$2; shift 2 ;;
 	--build) [ $# -ge 2 ] || usage "--build needs a directory"; build=$2; shift 2 ;;
 	--out) [ $# -ge 2 ] || usage "--out needs a directory"; out=$2; shift 2 ;;
 	--churn-seconds) [ $# -ge 2 ] || usage "--churn-seconds needs seconds"; churn_seconds=$2; shift 2 ;;
 	--port) [ $# -ge 2 ] || usage "--port needs a number"; port=$2; shift 2 ;;
-	-h | --help) sed -n '2,14s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,20s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	*) usage "unknown argument '$1'" ;;
 	esac
 done
+# The user-space engines this build's user-echo-server offers beyond epoll and uring (splice).
+extra_engines() {
+	"$build/user-echo-server" --help 2>/dev/null | grep -q 'splice' && echo ",splice"
+	true
+}
+if [ -z "$servers" ]; then
+	servers="bpf,epoll,uring$(extra_engines)"
+	[ "$faults" = 1 ] || servers="$servers,kmod"
+fi
 for s in ${servers//,/ }; do
-	case $s in bpf | epoll | uring | kmod | none) ;; *) usage "unknown server '$s' in --servers (bpf, epoll, uring, kmod, none)" ;; esac
+	case $s in bpf | epoll | uring | splice | kmod | none) ;; *) usage "unknown server '$s' in --servers (bpf, epoll, uring, splice, kmod, none)" ;; esac
+	[ "$faults" = 1 ] && [ "$s" = kmod ] &&
+		usage "--faults runs on this host, which loads no modules: kmod's faults run in the VM guests (ctest -L kmod-vm)"
 done
+[[ $loss =~ ^[0-9]+$ && $loss -ge 1 && $loss -le 50 ]] || usage "--loss must be a whole percentage from 1 to 50, not '$loss'"
 [ -z "$churn_seconds" ] || [[ $churn_seconds =~ ^[0-9]+$ && $churn_seconds -ge 1 ]] ||
 	usage "--churn-seconds must be a whole number of seconds, not '$churn_seconds'"
 [[ $port =~ ^[0-9]+$ && $port -ge 1 && $port -le 65535 ]] || usage "--port must be from 1 to 65535, not '$port'"
 case ,$servers, in *,bpf,* | *,kmod,*) need_root "$@" ;; esac
+[ "$faults" = 1 ] && need_root "$@"
 command -v jq >/dev/null || die "jq not found: apt-get install jq (or run scripts/install-deps.sh)"
 
+# Churn under loss: a number of cycles, bounded by a cap it should not reach (a retry cut short by
+# the cap would count as a failure).
+[ "$faults" = 1 ] && churn_seconds=${churn_seconds:-120}
+fault_cycles=2000
+[ "$quick" = 1 ] && fault_cycles=300
 if [ "$quick" = 1 ]; then
 	held=1000 hold=1 cycles=5000 churn_seconds=${churn_seconds:-20} clients=1000 resets=500
 	slow_clients=4 slow_seconds=3
@@ -92,7 +118,8 @@ row() {
 }
 
 port_of() { echo "$port"; }
-mode_of() { case $1 in bpf) echo bpf ;; epoll) echo user ;; uring) echo uring ;; esac }
+# bench's client for each server (one client for every user-space engine; the port tells them apart).
+mode_of() { case $1 in bpf) echo bpf ;; epoll | splice) echo user ;; uring) echo uring ;; esac }
 # Our own loader instance (run dir, cgroup): a developer's running echo-loader is left alone.
 loader() { "${in_ns[@]}" "$build/echo-loader" --run-dir "$work/run" "$@"; }
 cgroup=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)/kecho-reliability
@@ -351,14 +378,89 @@ kmod_in_vm() {
 		{ row "$label" run "vm-conn-holder does not build: $(tail -n 1 "$work/vm-build.out")" "builds" false; return; }
 	timeout 900 "$KECHO_TOP/scripts/vm/run-vm.sh" --build "$build" --plan test --timeout 600 --quiet \
 		>"$work/vm.out" 2>&1
-	if ! grep -q "KECHO-RESULT" "$build/vm/results.txt" 2>/dev/null; then
+	local results=$build/vm/$KECHO_VM_DEFAULT_KERNEL/results.txt
+	if ! grep -q "KECHO-RESULT" "$results" 2>/dev/null; then
 		row "$label" run "no results: $(tail -n 1 "$work/vm.out")" "runs" false
 		return
 	fi
 	local name verdict rest
 	while read -r _ name verdict rest; do
 		row "$label" "$name" "${rest:0:160}" "PASS" "$([ "$verdict" = PASS ] && echo true || echo false)"
-	done < <(grep -E "KECHO-RESULT (kmod|insmod|rmmod|kernel-log)" "$build/vm/results.txt")
+	done < <(grep -E "KECHO-RESULT (kmod|insmod|rmmod|kernel-log)" "$results")
+}
+
+# Network faults: nftables drops $loss% of the packets to the port and $loss% of those from it
+# (numgen random), in our network namespace only.
+faults_on() {
+	"${in_ns[@]}" nft -f - <<NFT
+table inet kecho_faults {
+	chain out {
+		type filter hook output priority 0; policy accept;
+		tcp dport $port numgen random mod 100 < $loss counter drop
+		tcp sport $port numgen random mod 100 < $loss counter drop
+	}
+}
+NFT
+}
+faults_off() { "${in_ns[@]}" nft delete table inet kecho_faults 2>/dev/null; }
+# "TO FROM": packets dropped so far on their way to the server and from it.
+faults_dropped() {
+	"${in_ns[@]}" nft list chain inet kecho_faults out 2>/dev/null |
+		awk '/counter packets/ { for (i = 1; i < NF; i++) if ($i == "packets") printf "%s ", $(i + 1) }'
+}
+
+# Waits (at most 60 s: lost FINs are retransmitted) until no connection is open on the port.
+connections_left() {
+	local n _
+	for _ in $(seq 120); do
+		n=$(port_sockets)
+		[ "$n" = 0 ] && break
+		sleep 0.5
+	done
+	echo "$n"
+}
+
+# verify, half-close and churn under packet loss; then nothing left open, every bpf drain done.
+run_faults() {
+	local name=$1 label="faults ($loss% loss each way)" d f p before after
+	start_srv "$name" || { row "$name" start "did not start" "starts" false "$(tail -n 2 "$work/$name.log")"; return; }
+	if ! faults_on 2>"$work/nft.err"; then
+		row "$name" "$label: nftables rules" "$(head -n 1 "$work/nft.err")" "rules in place" false
+		stop_srv
+		return
+	fi
+	read -r before _ < <(faults_dropped)
+	if bench_case "$name" verify --quick; then
+		p=$(jq -r '.passed' "$work/$name-verify.json") f=$(jq -r '.failed' "$work/$name-verify.json")
+		row "$name" "$label: verify --quick" "$p passed, $f failed$(jq -r '[.cases[] | select(.passed | not) | ": \(.name) \(.detail)"] | join("")' "$work/$name-verify.json")" \
+			"every case byte-exact" "$([ "$f" = 0 ] && [ "$p" -gt 0 ] && echo true || echo false)"
+	fi
+	if bench_case "$name" half-close --clients 1000; then
+		row "$name" "$label: half-close" "$(metric "$name" half-close '"\(.bytes_lost) bytes lost of \(.bytes_sent), \(.failed_clients) clients failed"')" \
+			"0 bytes lost, 1000 clients" "$([ "$(passed "$name" half-close)" = true ] && [ "$(metric "$name" half-close .bytes_lost)" = 0 ] && echo true || echo false)" \
+			"$(detail "$name" half-close)"
+	fi
+	# bench's churn gives a connect 2 s, less than the kernel's second SYN retransmission (3 s): a
+	# cycle whose handshake lost twice is retried (counted), as a real client would.
+	if bench_case "$name" churn --cycles "$fault_cycles" --duration-limit "$churn_seconds" --retry 10; then
+		row "$name" "$label: churn" "$(metric "$name" churn '"\(.cycles_done) cycles\(if .time_capped then " (time cap)" else "" end), \(.failures) failures, \(.retries) retried"')" \
+			"$fault_cycles cycles within ${churn_seconds} s, 0 failures" \
+			"$([ "$(passed "$name" churn)" = true ] && [ "$(metric "$name" churn .cycles_done)" = "$fault_cycles" ] && echo true || echo false)" \
+			"$(detail "$name" churn)"
+	fi
+	d=$(connections_left)
+	row "$name" "$label: connections left on the port" "$d (ss, after at most 60 s)" "0" "$([ "$d" = 0 ] && echo true || echo false)"
+	if [ "$name" = bpf ]; then
+		loader stats --json >"$work/bpf-faults-stats.json" 2>&1
+		row "$name" "$label: drains" "$(jq -r '.connections | "\(.drain_timeouts) drain timeouts, \(.active) active, \(.in_map) in the map, \(.closed)/\(.accepted) closed"' "$work/bpf-faults-stats.json" 2>&1)" \
+			"0 drain timeouts, 0 active, 0 in the map" \
+			"$(jq -r '.connections | .drain_timeouts == 0 and .active == 0 and .in_map == 0' "$work/bpf-faults-stats.json" 2>/dev/null || echo false)"
+	fi
+	read -r after d < <(faults_dropped)
+	row "$name" "$label: packets dropped" "$((after - before)) to the server, ${d:-0} from it in all" "> 0 each way (the faults happened)" \
+		"$([ $((after - before)) -gt 0 ] && [ "${d:-0}" -gt 0 ] && echo true || echo false)"
+	faults_off
+	stop_srv
 }
 
 start_time=$(date +%s)
@@ -372,10 +474,10 @@ for s in ${servers//,/ }; do
 			kmod_in_vm
 		fi
 		;;
-	*) run_server "$s" ;;
+	*) if [ "$faults" = 1 ]; then run_faults "$s"; else run_server "$s"; fi ;;
 	esac
 done
-bad_arguments
+[ "$faults" = 1 ] || bad_arguments
 
 jq -s --argjson quick "$quick" --arg date "$(date -u +%FT%TZ)" --argjson seconds $(($(date +%s) - start_time)) \
 	--argjson sizes "{\"held\":$held,\"hold_s\":$hold,\"churn_cycles\":$cycles,\"churn_seconds\":$churn_seconds,\"half_close_clients\":$clients,\"resets\":$resets,\"slow_clients\":$slow_clients,\"slow_seconds\":$slow_seconds}" \

@@ -1,105 +1,152 @@
 #!/usr/bin/env bash
-# Fetches the guest kernel for the kecho.ko VM harness: Debian 12's 6.1 cloud kernel image
-# (vmlinuz taken out of the package with dpkg-deb, not installed) and the headers package of the
-# SAME version (installed with apt, to build the module against). Idempotent: a cached, matching
-# pair is reused without touching apt.
+# Fetches one guest kernel of the VM harness's list: its vmlinuz, its headers (with the common
+# headers and kbuild packages they need) and its sch_netem module, all of ONE package version,
+# extracted from Debian's packages with dpkg-deb, never installed. apt runs with the harness's own
+# configuration (sources, package lists, cache under $KECHO_VM_CACHE/apt): bookworm-backports is added
+# there only, never to the system's sources, and apt still checks every signature against the
+# Debian archive keyring. Idempotent: a cached kernel is reused without touching apt.
 #
-#   scripts/vm/fetch-kernel.sh            (cache: $KECHO_VM_CACHE, default /var/cache/kecho-vm)
+#   scripts/vm/fetch-kernel.sh [--kernel ID]   ID: 6.1-cloud (default), 6.12-cloud, 6.1-rt
+#                                              (cache: $KECHO_VM_CACHE, default /var/cache/kecho-vm)
 set -euo pipefail
 . "$(dirname "$0")/vm-lib.sh"
 
-# Candidate package version of one package, empty when apt has none.
-candidate() {
-	apt-cache policy "$1" 2>/dev/null | sed -n 's/^ *Candidate: *//p' | grep -v '(none)' || true
-}
+kernel=$KECHO_VM_DEFAULT_KERNEL
+while [ $# -gt 0 ]; do
+	case $1 in
+	--kernel) [ $# -ge 2 ] || { echo "fetch-kernel.sh: --kernel needs one of: $KECHO_VM_KERNELS" >&2; exit 2; }
+		kernel=$2; shift 2 ;;
+	-h | --help) sed -n '2,10s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	*) echo "fetch-kernel.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+	esac
+done
+read -r abi_prefix flavour suite _ < <(vm_kernel_spec "$kernel") ||
+	{ echo "fetch-kernel.sh: unknown kernel '$kernel': one of $KECHO_VM_KERNELS" >&2; exit 2; }
+dir=$(vm_kernel_dir "$kernel")
+env_file=$dir/kernel.env
 
-# ABI (e.g. 6.1.0-56) the metapackage currently points at.
-meta_abi() {
-	apt-cache depends "$1" 2>/dev/null |
-		sed -n "s/^ *Depends: $2-\([0-9.]*-[0-9]*\)-$KECHO_VM_FLAVOUR\$/\1/p" | head -n1
+cached() {
+	[ -f "$env_file" ] || return 1
+	# shellcheck disable=SC1090
+	. "$env_file"
+	[ -f "${KECHO_VM_VMLINUZ:-}" ] && [ -f "${KECHO_VM_KDIR:-}/Makefile" ]
 }
+if cached; then
+	say "cached: $KECHO_VM_KVER ($KECHO_VM_PKGVER), image and headers of one version"
+	exit 0
+fi
 
-# An image/headers pair is usable when both packages have the same candidate version.
-pair_version() {
-	local img hdr
-	img=$(candidate "linux-image-$1-$KECHO_VM_FLAVOUR")
-	hdr=$(candidate "linux-headers-$1-$KECHO_VM_FLAVOUR")
-	[ -n "$img" ] && [ "$img" = "$hdr" ] && printf '%s\n' "$img"
+need_root --kernel "$kernel"
+command -v apt-get >/dev/null || die "apt-get not found: the VM harness needs Debian's kernel packages"
+mkdir -p "$KECHO_VM_CACHE"
+# One fetch at a time (ctest may start two kernels' tests, both wanting the package lists).
+exec 9>"$KECHO_VM_CACHE/.fetch.lock"
+flock 9
+cached && { say "cached by a concurrent fetch: $KECHO_VM_KVER ($KECHO_VM_PKGVER)"; exit 0; }
+
+# The harness's own apt: every suite it takes kernels from, signed by the Debian archive keyring.
+apt_dir=$KECHO_VM_CACHE/apt
+keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+[ -f "$keyring" ] || die "$keyring is missing: apt-get install debian-archive-keyring"
+mkdir -p "$apt_dir/lists/partial" "$apt_dir/archives/partial" "$apt_dir/sources.list.d"
+: >"$apt_dir/status"
+{
+	for s in bookworm bookworm-updates bookworm-backports; do
+		echo "deb [signed-by=$keyring] http://deb.debian.org/debian $s main"
+	done
+	echo "deb [signed-by=$keyring] http://deb.debian.org/debian-security bookworm-security main"
+} >"$apt_dir/sources.list"
+# apt downloads as _apt when it can: let it write our lists and archives.
+id _apt >/dev/null 2>&1 && chown -R _apt "$apt_dir/lists" "$apt_dir/archives"
+apt_opts=(-o "Dir::Etc::SourceList=$apt_dir/sources.list" -o "Dir::Etc::SourceParts=$apt_dir/sources.list.d"
+	-o "Dir::State::Lists=$apt_dir/lists" -o "Dir::State::status=$apt_dir/status" -o "Dir::Cache=$apt_dir"
+	-o "Dir::Cache::archives=$apt_dir/archives" -o "Dir::Cache::pkgcache=$apt_dir/pkgcache.bin"
+	-o "Dir::Cache::srcpkgcache=$apt_dir/srcpkgcache.bin")
+export DEBIAN_FRONTEND=noninteractive
+my_apt_get() { flock "$KECHO_APT_LOCK" apt-get -qq "${apt_opts[@]}" "$@"; }
+my_apt_cache() { apt-cache "${apt_opts[@]}" "$@" 2>/dev/null; }
+candidate() { my_apt_cache policy "$1" | sed -n 's/^ *Candidate: *//p' | grep -v '(none)' || true; }
+
+# Whether a package version comes from the kernel's suite ("bookworm" takes its -security and
+# -updates too; bookworm-backports is its own).
+from_suite() {
+	local suites=" $suite/"
+	[ "$suite" = bookworm ] && suites=" bookworm(-security|-updates)?/"
+	my_apt_cache madison "$1" | awk -F'|' -v v="$2" '{ gsub(/ /, "", $2) } $2 == v { print $3 }' | grep -Eq "$suites"
 }
-
+# Newest ABI of the series whose image and headers packages have the same candidate version.
 resolve() {
-	local img_abi hdr_abi ver abi
-	img_abi=$(meta_abi "linux-image-$KECHO_VM_FLAVOUR" linux-image)
-	hdr_abi=$(meta_abi "linux-headers-$KECHO_VM_FLAVOUR" linux-headers)
-	if [ -n "$img_abi" ] && [ "$img_abi" = "$hdr_abi" ] && ver=$(pair_version "$img_abi"); then
-		say "kernel image and headers agree: $img_abi-$KECHO_VM_FLAVOUR, package version $ver"
-		printf '%s %s\n' "$img_abi" "$ver"
-		return 0
-	fi
-	say "kernel image ($img_abi, $(candidate "linux-image-$img_abi-$KECHO_VM_FLAVOUR")) and headers" \
-		"($hdr_abi, $(candidate "linux-headers-$hdr_abi-$KECHO_VM_FLAVOUR")) differ: looking for a version both have"
-	# Newest ABI first; apt-cache pkgnames reads only the local package lists.
-	for abi in $(apt-cache pkgnames "linux-image-6.1.0-" |
-		sed -n "s/^linux-image-\([0-9.]*-[0-9]*\)-$KECHO_VM_FLAVOUR\$/\1/p" | sort -t- -k2,2nr); do
-		if ver=$(pair_version "$abi"); then
-			say "using $abi-$KECHO_VM_FLAVOUR (image and headers both at $ver)"
-			printf '%s %s\n' "$abi" "$ver"
+	local re abi img
+	re="^linux-image-(${abi_prefix//./\\.}[0-9a-z.+~-]*)-$flavour\$"
+	for abi in $(my_apt_cache pkgnames "linux-image-$abi_prefix" | sed -En "s/$re/\1/p" | sort -Vr); do
+		img=$(candidate "linux-image-$abi-$flavour")
+		if [ -n "$img" ] && [ "$img" = "$(candidate "linux-headers-$abi-$flavour")" ] &&
+			from_suite "linux-image-$abi-$flavour" "$img"; then
+			printf '%s %s\n' "$abi" "$img"
 			return 0
 		fi
 	done
 	return 1
 }
-
-# Reuse the cache when it is complete and still matches what apt offers (offline re-runs work too).
-if [ -f "$KECHO_VM_ENV" ]; then
-	# shellcheck disable=SC1090
-	. "$KECHO_VM_ENV"
-	if [ -f "${KECHO_VM_VMLINUZ:-}" ] && [ -f "${KECHO_VM_KDIR:-}/Makefile" ]; then
-		say "cached: $KECHO_VM_ABI-$KECHO_VM_FLAVOUR ($KECHO_VM_PKGVER), image and headers match"
-		exit 0
-	fi
+if ! read -r abi ver < <(resolve); then
+	say "updating the harness's own package lists ($apt_dir, suites bookworm, -updates, -security, -backports)"
+	my_apt_get update || die "apt-get update (harness sources $apt_dir/sources.list) failed: is the Debian mirror reachable?"
+	read -r abi ver < <(resolve) ||
+		die "no $flavour kernel $abi_prefix* in $suite whose image and headers have the same version"
 fi
+kver=$abi-$flavour
+say "$kernel: $kver, image and headers both at package version $ver ($suite)"
 
-need_root "$@"
-command -v apt-get >/dev/null || die "apt-get not found: the VM harness needs Debian's kernel packages"
-export DEBIAN_FRONTEND=noninteractive
-if [ -z "$(candidate "linux-image-$KECHO_VM_FLAVOUR")" ]; then
-	apt-get update -qq || die "apt-get update failed: is the Debian mirror reachable?"
+# The headers package, plus the packages it needs of the same source: common headers and kbuild.
+headers_deps() {
+	my_apt_cache show "linux-headers-$kver=$ver" | sed -n 's/^Depends: //p' | head -n1 | tr ',' '\n' |
+		sed -En 's/^ *(linux-(headers|kbuild)-[^ ]+)( \(= ([^)]+)\))?.*/\1=\4/p' | sed 's/=$//'
+}
+mapfile -t pkgs < <(printf '%s\n' "linux-image-$kver=$ver" "linux-headers-$kver=$ver"; headers_deps)
+tmp=$(mktemp -d "$KECHO_VM_CACHE/.fetch.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+id _apt >/dev/null 2>&1 && chown _apt "$tmp"
+say "downloading ${pkgs[*]} (extracted, not installed)"
+(cd "$tmp" && my_apt_get download "${pkgs[@]}") || die "apt-get download ${pkgs[*]} failed: is the Debian mirror reachable?"
+root=$tmp/root
+for deb in "$tmp"/*.deb; do
+	dpkg-deb -x "$deb" "$root" || die "dpkg-deb could not unpack $deb"
+done
+img_ver=$(dpkg-deb -f "$tmp"/linux-image-*.deb Version)
+hdr_ver=$(dpkg-deb -f "$tmp/$(cd "$tmp" && ls linux-headers-"$abi"-"$flavour"_*.deb)" Version)
+if [ "$img_ver" != "$ver" ] || [ "$hdr_ver" != "$ver" ]; then
+	die "downloaded image $img_ver and headers $hdr_ver, wanted both at $ver"
 fi
-read -r abi ver < <(resolve) ||
-	die "no $KECHO_VM_FLAVOUR kernel whose image and headers have the same version: run apt-get update"
-kver=$abi-$KECHO_VM_FLAVOUR
-dir=$KECHO_VM_CACHE/$kver
-mkdir -p "$dir"
+[ -f "$root/boot/vmlinuz-$kver" ] || die "linux-image-$kver has no /boot/vmlinuz-$kver"
+[ -f "$root/usr/src/linux-headers-$kver/Makefile" ] || die "linux-headers-$kver has no Makefile"
+# The flavour's Makefile includes the common headers by their installed path: point it at ours.
+sed -i "s#^include /usr/src/#include $dir/root/usr/src/#" "$root/usr/src/linux-headers-$kver/Makefile"
 
-if [ ! -f "$dir/vmlinuz" ]; then
-	say "downloading linux-image-$kver $ver (extracted, not installed)"
-	tmp=$(mktemp -d "$KECHO_VM_CACHE/.fetch.XXXXXX")
-	# apt-get download drops privileges to _apt when it can write the directory.
-	id _apt >/dev/null 2>&1 && chown _apt "$tmp"
-	trap 'rm -rf "$tmp"' EXIT
-	(cd "$tmp" && apt-get download -qq "linux-image-$kver=$ver") ||
-		die "apt-get download linux-image-$kver=$ver failed: is the Debian mirror reachable?"
-	dpkg-deb -x "$tmp"/linux-image-*.deb "$tmp/root" || die "dpkg-deb could not unpack linux-image-$kver"
-	cp "$tmp/root/boot/vmlinuz-$kver" "$dir/vmlinuz.part" || die "the package has no /boot/vmlinuz-$kver"
-	mv "$dir/vmlinuz.part" "$dir/vmlinuz"
-fi
-
-kdir=/usr/src/linux-headers-$kver
-installed=$(dpkg-query -W -f='${Status} ${Version}' "linux-headers-$kver" 2>/dev/null || true)
-if [ "$installed" != "install ok installed $ver" ] || [ ! -f "$kdir/Makefile" ]; then
-	say "installing linux-headers-$kver $ver"
-	apt-get install -y -qq --no-install-recommends "linux-headers-$kver=$ver" >/dev/null ||
-		die "apt-get install linux-headers-$kver=$ver failed"
-fi
-[ -f "$kdir/Makefile" ] || die "linux-headers-$kver is installed but $kdir/Makefile is missing"
-
-cat >"$KECHO_VM_ENV.part" <<ENV
+# Keep the image, its config, the headers trees, kbuild and sch_netem; drop the other modules.
+rm -rf "$dir.new"
+mkdir -p "$dir.new"
+mv "$root/boot/vmlinuz-$kver" "$dir.new/vmlinuz"
+mv "$root/boot/config-$kver" "$dir.new/config"
+netem=$(find "$root/lib/modules/$kver" -name 'sch_netem.ko*' | head -n1)
+case $netem in
+*.ko.xz) xz -dc "$netem" >"$dir.new/sch_netem.ko" ;;
+*.ko.zst) zstd -qdc "$netem" >"$dir.new/sch_netem.ko" ;;
+*.ko) cp "$netem" "$dir.new/sch_netem.ko" ;;
+esac
+rm -rf "${root:?}/lib/modules" "${root:?}/boot" "${root:?}/usr/share"
+mv "$root" "$dir.new/root"
+cat >"$dir.new/kernel.env" <<ENV
+KECHO_VM_ID=$kernel
 KECHO_VM_ABI=$abi
 KECHO_VM_KVER=$kver
 KECHO_VM_PKGVER=$ver
+KECHO_VM_SUITE=$suite
 KECHO_VM_VMLINUZ=$dir/vmlinuz
-KECHO_VM_KDIR=$kdir
+KECHO_VM_CONFIG=$dir/config
+KECHO_VM_KDIR=$dir/root/usr/src/linux-headers-$kver
+KECHO_VM_NETEM=$([ -f "$dir.new/sch_netem.ko" ] && echo "$dir/sch_netem.ko")
 ENV
-mv "$KECHO_VM_ENV.part" "$KECHO_VM_ENV"
-say "guest kernel ready: $dir/vmlinuz, headers $kdir (both $ver)"
+rm -rf "$dir"
+mv "$dir.new" "$dir"
+cached || die "the $kernel kernel cache $dir is incomplete after the fetch"
+say "guest kernel ready: $dir/vmlinuz, headers $KECHO_VM_KDIR (both $ver)"

@@ -2,19 +2,22 @@
 # Packs the guest's initramfs: busybox-static, kecho.ko, the guest init and test plan, and every
 # one of our binaries that the build dir has (with the shared libraries ldd names, at the same
 # paths, plus the dynamic loader). A binary the build dir lacks is left out here; the guest plan
-# reports each missing one as a FAIL, never as a skip.
+# reports each missing one as a FAIL, never as a skip. With --netem, the kernel's sch_netem.ko and
+# iproute2's tc (with its libraries) go in too, for the guest's netem fault checks.
 #
 #   make-initramfs.sh --module kecho.ko --build BUILD_DIR --plan-env FILE --out initramfs.cpio.gz
+#                     [--netem sch_netem.ko]
 set -euo pipefail
 . "$(dirname "$0")/vm-lib.sh"
 
-module='' build='' plan_env='' out=''
+module='' build='' plan_env='' out='' netem=''
 while [ $# -gt 0 ]; do
 	case $1 in
 	--module) module=$2; shift 2 ;;
 	--build) build=$2; shift 2 ;;
 	--plan-env) plan_env=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
+	--netem) netem=$2; shift 2 ;;
 	*) echo "make-initramfs.sh: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 done
@@ -47,10 +50,9 @@ copy_same_path() {
 	cp -L "$1" "$root$1"
 }
 
-included=()
-for name in bench user-echo-server echo-loader vm-conn-holder; do
-	bin=$build/$name
-	[ -x "$bin" ] || continue
+# add_binary PATH: into /kecho, with the shared libraries ldd names.
+add_binary() {
+	local bin=$1 name=${1##*/} lib
 	# Debug info only slows the boot; fall back to a plain copy if strip is missing.
 	strip --strip-debug -o "$root/kecho/$name" "$bin" 2>/dev/null || cp "$bin" "$root/kecho/$name"
 	included+=("$name")
@@ -58,7 +60,19 @@ for name in bench user-echo-server echo-loader vm-conn-holder; do
 	while read -r lib; do
 		copy_same_path "$lib"
 	done < <(ldd "$bin" 2>/dev/null | sed -n 's/.*=> \(\/[^ ]*\) .*/\1/p; s/^[[:space:]]*\(\/[^ ]*\) (0x.*/\1/p')
+}
+
+included=()
+for name in bench user-echo-server echo-loader vm-conn-holder; do
+	[ -x "$build/$name" ] && add_binary "$build/$name"
 done
+if [ -n "$netem" ]; then
+	[ -f "$netem" ] || die "sch_netem module $netem not found"
+	tc=$(command -v tc || true)
+	[ -n "$tc" ] || die "tc not found: apt-get install iproute2 (or run scripts/install-deps.sh)"
+	cp "$netem" "$root/kecho/sch_netem.ko"
+	add_binary "$tc"
+fi
 printf '%s\n' "${included[@]}" >"$root/kecho/included"
 
 (cd "$root" && find . -print0 | cpio --null -o -H newc --quiet) | gzip -1 >"$out.part"
