@@ -7,7 +7,8 @@ set -euo pipefail
 need_root "$@"
 
 "$KECHO_TOP/scripts/install-deps.sh"
-build_all
+# Our own code must build without a warning here (and in CI); users' builds do not use -Werror.
+build_all -DKECHO_WERROR=ON
 export KECHO_REQUIRE_ALL=1
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 cd "$KECHO_BUILD"
