@@ -17,6 +17,9 @@ packages=(
 	gnuplot-nox
 	# scripts/perf.sh: per-request work items, context switches and system calls
 	linux-perf
+	# packages and the bundle (scripts/package.sh, tests/packaging): man pages, lintian,
+	# dpkg-shlibdeps, the DKMS build of kecho.ko
+	help2man lintian dpkg-dev dkms
 	# the VM harness for kecho.ko (kernel image and headers come from scripts/vm/fetch-kernel.sh)
 	qemu-system-x86 busybox-static cpio gzip xz-utils zstd
 )
