@@ -8,7 +8,6 @@
 include(GNUInstallDirs)
 
 set(KECHO_PROGRAMS bench echo-loader user-echo-server)
-set(KECHO_INSTALL_BINDIR ${CMAKE_INSTALL_FULL_BINDIR})
 set(kecho_pkg ${CMAKE_SOURCE_DIR}/packaging)
 set(kecho_gen ${CMAKE_BINARY_DIR}/packaging)
 
@@ -49,23 +48,27 @@ else()
   message(STATUS "help2man not found: no man pages (apt-get install help2man, or run scripts/install-deps.sh)")
 endif()
 
-# systemd units, with the installed program paths.
+# systemd units, with the installed program paths: written at install time, when the prefix is
+# known (CPack installs to /usr whatever the build tree was configured with).
 set(KECHO_SYSTEMD_UNITDIR "lib/systemd/system" CACHE STRING "systemd unit directory, relative to the prefix")
 foreach(unit kecho-echo-loader.service kecho-user-echo-server@.service)
-  configure_file(${kecho_pkg}/systemd/${unit}.in ${kecho_gen}/systemd/${unit} @ONLY)
+  install(CODE "set(KECHO_INSTALL_BINDIR \"\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_BINDIR}\")
+    configure_file(${kecho_pkg}/systemd/${unit}.in ${kecho_gen}/systemd/${unit} @ONLY)"
+    COMPONENT programs)
   install(FILES ${kecho_gen}/systemd/${unit} DESTINATION ${KECHO_SYSTEMD_UNITDIR} COMPONENT programs)
 endforeach()
 
-# Docs: README, docs/, copyright and changelog where Debian expects them.
+# Docs: README, docs/, copyright and changelog where Debian expects them (changelog.Debian.gz: the
+# package version has a Debian revision, -1).
 set(kecho_docdir ${CMAKE_INSTALL_DATADIR}/doc/kecho-bpf)
-configure_file(${kecho_pkg}/debian/changelog.in ${kecho_gen}/changelog @ONLY)
+configure_file(${kecho_pkg}/debian/changelog.in ${kecho_gen}/changelog.Debian @ONLY)
 add_custom_command(
-  OUTPUT ${kecho_gen}/changelog.gz
-  COMMAND gzip -9nkf ${kecho_gen}/changelog
-  DEPENDS ${kecho_gen}/changelog
+  OUTPUT ${kecho_gen}/changelog.Debian.gz
+  COMMAND gzip -9nkf ${kecho_gen}/changelog.Debian
+  DEPENDS ${kecho_gen}/changelog.Debian
   VERBATIM)
-add_custom_target(kecho_changelog ALL DEPENDS ${kecho_gen}/changelog.gz)
-install(FILES ${CMAKE_SOURCE_DIR}/README.md ${kecho_pkg}/debian/copyright ${kecho_gen}/changelog.gz
+add_custom_target(kecho_changelog ALL DEPENDS ${kecho_gen}/changelog.Debian.gz)
+install(FILES ${CMAKE_SOURCE_DIR}/README.md ${kecho_pkg}/debian/copyright ${kecho_gen}/changelog.Debian.gz
         DESTINATION ${kecho_docdir} COMPONENT programs)
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/docs/ DESTINATION ${kecho_docdir} COMPONENT programs)
 
@@ -75,7 +78,7 @@ configure_file(${kecho_pkg}/dkms/dkms.conf.in ${kecho_gen}/dkms/dkms.conf @ONLY)
 install(FILES ${CMAKE_SOURCE_DIR}/kmod/Kbuild ${CMAKE_SOURCE_DIR}/kmod/Makefile ${CMAKE_SOURCE_DIR}/kmod/kecho.c
               ${kecho_gen}/dkms/dkms.conf
         DESTINATION src/kecho-${PROJECT_VERSION} COMPONENT dkms)
-install(FILES ${kecho_pkg}/debian/copyright ${kecho_gen}/changelog.gz
+install(FILES ${kecho_pkg}/debian/copyright ${kecho_gen}/changelog.Debian.gz
         DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/kecho-dkms COMPONENT dkms)
 foreach(script postinst prerm)
   configure_file(${kecho_pkg}/dkms/${script}.in ${kecho_gen}/dkms/${script} @ONLY

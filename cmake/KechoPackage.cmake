@@ -6,7 +6,7 @@
 # Build them with `cpack -G DEB` in the build tree, or scripts/package.sh from a fresh clone.
 set(CPACK_PACKAGE_NAME kecho-bpf)
 set(CPACK_PACKAGE_VENDOR "kecho-bpf")
-set(CPACK_PACKAGE_CONTACT "kecho-bpf maintainers <kecho-bpf@localhost.localdomain>")
+set(CPACK_PACKAGE_CONTACT "kecho-bpf maintainers <kecho-bpf@example.org>")
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "TCP echo in user space, a kernel module and eBPF, and a benchmark")
 set(CPACK_RESOURCE_FILE_LICENSE ${CMAKE_SOURCE_DIR}/LICENSE)

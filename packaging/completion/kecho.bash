@@ -19,7 +19,7 @@ _kecho_complete() {
 	help=$("$cmd" ${sub:+"$sub"} --help 2>/dev/null) || return
 	# A value after an option: the choices --help lists as "epoll: ..., uring: ...", else files.
 	if [[ $prev == --* ]] && grep -Eq -- "^ *(-[a-z],)?$prev [A-Z]" <<<"$help"; then
-		choices=$(grep -E -- "^ *(-[a-z],)?$prev " <<<"$help" | grep -oE '(^|; |[ (])[a-z][a-z-]*:' | tr -d ' (;:')
+		choices=$(grep -E -- "^ *(-[a-z],)?$prev " <<<"$help" | grep -oE '(; |  )[a-z][a-z-]*:' | tr -d ' ;:')
 		if [ -n "$choices" ]; then
 			mapfile -t COMPREPLY < <(compgen -W "$choices" -- "$cur")
 		else

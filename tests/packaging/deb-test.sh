@@ -54,15 +54,15 @@ done
 # The completion offers the installed program's own options.
 # shellcheck disable=SC1091
 words=$(PATH=$root/usr/bin:$PATH bash -c ". $root/usr/share/bash-completion/completions/kecho-bench
-	COMP_WORDS=(kecho-bench --work); COMP_CWORD=1; _kecho_complete; echo \${COMPREPLY[*]}")
-[ "$words" = --workload ] || fail "completing 'kecho-bench --work' gave '$words', not --workload"
+	COMP_WORDS=(kecho-bench --worklo); COMP_CWORD=1; _kecho_complete; echo \${COMPREPLY[*]}")
+[ "$words" = --workload ] || fail "completing 'kecho-bench --worklo' gave '$words', not --workload"
 for unit in kecho-echo-loader.service kecho-user-echo-server@.service; do
-	[ -s "$root/lib/systemd/system/$unit" ] || fail "no systemd unit $unit"
-	grep -q "^ExecStart=/usr/bin/kecho-" "$root/lib/systemd/system/$unit" || fail "$unit does not start /usr/bin/kecho-*"
+	[ -s "$root/usr/lib/systemd/system/$unit" ] || fail "no systemd unit $unit"
+	grep -q "^ExecStart=/usr/bin/kecho-" "$root/usr/lib/systemd/system/$unit" || fail "$unit does not start /usr/bin/kecho-*"
 done
-grep -q '^ExecStop=/usr/bin/kecho-echo-loader detach' "$root/lib/systemd/system/kecho-echo-loader.service" ||
+grep -q '^ExecStop=/usr/bin/kecho-echo-loader detach' "$root/usr/lib/systemd/system/kecho-echo-loader.service" ||
 	fail "kecho-echo-loader.service does not detach on stop"
-for doc in README.md copyright changelog.gz; do
+for doc in README.md copyright changelog.Debian.gz; do
 	[ -s "$root/usr/share/doc/kecho-bpf/$doc" ] || fail "no /usr/share/doc/kecho-bpf/$doc"
 done
 for f in dkms.conf kecho.c Kbuild Makefile; do
