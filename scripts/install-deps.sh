@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
 # Installs everything the project needs (build, tests, plots, the VM harness) from Debian's
 # packages. Idempotent: packages already present are not touched, apt-get runs only when needed.
 set -euo pipefail

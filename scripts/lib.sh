@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 # Shared by the scripts in scripts/: paths, messages, root re-exec. Sourced, not run.
 # shellcheck shell=bash
 KECHO_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
 # The README's test command: installs what is missing, builds, runs every test with ctest.
 # As root (CI) a test that would skip for lack of a capability fails instead, so coverage never
 # silently disappears. Extra arguments go to ctest (e.g. -L user, -R Verify).
