@@ -28,7 +28,7 @@ version=$(sed -n 's/^CMAKE_PROJECT_VERSION:[A-Z]*=//p' "$build/CMakeCache.txt")
 name=kecho-bpf-$version-$(uname -m)
 busybox=$(command -v busybox) || die "busybox not found: apt-get install busybox-static (or run scripts/install-deps.sh)"
 
-is_static() { ldd "$1" 2>&1 | grep -Eq 'not a dynamic executable|statically linked'; }
+is_static() { [[ $(ldd "$1" 2>&1) =~ "not a dynamic executable"|"statically linked" ]]; }
 
 stage=$(mktemp -d "${TMPDIR:-/tmp}/kecho-bundle.XXXXXX")
 trap 'rm -rf "$stage"' EXIT

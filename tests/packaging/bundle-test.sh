@@ -37,7 +37,7 @@ unshare --mount --net --propagation private bash -c '
 	mkdir -p "$root/sys/fs/cgroup/unified"
 	mount --bind /sys/fs/cgroup/unified "$root/sys/fs/cgroup/unified"
 	exec env -i PATH=/nonexistent TMPDIR=/tmp KECHO_RUN_DIR=/tmp/kecho-run KECHO_CGROUP="$3" \
-		chroot "$root" "/$2/busybox" sh "/$2/compare" --quick --connections 2 --duration 0.5 --warmup 0.2 --repeat 1
+		"$(command -v chroot)" "$root" "/$2/busybox" sh "/$2/compare" --quick --connections 2 --duration 0.5 --warmup 0.2 --repeat 1
 ' bundle-test "$work/root" "$bundle" "$cgroup" | tee "$work/compare.out"
 rc=${PIPESTATUS[0]}
 [ "$rc" -eq 0 ] || fail "the bundle's compare failed in the empty root (exit $rc)"
