@@ -19,6 +19,10 @@ set(kecho_summary_user-echo-server "TCP echo server in user space (epoll, io_uri
 foreach(program ${KECHO_PROGRAMS})
   install(PROGRAMS $<TARGET_FILE:${program}> DESTINATION ${CMAKE_INSTALL_BINDIR}
           RENAME kecho-${program} COMPONENT programs)
+  # install(PROGRAMS) is not stripped by `cmake --install --strip` or CPACK_STRIP_FILES: do it here.
+  install(CODE "if(CMAKE_INSTALL_DO_STRIP)
+      execute_process(COMMAND ${CMAKE_STRIP} \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_BINDIR}/kecho-${program}\")
+    endif()" COMPONENT programs)
   install(FILES ${kecho_pkg}/completion/kecho.bash DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions
           RENAME kecho-${program} COMPONENT programs)
 endforeach()

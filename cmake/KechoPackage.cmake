@@ -28,9 +28,10 @@ set(CPACK_DEBIAN_PROGRAMS_PACKAGE_NAME kecho-bpf)
 set(CPACK_DEBIAN_PROGRAMS_PACKAGE_SHLIBDEPS ON)
 set(CPACK_COMPONENT_PROGRAMS_DESCRIPTION
     "TCP echo servers in user space and eBPF, and the benchmark that compares them
- kecho-user-echo-server echoes in user space (epoll, io_uring); kecho-echo-loader echoes inside
- the kernel through an eBPF sockmap; kecho-bench drives every server the same way, checks every
- byte and compares them. The kernel-module server is in kecho-dkms.")
+ kecho-user-echo-server echoes in user space (epoll, io_uring).
+ kecho-echo-loader echoes inside the kernel through an eBPF sockmap.
+ kecho-bench drives every server the same way, checks every byte and
+ compares them. The kernel-module server is in kecho-dkms.")
 
 set(CPACK_DEBIAN_DKMS_PACKAGE_NAME kecho-dkms)
 set(CPACK_DEBIAN_DKMS_PACKAGE_ARCHITECTURE all)
@@ -39,7 +40,7 @@ set(CPACK_DEBIAN_DKMS_PACKAGE_SECTION kernel)
 set(CPACK_DEBIAN_DKMS_PACKAGE_CONTROL_EXTRA "${CMAKE_BINARY_DIR}/packaging/dkms/postinst;${CMAKE_BINARY_DIR}/packaging/dkms/prerm")
 set(CPACK_COMPONENT_DKMS_DESCRIPTION
     "TCP echo server as a Linux kernel module (DKMS source)
- kecho.ko echoes TCP on port 12345 from kernel sockets and workqueues. DKMS builds it for each
- installed kernel: load it with modprobe kecho.")
+ kecho.ko echoes TCP on port 12345 from kernel sockets and workqueues.
+ DKMS builds it for each installed kernel: load it with modprobe kecho.")
 
 include(CPack)

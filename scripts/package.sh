@@ -34,7 +34,7 @@ debs=("$build"/packages/*.deb)
 [ -f "${debs[0]}" ] || die "cpack made no .deb (see $build/cpack.log)"
 cp "${debs[@]}" "$dist/"
 for deb in "${debs[@]}"; do
-	lintian --no-tag-display-limit "$deb" >"$build/lintian-$(basename "$deb").log" 2>&1 || true
+	lintian --tag-display-limit 0 "$deb" >"$build/lintian-$(basename "$deb").log" 2>&1 || true
 	if grep -q '^E: ' "$build/lintian-$(basename "$deb").log"; then
 		cat "$build/lintian-$(basename "$deb").log" >&2
 		die "lintian reports errors in $(basename "$deb") (above)"

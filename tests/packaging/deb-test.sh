@@ -21,7 +21,7 @@ dkms_deb=$(ls "$build"/packages/kecho-dkms_"$version"-1_all.deb)
 echo "made $(basename "$programs_deb") and $(basename "$dkms_deb")"
 
 for deb in "$programs_deb" "$dkms_deb"; do
-	lintian --no-tag-display-limit "$deb" >"$work/lintian.log" 2>&1 || true
+	lintian --tag-display-limit 0 "$deb" >"$work/lintian.log" 2>&1 || true
 	if grep -q '^E: ' "$work/lintian.log"; then
 		cat "$work/lintian.log"
 		fail "lintian reports errors in $(basename "$deb")"
