@@ -3,6 +3,8 @@
 # The build test (ctest label `build`): the three programs build without a warning, with warnings
 # as errors, in every build type with both supported compilers (GCC 12 and clang 14). Only the
 # programs are built (not the test suites), as unity builds, to keep the test within minutes.
+# GCC Release is built static (-DKECHO_STATIC=ON): the bundle test (bundle-test.sh) packs that build
+# instead of compiling the programs once more.
 # The main build of scripts/test.sh (GCC, RelWithDebInfo, -DKECHO_WERROR=ON) counts as that
 # configuration when it is one: it is not built twice.
 #
@@ -34,8 +36,10 @@ for compiler in gcc clang; do
 			continue
 		fi
 		dir=$work/$compiler-$type
+		static=OFF
+		[ $compiler-$type = gcc-Release ] && static=ON
 		start=$(date +%s)
-		if cmake -S "$src" -B "$dir" -DCMAKE_BUILD_TYPE=$type -DKECHO_WERROR=ON -DKECHO_TESTS=OFF -DCMAKE_UNITY_BUILD=ON \
+		if cmake -S "$src" -B "$dir" -DCMAKE_BUILD_TYPE=$type -DKECHO_WERROR=ON -DKECHO_TESTS=OFF -DKECHO_STATIC=$static -DCMAKE_UNITY_BUILD=ON \
 			-DCMAKE_C_COMPILER=$cc -DCMAKE_CXX_COMPILER=$cxx \
 			${launcher:+-DCMAKE_CXX_COMPILER_LAUNCHER=$launcher -DCMAKE_C_COMPILER_LAUNCHER=$launcher} \
 			>"$dir.log" 2>&1 &&
