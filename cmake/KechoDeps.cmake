@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 # Every external dependency, found once. A missing one stops configure with the Debian package
 # that provides it (scripts/install-deps.sh installs them all).
 find_package(PkgConfig)
@@ -33,12 +34,14 @@ if(NOT nlohmann_json_FOUND)
   message(FATAL_ERROR "nlohmann-json not found: apt-get install nlohmann-json3-dev (or run scripts/install-deps.sh)")
 endif()
 
-find_package(GTest CONFIG QUIET)
-if(NOT GTest_FOUND)
-  find_package(GTest QUIET)
-endif()
-if(NOT GTest_FOUND)
-  message(FATAL_ERROR "GoogleTest not found: apt-get install libgtest-dev googletest (or run scripts/install-deps.sh)")
+if(KECHO_TESTS)
+  find_package(GTest CONFIG QUIET)
+  if(NOT GTest_FOUND)
+    find_package(GTest QUIET)
+  endif()
+  if(NOT GTest_FOUND)
+    message(FATAL_ERROR "GoogleTest not found: apt-get install libgtest-dev googletest (or run scripts/install-deps.sh)")
+  endif()
 endif()
 
 find_program(BPF_CLANG NAMES clang clang-14 clang-15 clang-16)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
 # Installs everything the project needs (build, tests, plots, the VM harness) from Debian's
 # packages. Idempotent: packages already present are not touched, apt-get runs only when needed.
 set -euo pipefail
@@ -17,6 +18,9 @@ packages=(
 	gnuplot-nox
 	# scripts/perf.sh: per-request work items, context switches and system calls
 	linux-perf
+	# packages and the bundle (scripts/package.sh, tests/packaging): man pages, lintian,
+	# dpkg-shlibdeps, the DKMS build of kecho.ko
+	help2man lintian dpkg-dev dkms
 	# the VM harness for kecho.ko (kernel image and headers come from scripts/vm/fetch-kernel.sh)
 	qemu-system-x86 busybox-static cpio gzip xz-utils zstd
 	# building kecho.ko against 6.12 headers: module BTF (CONFIG_DEBUG_INFO_BTF_MODULES) needs pahole

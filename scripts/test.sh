@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
 # The README's test command: installs what is missing, builds, runs every test with ctest.
 # As root (CI) a test that would skip for lack of a capability fails instead, so coverage never
 # silently disappears. Extra arguments go to ctest (e.g. -L user, -R Verify).
@@ -7,7 +8,8 @@ set -euo pipefail
 need_root "$@"
 
 "$KECHO_TOP/scripts/install-deps.sh"
-build_all
+# Our own code must build without a warning here (and in CI); users' builds do not use -Werror.
+build_all -DKECHO_WERROR=ON
 export KECHO_REQUIRE_ALL=1
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 cd "$KECHO_BUILD"

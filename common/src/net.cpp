@@ -22,16 +22,20 @@ std::uint16_t SocketAddress::port() const {
 }
 
 std::string SocketAddress::to_string() const {
+    // Built by appending to one string: GCC 12's -Wrestrict misfires on `"[" + std::string(...)`
+    // (operator+(const char*, string&&) inlines an insert it cannot prove is non-overlapping).
     char text[INET6_ADDRSTRLEN] = {};
+    std::string out;
     if (family() == AF_INET) {
         inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage)->sin_addr, text, sizeof(text));
-        return std::string(text) + ":" + std::to_string(port());
-    }
-    if (family() == AF_INET6) {
+        out.append(text);
+    } else if (family() == AF_INET6) {
         inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_addr, text, sizeof(text));
-        return "[" + std::string(text) + "]:" + std::to_string(port());
+        out.append("[").append(text).append("]");
+    } else {
+        return "<unknown address family>";
     }
-    return "<unknown address family>";
+    return out.append(":").append(std::to_string(port()));
 }
 
 SocketAddress parse_address(const std::string& host_in, std::uint16_t port) {
