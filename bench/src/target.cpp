@@ -6,7 +6,7 @@
 namespace kecho::bench {
 
 const std::vector<Mode>& all_modes() {
-    static const std::vector<Mode> modes = {Mode::bpf, Mode::kmod, Mode::user, Mode::uring, Mode::floor};
+    static const std::vector<Mode> modes = {Mode::bpf, Mode::kmod, Mode::user, Mode::uring, Mode::floor, Mode::splice};
     return modes;
 }
 
@@ -17,6 +17,7 @@ const char* mode_name(Mode mode) {
         case Mode::user: return "user";
         case Mode::uring: return "uring";
         case Mode::floor: return "floor";
+        case Mode::splice: return "splice";
     }
     return "?";
 }
@@ -34,6 +35,7 @@ std::uint16_t default_port(Mode mode) {
         case Mode::user: return ports::user;
         case Mode::uring: return ports::uring;
         case Mode::floor: return ports::busypoll;
+        case Mode::splice: return ports::splice;
     }
     return 0;
 }
@@ -44,7 +46,8 @@ const char* start_hint(Mode mode) {
         case Mode::kmod: return "sudo insmod kmod/kecho.ko; where the kernel cannot load modules: scripts/vm/compare-in-guest.sh";
         case Mode::user: return "./user-echo-server";
         case Mode::uring: return "./user-echo-server --engine uring";
-        case Mode::floor: return "./user-echo-server --engine busypoll";
+        case Mode::floor: return "./user-echo-server --engine floor";
+        case Mode::splice: return "./user-echo-server --engine splice";
     }
     return "?";
 }

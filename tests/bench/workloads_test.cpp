@@ -163,5 +163,5 @@ TEST(Compare, NothingReachableIsAnError) {
                     "floor=" + std::to_string(dead), "--duration", "0.3"});
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_NE(r.err.find("no server is reachable"), std::string::npos) << r.err;
-    EXPECT_NE(r.err.find("./user-echo-server --engine busypoll"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("./user-echo-server --engine floor"), std::string::npos) << r.err;
 }
