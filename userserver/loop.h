@@ -10,8 +10,8 @@ namespace kecho::userserver {
 
 struct LoopContext {
     const Config* config = nullptr;
-    UniqueFd listener;                        // bound and listening, non-blocking
-    int stop_fd = -1;                         // eventfd, readable once the server should stop
+    UniqueFd listener;  // bound and listening, non-blocking
+    int stop_fd = -1;   // eventfd, readable once the server should stop
 };
 
 class Loop {

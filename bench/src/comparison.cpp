@@ -7,8 +7,12 @@
 namespace kecho::bench {
 namespace {
 
-double per_second(double value, double seconds) { return seconds > 0 ? value / seconds : 0; }
-double per_unit(double total, double count) { return count > 0 ? total / count : NAN; }
+double per_second(double value, double seconds) {
+    return seconds > 0 ? value / seconds : 0;
+}
+double per_unit(double total, double count) {
+    return count > 0 ? total / count : NAN;
+}
 
 std::string describe(const RunShape& shape, const LoadOptions& l, const BurstOptions& b) {
     char text[512];
@@ -16,8 +20,9 @@ std::string describe(const RunShape& shape, const LoadOptions& l, const BurstOpt
                        (shape.modes > 1 ? " per mode, interleaved" : "");
     const char* client = l.engine == ClientEngine::blocking ? "blocking" : "epoll";
     if (shape.workload == "burst")
-        std::snprintf(text, sizeof(text), "burst: %u threads x %u rounds, message '%s' (%zu bytes); %s; median (min-max)",
-                      b.threads, b.rounds, b.message.c_str(), b.message.size(), runs.c_str());
+        std::snprintf(text, sizeof(text),
+                      "burst: %u threads x %u rounds, message '%s' (%zu bytes); %s; median (min-max)", b.threads,
+                      b.rounds, b.message.c_str(), b.message.size(), runs.c_str());
     else if (shape.workload == "pingpong")
         std::snprintf(text, sizeof(text),
                       "pingpong: %u connections x %zu B, pipeline %u, %.1f s measured after %.1f s warmup, %s client; "
@@ -38,12 +43,17 @@ Report comparison_report(const RunShape& shape, const LoadOptions& l, const Burs
     report.workload = workload_def(shape.workload);
     report.title = describe(shape, l, b);
     if (shape.workload == "burst") {
-        report.config = {{"threads", b.threads}, {"rounds", b.rounds}, {"message_bytes", b.message.size()},
+        report.config = {{"threads", b.threads},
+                         {"rounds", b.rounds},
+                         {"message_bytes", b.message.size()},
                          {"repeat", shape.repeat}};
         return report;
     }
-    report.config = {{"connections", l.connections}, {"size", l.size}, {"duration_s", l.duration},
-                     {"warmup_s", l.warmup}, {"repeat", shape.repeat}};
+    report.config = {{"connections", l.connections},
+                     {"size", l.size},
+                     {"duration_s", l.duration},
+                     {"warmup_s", l.warmup},
+                     {"repeat", shape.repeat}};
     if (shape.workload == "pingpong") {
         report.config["pipeline"] = l.in_flight;
         report.config["client"] = l.engine == ClientEngine::blocking ? "blocking" : "epoll";
@@ -81,9 +91,12 @@ Metrics load_metrics(const std::string& workload, const LoadResult& r) {
 }
 
 Metrics burst_metrics(const BurstResult& r) {
-    return {{"mean_us", r.mean_us},       {"median_us", r.median_us},
-            {"p99_us", r.p99_us},         {"max_us", r.max_us},
-            {"exchanges", static_cast<double>(r.exchanges)}, {"errors", static_cast<double>(r.errors)},
+    return {{"mean_us", r.mean_us},
+            {"median_us", r.median_us},
+            {"p99_us", r.p99_us},
+            {"max_us", r.max_us},
+            {"exchanges", static_cast<double>(r.exchanges)},
+            {"errors", static_cast<double>(r.errors)},
             {"seconds", r.seconds}};
 }
 

@@ -18,11 +18,11 @@ struct Conn {
     UniqueFd fd;
     State state = State::waiting;
     Outcome out;
-    std::uint64_t send_limit = 0;           // bytes the started messages allow
-    std::uint64_t started = 0, completed = 0;  // messages
-    std::vector<Clock::time_point> starts;  // ring: latency start of each outstanding message
+    std::uint64_t send_limit = 0;                // bytes the started messages allow
+    std::uint64_t started = 0, completed = 0;    // messages
+    std::vector<Clock::time_point> starts;       // ring: latency start of each outstanding message
     Clock::time_point next_read{}, next_send{};  // paced read; a message held back by send_at
-    std::uint32_t events = 0;               // registered with epoll
+    std::uint32_t events = 0;                    // registered with epoll
     bool write_shut = false, want_out = false;
 
     bool paced() const { return plan.reading.every.count() > 0; }
@@ -132,7 +132,8 @@ struct Driver::Impl {
         Pattern pattern(c.plan.kind, c.plan.id);
         c.want_out = false;
         while (c.out.sent < c.send_limit) {
-            std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(c.send_limit - c.out.sent, scratch.size()));
+            std::size_t n =
+                static_cast<std::size_t>(std::min<std::uint64_t>(c.send_limit - c.out.sent, scratch.size()));
             if (c.plan.write_chunk) n = std::min(n, c.plan.write_chunk);
             pattern.fill(c.out.sent, scratch.data(), n);
             ssize_t w = ::send(c.fd.get(), scratch.data(), n, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -198,8 +199,7 @@ struct Driver::Impl {
             return fail(i, "server closed the connection after " + sent_and_back(c)), false;
         }
         if (!take(i, static_cast<std::size_t>(r))) return false;
-        if (c.out.received == c.plan.bytes && c.out.sent == c.plan.bytes && !c.plan.half_close)
-            return finish(i), false;
+        if (c.out.received == c.plan.bytes && c.out.sent == c.plan.bytes && !c.plan.half_close) return finish(i), false;
         return true;
     }
 
@@ -236,8 +236,10 @@ struct Driver::Impl {
         if (c.state == State::connecting) return connected(i, ev);
         if (c.state != State::running) return;
         if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
-            if (c.reads_on_event()) receive(i);
-            else if (ev & (EPOLLHUP | EPOLLERR)) hangup(i);
+            if (c.reads_on_event())
+                receive(i);
+            else if (ev & (EPOLLHUP | EPOLLERR))
+                hangup(i);
         }
         if (c.state == State::running && (ev & EPOLLOUT)) send(i);
     }
@@ -376,7 +378,9 @@ UniqueFd Driver::release(std::size_t index) {
     return std::move(c.fd);
 }
 
-const Outcome& Driver::outcome(std::size_t index) const { return impl_->conns[index].out; }
+const Outcome& Driver::outcome(std::size_t index) const {
+    return impl_->conns[index].out;
+}
 
 std::vector<Outcome> Driver::outcomes() const {
     std::vector<Outcome> all;
@@ -384,8 +388,12 @@ std::vector<Outcome> Driver::outcomes() const {
     return all;
 }
 
-std::size_t Driver::size() const { return impl_->conns.size(); }
-Tally& Driver::tally() { return impl_->tally; }
+std::size_t Driver::size() const {
+    return impl_->conns.size();
+}
+Tally& Driver::tally() {
+    return impl_->tally;
+}
 
 std::vector<Outcome> run_streams(const SocketAddress& address, const std::vector<Plan>& plans,
                                  const StreamsOptions& options) {

@@ -58,8 +58,7 @@ void blocking_client(UniqueFd fd, std::uint32_t id, std::size_t size, Shared& sh
 // One epoll thread driving its share of the connections until the run stops.
 using Shard = std::vector<std::pair<std::uint32_t, UniqueFd>>;  // connection ids and sockets
 
-void epoll_client(const SocketAddress& address, Shard conns,
-                  const LoadOptions& options, Shared& shared) {
+void epoll_client(const SocketAddress& address, Shard conns, const LoadOptions& options, Shared& shared) {
     DriverOptions o;
     o.measuring = &shared.measuring;
     Driver driver(address, o);
@@ -110,11 +109,9 @@ std::vector<SmallThread> start_clients(const SocketAddress& address, const LoadO
     std::vector<Shard> shards(n);
     for (std::uint32_t i = 0; i < options.connections; ++i) shards[i % n].emplace_back(i + 1, std::move(fds[i]));
     for (auto& shard : shards)
-        threads.emplace_back(
-            [&, conns = std::make_shared<Shard>(std::move(shard))] {
-                epoll_client(address, std::move(*conns), options, shared);
-            },
-            1 << 20);
+        threads.emplace_back([&, conns = std::make_shared<Shard>(
+                                     std::move(shard))] { epoll_client(address, std::move(*conns), options, shared); },
+                             1 << 20);
     return threads;
 }
 

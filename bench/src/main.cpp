@@ -22,8 +22,8 @@ using namespace kecho;
 using namespace kecho::bench;
 
 const std::vector<std::string> comparisons = {"pingpong", "stream", "burst"};
-const std::vector<std::string> case_workloads = {"verify", "held",   "churn",    "half-close",
-                                                 "resets", "slow",   "bad-input"};
+const std::vector<std::string> case_workloads = {"verify", "held", "churn",    "half-close",
+                                                 "resets", "slow", "bad-input"};
 
 enum class ClientChoice { automatic, epoll, blocking };
 
@@ -73,7 +73,9 @@ std::vector<Mode> selected_modes(const Options& o) {
     return modes;
 }
 
-bool several_modes(const Options& o) { return selected_modes(o).size() > 1; }
+bool several_modes(const Options& o) {
+    return selected_modes(o).size() > 1;
+}
 
 void setup_common(CLI::App& app, Options& o) {
     app.add_option("--mode", o.modes,
@@ -136,8 +138,9 @@ void add_load_options(CLI::App& sub, Options& o, std::uint64_t& size, const char
 }
 
 void setup_comparisons(CLI::App& app, Options& o) {
-    auto* pingpong = app.add_subcommand("pingpong", "request/response: each connection sends a message and waits for "
-                                                    "its echo (the default workload)");
+    auto* pingpong = app.add_subcommand("pingpong",
+                                        "request/response: each connection sends a message and waits for "
+                                        "its echo (the default workload)");
     add_load_options(*pingpong, o, o.size, "bytes per message");
     pingpong->add_option("--pipeline", o.load.in_flight, "messages in flight per connection")
         ->check(CLI::Range(1, 1024))
@@ -146,23 +149,27 @@ void setup_comparisons(CLI::App& app, Options& o) {
         ->add_option("--client", o.client,
                      "epoll (a few threads), blocking (one thread per connection) or auto: blocking up to 4 "
                      "connections without --pipeline (one recv+send per request, no epoll_wait), epoll above")
-        ->transform(CLI::CheckedTransformer(std::map<std::string, ClientChoice>{{"auto", ClientChoice::automatic},
-                                                                                {"epoll", ClientChoice::epoll},
-                                                                                {"blocking", ClientChoice::blocking}}))
+        ->transform(CLI::CheckedTransformer(std::map<std::string, ClientChoice>{
+            {"auto", ClientChoice::automatic}, {"epoll", ClientChoice::epoll}, {"blocking", ClientChoice::blocking}}))
         ->default_str("auto");
     auto* stream = app.add_subcommand("stream", "throughput: each connection keeps --window bytes in flight");
     add_load_options(*stream, o, o.stream_size, "bytes per write");
     stream->add_option("--window", o.window, "bytes in flight per connection")
         ->transform(cli::bytes_transformer(1, 1ull << 34))
         ->default_str("256K");
-    auto* burst = app.add_subcommand("burst", "kecho's classic bench: threads released together, each connects, "
-                                              "times one echo, closes");
+    auto* burst = app.add_subcommand("burst",
+                                     "kecho's classic bench: threads released together, each connects, "
+                                     "times one echo, closes");
     burst->add_option("--threads", o.burst.threads, "threads released together")
         ->check(CLI::Range(1, 10000))
         ->capture_default_str();
     burst->add_option("--rounds", o.burst.rounds, "rounds")->check(CLI::Range(1, 10000))->capture_default_str();
     burst->add_option("--message", o.burst.message, "the message each thread sends")
-        ->check(cli::validator([](const std::string& m) { if (m.empty()) throw Error("must not be empty"); }, "TEXT"))
+        ->check(cli::validator(
+            [](const std::string& m) {
+                if (m.empty()) throw Error("must not be empty");
+            },
+            "TEXT"))
         ->capture_default_str();
     burst->add_option("--out", o.out_path, "write kecho's 'index microseconds' file (one per mode with several)");
     add_comparison_options(*burst, o);
@@ -240,7 +247,8 @@ std::vector<std::string> with_subcommand(std::vector<std::string> args) {
     for (std::size_t i = 0; i + 1 < args.size(); ++i) {
         if (args[i] == "--workload" && is_sub(args[i + 1])) {
             std::string workload = args[i + 1];
-            args.erase(args.begin() + static_cast<std::ptrdiff_t>(i), args.begin() + static_cast<std::ptrdiff_t>(i) + 2);
+            args.erase(args.begin() + static_cast<std::ptrdiff_t>(i),
+                       args.begin() + static_cast<std::ptrdiff_t>(i) + 2);
             args.insert(args.begin(), workload);
             return args;
         }
@@ -284,13 +292,15 @@ Metrics run_once(const std::string& workload, const Options& o, const Target& ta
     if (workload == "burst") {
         BurstResult b = run_burst(target.address, o.burst);
         burst_series = b.per_thread_us;
-        if (b.errors) error = std::to_string(b.errors) + (b.errors == 1 ? " error" : " errors") + "; first: " + b.first_error;
+        if (b.errors)
+            error = std::to_string(b.errors) + (b.errors == 1 ? " error" : " errors") + "; first: " + b.first_error;
         return burst_metrics(b);
     }
     LoadResult l = run_load(target.address, o.load, [&](double f) {
         show_progress(label + " " + std::to_string(static_cast<int>(f * 100)) + "%");
     });
-    if (l.errors) error = std::to_string(l.errors) + (l.errors == 1 ? " error" : " errors") + "; first: " + l.first_error;
+    if (l.errors)
+        error = std::to_string(l.errors) + (l.errors == 1 ? " error" : " errors") + "; first: " + l.first_error;
     return load_metrics(workload, l);
 }
 
@@ -298,9 +308,9 @@ int run_comparison(const std::string& workload, Options& o, const std::vector<Ta
                    const std::vector<std::pair<Target, std::string>>& skipped) {
     // Few connections: a thread each costs nothing and saves the epoll_wait per request, so the
     // client is never the reason a server looks slow (measured against the floor server).
-    const bool blocking = o.client == ClientChoice::blocking ||
-                          (o.client == ClientChoice::automatic && workload == "pingpong" &&
-                           o.load.connections <= 4 && o.load.in_flight == 1);
+    const bool blocking =
+        o.client == ClientChoice::blocking || (o.client == ClientChoice::automatic && workload == "pingpong" &&
+                                               o.load.connections <= 4 && o.load.in_flight == 1);
     o.load.engine = blocking ? ClientEngine::blocking : ClientEngine::epoll;
     const bool many = reachable.size() + skipped.size() > 1;
     RunShape shape{workload, reachable.size(), o.repeat ? o.repeat : (many ? 3u : 1u)};
@@ -321,7 +331,8 @@ int run_comparison(const std::string& workload, Options& o, const std::vector<Ta
             std::string error;
             try {
                 mode.runs.push_back(run_once(workload, o, mode.target, label, error, report.burst_series[name]));
-                if (!o.out_path.empty()) write_burst_file(per_mode_path(o.out_path, name, many), report.burst_series[name]);
+                if (!o.out_path.empty())
+                    write_burst_file(per_mode_path(o.out_path, name, many), report.burst_series[name]);
             } catch (const Error& e) {
                 error = e.what();
             }
@@ -379,8 +390,10 @@ int run(const std::string& workload, Options& o) {
     std::vector<Target> reachable;
     std::vector<std::pair<Target, std::string>> skipped;
     for (const Target& t : targets) {
-        if (auto why = probe(t)) skipped.emplace_back(t, *why);
-        else reachable.push_back(t);
+        if (auto why = probe(t))
+            skipped.emplace_back(t, *why);
+        else
+            reachable.push_back(t);
     }
     if (reachable.empty()) {
         std::cerr << "bench: " << (targets.size() == 1 ? "" : "no server is reachable:\n  ");
@@ -396,15 +409,16 @@ int run(const std::string& workload, Options& o) {
 
 int main(int argc, char** argv) {
     Options o;
-    CLI::App app{"bench: drives the kecho echo servers (bpf, kmod, user, uring, floor, splice) with one client "
-                 "engine; without a workload it runs pingpong"};
+    CLI::App app{
+        "bench: drives the kecho echo servers (bpf, kmod, user, uring, floor, splice) with one client "
+        "engine; without a workload it runs pingpong"};
     app.name("bench");
     app.require_subcommand(0, 1);
     setup_common(app, o);
     std::string workload_alias;
     app.add_option("--workload", workload_alias, "the same as naming the subcommand first (kept for scripts)")
-        ->check(CLI::IsMember({"pingpong", "stream", "burst", "verify", "held", "churn", "half-close", "resets", "slow",
-                               "bad-input"}));
+        ->check(CLI::IsMember(
+            {"pingpong", "stream", "burst", "verify", "held", "churn", "half-close", "resets", "slow", "bad-input"}));
     setup_comparisons(app, o);
     setup_cases(app, o);
     for (auto* sub : app.get_subcommands({})) sub->fallthrough();

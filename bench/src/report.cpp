@@ -141,8 +141,10 @@ std::string format_table(const Report& report) {
     std::ostringstream out;
     auto line = [&](const std::vector<std::string>& cells) {
         for (std::size_t c = 0; c < cells.size(); ++c) {
-            if (c == 0) out << cells[c] << std::string(width[c] - cells[c].size(), ' ');
-            else out << "  " << std::string(width[c] - cells[c].size(), ' ') << cells[c];
+            if (c == 0)
+                out << cells[c] << std::string(width[c] - cells[c].size(), ' ');
+            else
+                out << "  " << std::string(width[c] - cells[c].size(), ' ') << cells[c];
         }
         out << "\n";
     };
@@ -165,7 +167,8 @@ nlohmann::json report_json(const Report& report) {
         m["address"] = mode.target.address.to_string();
         m["runs"] = mode.runs;
         nlohmann::json summary = nlohmann::json::object();
-        for (const auto& [key, s] : mode.summary()) summary[key] = {{"median", s.median}, {"min", s.min}, {"max", s.max}};
+        for (const auto& [key, s] : mode.summary())
+            summary[key] = {{"median", s.median}, {"min", s.min}, {"max", s.max}};
         m["summary"] = summary;
         auto r = report.ratio(mode);
         m["ratio_vs_baseline"] = r ? nlohmann::json(*r) : nlohmann::json(nullptr);

@@ -106,8 +106,9 @@ Verdict held(const SocketAddress& address, const CaseOptions& o) {
     auto outcomes = driver.outcomes();
     auto connected = std::count_if(outcomes.begin(), outcomes.end(), [](const Outcome& out) { return out.sent > 0; });
     Verdict v;
-    v.metrics = {{"connections", o.connections}, {"connected", connected},          {"echoed_first_round", round1},
-                 {"echoed_after_hold", round2},  {"connect_seconds", connect_seconds}, {"hold_seconds", o.hold}};
+    v.metrics = {{"connections", o.connections},       {"connected", connected},
+                 {"echoed_first_round", round1},       {"echoed_after_hold", round2},
+                 {"connect_seconds", connect_seconds}, {"hold_seconds", o.hold}};
     v.passed = round2 == o.connections;
     v.detail = v.passed ? std::to_string(o.connections) + " connections open at once, each echoed 64 bytes, held " +
                               format("%.1f s", o.hold) + ", echoed 64 more; connected and echoed in " +
@@ -159,8 +160,9 @@ Verdict churn(const SocketAddress& address, const CaseOptions& o) {
                                : "") +
                        format(" in %.1f s, %.0f cycles/s", elapsed, rate);
     if (retried.load()) what += ", " + std::to_string(retried.load()) + " retries";
-    v.detail = v.passed ? what
-                        : std::to_string(failures.count()) + " failed cycles of " + what + "; first: " + failures.first();
+    v.detail = v.passed
+                   ? what
+                   : std::to_string(failures.count()) + " failed cycles of " + what + "; first: " + failures.first();
     return v;
 }
 

@@ -47,8 +47,8 @@ Verdict back_to_back(const SocketAddress& address) {
     Plan plan;
     plan.bytes = 1000 * 64;
     plan.write_chunk = 64;  // one send() per message, sent without waiting for the echo
-    return from_streams(run_streams(address, {plan}), "1000 messages of 64 bytes sent back to back, all echoed in order",
-                        plan.bytes);
+    return from_streams(run_streams(address, {plan}),
+                        "1000 messages of 64 bytes sent back to back, all echoed in order", plan.bytes);
 }
 
 Verdict concurrent(const SocketAddress& address) {
@@ -114,9 +114,8 @@ Verdict non_reading(const SocketAddress& address, bool quick) {
     plan.reading.enabled = false;
     driver.add(plan);
     const Outcome& out = driver.outcome(0);
-    driver.run(Clock::now() + milliseconds(quick ? 4000 : 10000), [&] {
-        return out.sent == kLimit || (out.sent > 0 && Clock::now() - out.last_send > stall);
-    });
+    driver.run(Clock::now() + milliseconds(quick ? 4000 : 10000),
+               [&] { return out.sent == kLimit || (out.sent > 0 && Clock::now() - out.last_send > stall); });
     Verdict v;
     v.metrics = {{"bytes_accepted", out.sent}, {"bytes_returned", 0}};
     const auto wait_start = Clock::now();

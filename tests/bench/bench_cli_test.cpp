@@ -23,15 +23,27 @@ void expect_usage_error(const std::vector<std::string>& args, const std::string&
 
 }  // namespace
 
-TEST(BenchCli, UnknownModeIsAUsageError) { expect_usage_error({"--mode", "fast"}, "fast"); }
-TEST(BenchCli, UnknownWorkloadIsAUsageError) { expect_usage_error({"--workload", "nope"}, "nope"); }
-TEST(BenchCli, PortOutOfRange) { expect_usage_error({"--port", "70000"}, "70000"); }
-TEST(BenchCli, UnknownOption) { expect_usage_error({"--frobnicate"}, "frobnicate"); }
+TEST(BenchCli, UnknownModeIsAUsageError) {
+    expect_usage_error({"--mode", "fast"}, "fast");
+}
+TEST(BenchCli, UnknownWorkloadIsAUsageError) {
+    expect_usage_error({"--workload", "nope"}, "nope");
+}
+TEST(BenchCli, PortOutOfRange) {
+    expect_usage_error({"--port", "70000"}, "70000");
+}
+TEST(BenchCli, UnknownOption) {
+    expect_usage_error({"--frobnicate"}, "frobnicate");
+}
 TEST(BenchCli, UnknownVerifyCaseListsTheCases) {
     expect_usage_error({"--workload", "verify", "--case", "size-2B"}, "unknown case 'size-2B' (cases: size-1B");
 }
-TEST(BenchCli, PortWithModeAll) { expect_usage_error({"--mode", "all", "--port", "1234"}, "--port"); }
-TEST(BenchCli, QuickOutsideVerify) { expect_usage_error({"--workload", "pingpong", "--quick"}, "--quick"); }
+TEST(BenchCli, PortWithModeAll) {
+    expect_usage_error({"--mode", "all", "--port", "1234"}, "--port");
+}
+TEST(BenchCli, QuickOutsideVerify) {
+    expect_usage_error({"--workload", "pingpong", "--quick"}, "--quick");
+}
 TEST(BenchCli, EachSubcommandTakesOnlyItsOwnOptions) {
     expect_usage_error({"pingpong", "--case", "size-1B"}, "--case");
     expect_usage_error({"verify", "--connections", "4"}, "--connections");
@@ -62,9 +74,15 @@ TEST(BenchCli, VersionWithASubcommand) {
     EXPECT_EQ(r.exit_code, 0);
     EXPECT_EQ(r.out.rfind("bench ", 0), 0u) << r.out;
 }
-TEST(BenchCli, BadSize) { expect_usage_error({"--size", "12Q"}, "12Q"); }
-TEST(BenchCli, ZeroConnections) { expect_usage_error({"--connections", "0"}, "connections"); }
-TEST(BenchCli, PlotNeedsPngOrSvg) { expect_usage_error({"--plot", "out.jpg"}, ".png or .svg"); }
+TEST(BenchCli, BadSize) {
+    expect_usage_error({"--size", "12Q"}, "12Q");
+}
+TEST(BenchCli, ZeroConnections) {
+    expect_usage_error({"--connections", "0"}, "connections");
+}
+TEST(BenchCli, PlotNeedsPngOrSvg) {
+    expect_usage_error({"--plot", "out.jpg"}, ".png or .svg");
+}
 
 TEST(BenchCli, HelpExitsZero) {
     auto r = bench({"--help"});

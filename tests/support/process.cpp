@@ -35,7 +35,9 @@ std::string read_file(const std::string& path) {
 
 }  // namespace
 
-std::string binary(const std::string& name) { return std::string(KECHO_BUILD_DIR) + "/" + name; }
+std::string binary(const std::string& name) {
+    return std::string(KECHO_BUILD_DIR) + "/" + name;
+}
 
 RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
     int out_pipe[2], err_pipe[2];
@@ -122,7 +124,9 @@ bool Process::wait_for_output(const std::string& text, std::chrono::milliseconds
     return false;
 }
 
-std::string Process::output() const { return read_file(log_path_); }
+std::string Process::output() const {
+    return read_file(log_path_);
+}
 
 bool Process::running() {
     if (reaped_) return false;

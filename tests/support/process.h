@@ -62,8 +62,8 @@ int free_port();
 }  // namespace kecho::test
 
 // Skip with a reason, or fail when skips are forbidden (root/CI), so coverage never disappears.
-#define KECHO_SKIP_UNLESS_REQUIRED(why)                                                          \
-    do {                                                                                         \
+#define KECHO_SKIP_UNLESS_REQUIRED(why)                                                           \
+    do {                                                                                          \
         if (::kecho::test::skips_forbidden()) FAIL() << "required capability missing: " << (why); \
-        GTEST_SKIP() << (why);                                                                   \
+        GTEST_SKIP() << (why);                                                                    \
     } while (0)

@@ -76,8 +76,9 @@ TEST(KmodVm, GuestChecksAllPass) {
     auto r = kecho::test::run({kRunVm, "--build", KECHO_BUILD_DIR, "--quiet"}, std::chrono::seconds(540));
     ASSERT_FALSE(r.timed_out) << "run-vm.sh did not finish in 540 s\n" << r.err;
     const std::string results = read_text(std::string(KECHO_BUILD_DIR) + "/vm/results.txt");
-    ASSERT_NE(results.find("KECHO-PLAN-END"), std::string::npos)
-        << "the guest plan did not finish\nstdout:\n" << r.out << "\nstderr:\n" << r.err;
+    ASSERT_NE(results.find("KECHO-PLAN-END"), std::string::npos) << "the guest plan did not finish\nstdout:\n"
+                                                                 << r.out << "\nstderr:\n"
+                                                                 << r.err;
     auto checks = parse_results(results);
 
     // Every check the guest reported is its own assertion.
@@ -85,12 +86,10 @@ TEST(KmodVm, GuestChecksAllPass) {
 
     // And the checks that must be there are (a missing binary or a crash must not hide one).
     const std::vector<std::string> required = {
-        "insmod-rejects-port-0", "insmod-rejects-backlog-0", "insmod-defaults",
-        "kmod-concurrent-1000",  "kmod-memory-freed",        "kmod-verify",
-        "user-verify",           "bpf-verify",               "skmsg-meter",
-        "bench-all-table",       "rmmod-under-load",         "insmod-custom",
-        "kmod-custom-concurrent-300", "kmod-custom-verify",  "rmmod-custom",
-        "kernel-log-clean",      "kmod-ipv6-verify",         "kmod-no-printk-per-message",
+        "insmod-rejects-port-0", "insmod-rejects-backlog-0", "insmod-defaults", "kmod-concurrent-1000",
+        "kmod-memory-freed", "kmod-verify", "user-verify", "bpf-verify", "skmsg-meter", "bench-all-table",
+        "rmmod-under-load", "insmod-custom", "kmod-custom-concurrent-300", "kmod-custom-verify", "rmmod-custom",
+        "kernel-log-clean", "kmod-ipv6-verify", "kmod-no-printk-per-message",
         // byte-exactness, half-close, reset and >256 connections on kmod: the full battery
         "kmod-verify/size-1B", "kmod-verify/size-1MiB", "kmod-verify/size-16MiB", "kmod-verify/all-byte-values",
         "kmod-verify/nul-heavy", "kmod-verify/half-close-1000", "kmod-verify/reset-mid-stream",

@@ -31,21 +31,21 @@ inline constexpr std::uint64_t unbounded = UINT64_MAX;
 
 // How a connection reads its echo.
 struct Reading {
-    bool enabled = true;                      // false: never reads (a non-reading client)
-    std::size_t chunk = 0;                    // paced: at most this many bytes ...
-    std::chrono::milliseconds every{0};       // ... per interval (a slow reader); 0 = read all, at once
+    bool enabled = true;                 // false: never reads (a non-reading client)
+    std::size_t chunk = 0;               // paced: at most this many bytes ...
+    std::chrono::milliseconds every{0};  // ... per interval (a slow reader); 0 = read all, at once
 };
 
 // What one connection sends and expects back.
 struct Plan {
     std::uint32_t id = 1;  // connection id carried in the payload
     PatternKind kind = PatternKind::mixed;
-    std::uint64_t bytes = 0;       // to send in all (and expect back); `unbounded` for timed runs
-    std::size_t message = 0;       // bytes per message (latency is per message); 0: one stream
-    std::uint32_t in_flight = 0;   // messages outstanding at once; 0: send while the socket takes bytes
-    std::size_t write_chunk = 0;   // bytes per send() call; 0: as much as the socket takes
-    bool half_close = false;       // shutdown(SHUT_WR) after the last byte; expect end-of-file after the echo
-    bool keep_open = false;        // stay connected once done (Driver::extend sends more)
+    std::uint64_t bytes = 0;      // to send in all (and expect back); `unbounded` for timed runs
+    std::size_t message = 0;      // bytes per message (latency is per message); 0: one stream
+    std::uint32_t in_flight = 0;  // messages outstanding at once; 0: send while the socket takes bytes
+    std::size_t write_chunk = 0;  // bytes per send() call; 0: as much as the socket takes
+    bool half_close = false;      // shutdown(SHUT_WR) after the last byte; expect end-of-file after the echo
+    bool keep_open = false;       // stay connected once done (Driver::extend sends more)
     Reading reading;
 };
 
@@ -54,8 +54,8 @@ struct Outcome {
     std::uint64_t sent = 0;
     std::uint64_t received = 0;  // every byte checked
     bool complete = false;
-    bool reset = false;          // the server reset it (ECONNRESET/EPIPE)
-    std::string error;           // "connection 3: ..."; empty while running or when complete
+    bool reset = false;             // the server reset it (ECONNRESET/EPIPE)
+    std::string error;              // "connection 3: ..."; empty while running or when complete
     Clock::time_point last_send{};  // when the server last took bytes
 };
 
@@ -67,8 +67,8 @@ struct Tally {
 };
 
 struct DriverOptions {
-    std::size_t max_open = 256;        // connections open at once (added ones wait their turn)
-    std::size_t max_connecting = 128;  // connects in flight (stays below small backlogs)
+    std::size_t max_open = 256;                    // connections open at once (added ones wait their turn)
+    std::size_t max_connecting = 128;              // connects in flight (stays below small backlogs)
     const std::atomic<bool>* measuring = nullptr;  // tally only while true; null: always
     // Scheduled send time of message `message` of connection `index` (see the top of this file).
     std::function<Clock::time_point(std::size_t index, std::uint64_t message)> send_at;
