@@ -77,6 +77,12 @@ bool several_modes(const Options& o) {
     return selected_modes(o).size() > 1;
 }
 
+// An option with a range and its default shown in --help.
+template <class T, class R>
+CLI::Option* ranged(CLI::App* app, const char* name, T& value, R low, R high, const std::string& help) {
+    return app->add_option(name, value, help)->check(CLI::Range(low, high))->capture_default_str();
+}
+
 void setup_common(CLI::App& app, Options& o) {
     app.add_option("--mode", o.modes,
                    "server to drive: bpf, kmod, user, uring, floor, splice; all = every reachable one; or a list "
@@ -121,16 +127,10 @@ void add_comparison_options(CLI::App& sub, Options& o) {
 }
 
 void add_load_options(CLI::App& sub, Options& o, std::uint64_t& size, const char* size_help) {
-    sub.add_option("--connections", o.load.connections, "connections")
-        ->check(CLI::Range(1, 100000))
-        ->capture_default_str();
+    ranged(&sub, "--connections", o.load.connections, 1, 100000, "connections");
     sub.add_option("--size", size, size_help)->transform(cli::bytes_transformer(1, 1ull << 30))->capture_default_str();
-    sub.add_option("--duration", o.load.duration, "measured seconds")
-        ->check(CLI::Range(0.1, 3600.0))
-        ->capture_default_str();
-    sub.add_option("--warmup", o.load.warmup, "seconds before measuring")
-        ->check(CLI::Range(0.0, 600.0))
-        ->capture_default_str();
+    ranged(&sub, "--duration", o.load.duration, 0.1, 3600.0, "measured seconds");
+    ranged(&sub, "--warmup", o.load.warmup, 0.0, 600.0, "seconds before measuring");
     sub.add_option("--workers", o.load.workers,
                    "epoll threads (default: max(4, cores), at most 16 and one per connection)")
         ->check(CLI::Range(1, 64));
@@ -142,9 +142,7 @@ void setup_comparisons(CLI::App& app, Options& o) {
                                         "request/response: each connection sends a message and waits for "
                                         "its echo (the default workload)");
     add_load_options(*pingpong, o, o.size, "bytes per message");
-    pingpong->add_option("--pipeline", o.load.in_flight, "messages in flight per connection")
-        ->check(CLI::Range(1, 1024))
-        ->capture_default_str();
+    ranged(pingpong, "--pipeline", o.load.in_flight, 1, 1024, "messages in flight per connection");
     pingpong
         ->add_option("--client", o.client,
                      "epoll (a few threads), blocking (one thread per connection) or auto: blocking up to 4 "
@@ -160,10 +158,8 @@ void setup_comparisons(CLI::App& app, Options& o) {
     auto* burst = app.add_subcommand("burst",
                                      "kecho's classic bench: threads released together, each connects, "
                                      "times one echo, closes");
-    burst->add_option("--threads", o.burst.threads, "threads released together")
-        ->check(CLI::Range(1, 10000))
-        ->capture_default_str();
-    burst->add_option("--rounds", o.burst.rounds, "rounds")->check(CLI::Range(1, 10000))->capture_default_str();
+    ranged(burst, "--threads", o.burst.threads, 1, 10000, "threads released together");
+    ranged(burst, "--rounds", o.burst.rounds, 1, 10000, "rounds");
     burst->add_option("--message", o.burst.message, "the message each thread sends")
         ->check(cli::validator(
             [](const std::string& m) {
@@ -189,37 +185,20 @@ void setup_cases(CLI::App& app, Options& o) {
             },
             "NAME"));
     auto* held = app.add_subcommand("held", "connections held open: echo, hold, echo again");
-    held->add_option("--connections", c.connections, "connections open at once")
-        ->check(CLI::Range(1, 1000000))
-        ->capture_default_str();
-    held->add_option("--hold", c.hold, "seconds every connection stays open between two echo rounds")
-        ->check(CLI::Range(0.0, 3600.0))
-        ->capture_default_str();
+    ranged(held, "--connections", c.connections, 1, 1000000, "connections open at once");
+    ranged(held, "--hold", c.hold, 0.0, 3600.0, "seconds every connection stays open between two echo rounds");
     auto* churn = app.add_subcommand("churn", "connect/echo/close cycles");
-    churn->add_option("--cycles", c.cycles, "cycles")->check(CLI::Range(1ull, 100000000ull))->capture_default_str();
-    churn->add_option("--duration-limit", c.duration_limit, "stop after SEC seconds (the rate is reported)")
-        ->check(CLI::Range(1.0, 86400.0))
-        ->capture_default_str();
-    churn->add_option("--retry", c.retry, "seconds a failed cycle is retried (a server restarting)")
-        ->check(CLI::Range(0.0, 600.0))
-        ->capture_default_str();
+    ranged(churn, "--cycles", c.cycles, 1ull, 100000000ull, "cycles");
+    ranged(churn, "--duration-limit", c.duration_limit, 1.0, 86400.0, "stop after SEC seconds (the rate is reported)");
+    ranged(churn, "--retry", c.retry, 0.0, 600.0, "seconds a failed cycle is retried (a server restarting)");
     auto* half_close = app.add_subcommand("half-close", "clients that send, shut down writing and expect every byte");
-    half_close->add_option("--clients", c.clients, "clients")->check(CLI::Range(1, 100000))->capture_default_str();
+    ranged(half_close, "--clients", c.clients, 1, 100000, "clients");
     auto* resets = app.add_subcommand("resets", "clients that reset with their echo in flight");
-    resets->add_option("--count", c.count, "connections reset mid-stream")
-        ->check(CLI::Range(1, 10000000))
-        ->capture_default_str();
-    for (auto* sub : {churn, resets})
-        sub->add_option("--client-threads", c.threads, "client threads")
-            ->check(CLI::Range(1, 256))
-            ->capture_default_str();
+    ranged(resets, "--count", c.count, 1, 10000000, "connections reset mid-stream");
+    for (auto* sub : {churn, resets}) ranged(sub, "--client-threads", c.threads, 1, 256, "client threads");
     auto* slow = app.add_subcommand("slow", "clients that push data and read slowly (half of them never)");
-    slow->add_option("--clients", c.clients, "clients, half never reading")
-        ->check(CLI::Range(1, 100000))
-        ->capture_default_str();
-    slow->add_option("--duration", c.duration, "seconds the clients push")
-        ->check(CLI::Range(0.1, 3600.0))
-        ->capture_default_str();
+    ranged(slow, "--clients", c.clients, 1, 100000, "clients, half never reading");
+    ranged(slow, "--duration", c.duration, 0.1, 3600.0, "seconds the clients push");
     auto* bad_input = app.add_subcommand("bad-input", "hostile input: 0-length writes, every byte value, NULs, 16 MiB");
     bad_input->add_flag("--quick", c.quick, "1 MiB instead of 16 MiB messages");
 }
