@@ -152,9 +152,6 @@ std::optional<TcpInfo> get_tcp_info(int fd) {
     info.state = raw.tcpi_state;
     info.bytes_acked = raw.tcpi_bytes_acked;
     info.bytes_received = raw.tcpi_bytes_received;
-    info.bytes_sent = raw.tcpi_bytes_sent;
-    info.rtt_us = raw.tcpi_rtt;
-    info.snd_cwnd = raw.tcpi_snd_cwnd;
     return info;
 }
 
