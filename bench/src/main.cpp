@@ -115,7 +115,7 @@ void add_comparison_options(CLI::App& sub, Options& o) {
         ->check(CLI::Range(1, 100));
     sub.add_option("--baseline", o.baseline, "mode the ratio column compares with")
         ->transform(CLI::CheckedTransformer(mode_map(), CLI::ignore_case))
-        ->default_str("user");
+        ->option_text("MODE (default user)");
     sub.add_option("--csv", o.csv_path, "write one CSV row per run to this file");
     sub.add_option("--plot", o.plot_path, "draw the results with gnuplot into this .png or .svg file")
         ->check(cli::validator(
@@ -149,7 +149,7 @@ void setup_comparisons(CLI::App& app, Options& o) {
                      "connections without --pipeline (one recv+send per request, no epoll_wait), epoll above")
         ->transform(CLI::CheckedTransformer(std::map<std::string, ClientChoice>{
             {"auto", ClientChoice::automatic}, {"epoll", ClientChoice::epoll}, {"blocking", ClientChoice::blocking}}))
-        ->default_str("auto");
+        ->option_text("auto|epoll|blocking (default auto)");
     auto* stream = app.add_subcommand("stream", "throughput: each connection keeps --window bytes in flight");
     add_load_options(*stream, o, o.stream_size, "bytes per write");
     stream->add_option("--window", o.window, "bytes in flight per connection")
