@@ -41,8 +41,7 @@ MODULE_PARM_DESC(backlog, "listen backlog, at least 1 (default 128)");
 
 static bool bench;
 module_param(bench, bool, 0444);
-MODULE_PARM_DESC(bench,
-		 "1: bound per-CPU workqueue, 0: unbound workqueue (default 0)");
+MODULE_PARM_DESC(bench, "1: bound per-CPU workqueue, 0: unbound workqueue (default 0)");
 
 /* Bytes moved per recvmsg/sendmsg; also the most a connection holds unsent. */
 #define KECHO_BUF_SIZE 8192
@@ -52,14 +51,14 @@ MODULE_PARM_DESC(bench,
 struct kecho_conn {
 	struct socket *sock;
 	struct work_struct work;
-	struct list_head node;		/* on kecho_conns while open */
+	struct list_head node; /* on kecho_conns while open */
 	void (*saved_data_ready)(struct sock *sk);
 	void (*saved_write_space)(struct sock *sk);
 	void (*saved_state_change)(struct sock *sk);
-	size_t len;			/* bytes in buf */
-	size_t sent;			/* of those, already sent */
-	bool eof;			/* the peer sent FIN */
-	bool dead;			/* closed; the pending run only frees */
+	size_t len;  /* bytes in buf */
+	size_t sent; /* of those, already sent */
+	bool eof;    /* the peer sent FIN */
+	bool dead;   /* closed; the pending run only frees */
 	u8 *buf;
 };
 
@@ -180,8 +179,8 @@ static int kecho_conn_send(struct kecho_conn *conn)
 		vec.iov_len = conn->len - conn->sent;
 		ret = kernel_sendmsg(conn->sock, &msg, &vec, 1, vec.iov_len);
 		if (ret < 0)
-			return ret;	/* -EAGAIN: write_space queues us */
-		conn->sent += ret;	/* a short send is simply continued */
+			return ret; /* -EAGAIN: write_space queues us */
+		conn->sent += ret;  /* a short send is simply continued */
 	}
 	conn->len = 0;
 	conn->sent = 0;
@@ -218,9 +217,9 @@ static void kecho_conn_work(struct work_struct *work)
 		ret = kernel_recvmsg(conn->sock, &msg, &vec, 1, KECHO_BUF_SIZE,
 				     MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (ret == -EAGAIN)
-			return;		/* data_ready or state_change queues us */
+			return; /* data_ready or state_change queues us */
 		if (ret < 0)
-			goto close;	/* reset or error */
+			goto close; /* reset or error */
 		if (ret == 0)
 			conn->eof = true;
 		conn->len = ret;
@@ -267,7 +266,7 @@ static int kecho_accept_loop(void *unused)
 	while (!kthread_should_stop()) {
 		err = kernel_accept(kecho_listen_sock, &sock, 0);
 		if (err == -EAGAIN)
-			continue;	/* receive timeout: check for stop */
+			continue; /* receive timeout: check for stop */
 		if (err < 0) {
 			/* -EINVAL once unload shut the listener down. */
 			if (!kthread_should_stop())
@@ -292,8 +291,7 @@ static unsigned int kecho_close_all(void)
 
 	for (;;) {
 		spin_lock(&kecho_conns_lock);
-		conn = list_first_entry_or_null(&kecho_conns,
-						struct kecho_conn, node);
+		conn = list_first_entry_or_null(&kecho_conns, struct kecho_conn, node);
 		if (conn)
 			list_del_init(&conn->node);
 		spin_unlock(&kecho_conns_lock);
@@ -318,8 +316,7 @@ static int kecho_listen(struct socket **res)
 	int err;
 
 	/* Dual stack when IPv6 is there (IPv4 arrives mapped), else IPv4. */
-	err = sock_create_kern(&init_net, PF_INET6, SOCK_STREAM, IPPROTO_TCP,
-			       &sock);
+	err = sock_create_kern(&init_net, PF_INET6, SOCK_STREAM, IPPROTO_TCP, &sock);
 	if (!err) {
 		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&addr;
 
@@ -333,8 +330,7 @@ static int kecho_listen(struct socket **res)
 	} else {
 		struct sockaddr_in *sin = (struct sockaddr_in *)&addr;
 
-		err = sock_create_kern(&init_net, PF_INET, SOCK_STREAM,
-				       IPPROTO_TCP, &sock);
+		err = sock_create_kern(&init_net, PF_INET, SOCK_STREAM, IPPROTO_TCP, &sock);
 		if (err) {
 			pr_err("cannot create the listening socket: %d\n", err);
 			return err;
@@ -386,8 +382,7 @@ static int __init kecho_init(void)
 	/* Work items never block on a socket; max_active only bounds how
 	 * many connections are served at the same instant.
 	 */
-	kecho_wq = alloc_workqueue("kecho", bench ? 0 : WQ_UNBOUND,
-				   WQ_MAX_ACTIVE);
+	kecho_wq = alloc_workqueue("kecho", bench ? 0 : WQ_UNBOUND, WQ_MAX_ACTIVE);
 	if (!kecho_wq) {
 		pr_err("cannot allocate the workqueue\n");
 		return -ENOMEM;
@@ -397,16 +392,15 @@ static int __init kecho_init(void)
 	if (err)
 		goto out_destroy_wq;
 
-	kecho_accept_task = kthread_run(kecho_accept_loop, NULL,
-					"kecho-accept");
+	kecho_accept_task = kthread_run(kecho_accept_loop, NULL, "kecho-accept");
 	if (IS_ERR(kecho_accept_task)) {
 		err = PTR_ERR(kecho_accept_task);
 		pr_err("cannot start the accept thread: %d\n", err);
 		goto out_release_listen;
 	}
 
-	pr_info("echoing on port %u (backlog %d, %s workqueue)\n", port,
-		backlog, bench ? "bound per-CPU" : "unbound");
+	pr_info("echoing on port %u (backlog %d, %s workqueue)\n", port, backlog,
+		bench ? "bound per-CPU" : "unbound");
 	return 0;
 
 out_release_listen:
@@ -429,8 +423,8 @@ static void __exit kecho_exit(void)
 	closed = kecho_close_all();
 	/* Runs the frees of connections that closed themselves meanwhile. */
 	destroy_workqueue(kecho_wq);
-	pr_info("stopped, closed %u open connection%s in %lld ms\n", closed,
-		closed == 1 ? "" : "s", ktime_ms_delta(ktime_get(), start));
+	pr_info("stopped, closed %u open connection%s in %lld ms\n", closed, closed == 1 ? "" : "s",
+		ktime_ms_delta(ktime_get(), start));
 }
 
 module_init(kecho_init);

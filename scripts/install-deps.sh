@@ -14,6 +14,8 @@ packages=(
 	iproute2 procps kmod
 	# scripts/reliability.sh collects JSON
 	jq
+	# ctest -L style (formatting, shell lint) and scripts/code-metrics.sh (function lengths)
+	clang-format shellcheck universal-ctags
 	# plots
 	gnuplot-nox
 	# scripts/perf.sh: per-request work items, context switches and system calls

@@ -1,7 +1,5 @@
 #include "bench/burst.h"
 
-#include <sys/socket.h>
-
 #include <algorithm>
 #include <barrier>
 #include <cerrno>
@@ -10,6 +8,7 @@
 #include <fstream>
 #include <mutex>
 
+#include "bench/blocking.h"
 #include "bench/clock.h"
 #include "bench/threads.h"
 #include "kecho/error.h"
@@ -19,32 +18,11 @@ namespace {
 
 // One exchange: connect, then time send + receive of the message, close. Returns microseconds.
 double exchange(const SocketAddress& address, const std::string& message) {
-    UniqueFd fd = connect_to(address, 10000);
-    set_nodelay(fd.get());
-    timeval tv{10, 0};
-    ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    std::string back(message.size(), '\0');
+    BlockingConnection c(address, 0, PatternKind::mixed, std::chrono::seconds(10));
     const auto start = Clock::now();
-    for (std::size_t sent = 0; sent < message.size();) {
-        ssize_t w = ::send(fd.get(), message.data() + sent, message.size() - sent, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0) throw_errno("send failed", errno);
-        sent += static_cast<std::size_t>(w);
-    }
-    for (std::size_t got = 0; got < back.size();) {
-        ssize_t r = ::recv(fd.get(), back.data() + got, back.size() - got, 0);
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) throw_errno("receive failed after " + std::to_string(got) + " bytes", errno);
-        if (r == 0) throw Error("server closed the connection after returning " + std::to_string(got) + " bytes");
-        got += static_cast<std::size_t>(r);
-    }
-    const auto end = Clock::now();
-    if (back != message) {
-        std::size_t at = 0;
-        while (back[at] == message[at]) ++at;
-        throw Error("echo differs from the message at offset " + std::to_string(at));
-    }
-    return std::chrono::duration<double, std::micro>(end - start).count();
+    c.send_text(message);
+    c.expect_text(message);
+    return std::chrono::duration<double, std::micro>(Clock::now() - start).count();
 }
 
 }  // namespace
@@ -101,17 +79,16 @@ BurstResult run_burst(const SocketAddress& address, const BurstOptions& options)
         result.mean_us = total / static_cast<double>(sorted.size());
         result.median_us = sorted[sorted.size() / 2];
         result.p99_us = sorted[std::min(sorted.size() - 1, sorted.size() * 99 / 100)];
-        result.min_us = sorted.front();
         result.max_us = sorted.back();
     }
     return result;
 }
 
-void write_burst_file(const std::string& path, const BurstResult& result) {
+void write_burst_file(const std::string& path, const std::vector<double>& per_thread_us) {
     std::ofstream out(path);
     if (!out) throw Error(errno_message("cannot write " + path, errno));
-    for (std::size_t i = 0; i < result.per_thread_us.size(); ++i)
-        out << i << " " << static_cast<long long>(result.per_thread_us[i] + 0.5) << "\n";
+    for (std::size_t i = 0; i < per_thread_us.size(); ++i)
+        out << i << " " << static_cast<long long>(per_thread_us[i] + 0.5) << "\n";
     if (!out) throw Error("cannot write " + path);
 }
 

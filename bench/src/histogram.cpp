@@ -19,8 +19,8 @@ LatencyHistogram::LatencyHistogram() : counts_(kBuckets, 0) {}
 std::size_t LatencyHistogram::bucket_of(std::uint64_t value) {
     if (value < kSubCount) return static_cast<std::size_t>(value);
     unsigned top = 63 - static_cast<unsigned>(std::countl_zero(value));  // >= kSub
-    unsigned shift = top - (kSub - 1);                                     // keeps kSub significant bits
-    std::uint64_t mantissa = value >> shift;                               // in [kSubCount/2, kSubCount)
+    unsigned shift = top - (kSub - 1);                                   // keeps kSub significant bits
+    std::uint64_t mantissa = value >> shift;                             // in [kSubCount/2, kSubCount)
     return static_cast<std::size_t>(kSubCount + (shift - 1) * (kSubCount / 2) + (mantissa - kSubCount / 2));
 }
 

@@ -1,8 +1,8 @@
 #include "bench/payload.h"
 
 #include <array>
-#include <cstdio>
 #include <bit>
+#include <cstdio>
 #include <cstring>
 #include <vector>
 
@@ -57,7 +57,9 @@ std::uint64_t load_le(const std::uint8_t* p) {
 
 }  // namespace
 
-std::uint64_t scramble(std::uint64_t x) { return mix(x); }
+std::uint64_t scramble(std::uint64_t x) {
+    return mix(x);
+}
 
 std::uint64_t unscramble(std::uint64_t x) {
     x = unxorshift(x, 31) * kInv2;
@@ -75,7 +77,9 @@ std::string Mismatch::describe() const {
     return out;
 }
 
-std::uint64_t Pattern::word(std::uint64_t index) const { return scramble(pack_position(connection_, index)); }
+std::uint64_t Pattern::word(std::uint64_t index) const {
+    return scramble(pack_position(connection_, index));
+}
 
 std::uint8_t Pattern::byte_at(std::uint64_t offset) const {
     switch (kind_) {

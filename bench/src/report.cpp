@@ -141,8 +141,10 @@ std::string format_table(const Report& report) {
     std::ostringstream out;
     auto line = [&](const std::vector<std::string>& cells) {
         for (std::size_t c = 0; c < cells.size(); ++c) {
-            if (c == 0) out << cells[c] << std::string(width[c] - cells[c].size(), ' ');
-            else out << "  " << std::string(width[c] - cells[c].size(), ' ') << cells[c];
+            if (c == 0)
+                out << cells[c] << std::string(width[c] - cells[c].size(), ' ');
+            else
+                out << "  " << std::string(width[c] - cells[c].size(), ' ') << cells[c];
         }
         out << "\n";
     };
@@ -165,7 +167,8 @@ nlohmann::json report_json(const Report& report) {
         m["address"] = mode.target.address.to_string();
         m["runs"] = mode.runs;
         nlohmann::json summary = nlohmann::json::object();
-        for (const auto& [key, s] : mode.summary()) summary[key] = {{"median", s.median}, {"min", s.min}, {"max", s.max}};
+        for (const auto& [key, s] : mode.summary())
+            summary[key] = {{"median", s.median}, {"min", s.min}, {"max", s.max}};
         m["summary"] = summary;
         auto r = report.ratio(mode);
         m["ratio_vs_baseline"] = r ? nlohmann::json(*r) : nlohmann::json(nullptr);
@@ -203,6 +206,58 @@ std::string report_csv(const Report& report) {
     return out.str();
 }
 
+namespace {
+
+// kecho's burst plot: one point per thread, its average time, one series per mode.
+void burst_plot(const Report& report, const std::string& dir, std::ostringstream& script) {
+    script << "set title 'burst: " << report.config.value("threads", 0) << " threads x "
+           << report.config.value("rounds", 0) << " rounds'\nset xlabel 'thread id'\nset ylabel 'time (usec)'\n"
+           << "set key outside right\nplot ";
+    bool first = true;
+    for (const auto& [mode, series] : report.burst_series) {
+        std::string data = dir + "/" + mode + ".dat";
+        std::ofstream out(data);
+        for (std::size_t i = 0; i < series.size(); ++i) out << i << " " << series[i] << "\n";
+        script << (first ? "" : ", ") << "'" << data << "' using 1:2 with points pt 7 ps 0.4 title '" << mode << "'";
+        first = false;
+    }
+    script << "\n";
+}
+
+// Latency percentiles and the primary metric with its min-max, one group per mode.
+void summary_plot(const Report& report, const std::string& dir, std::ostringstream& script) {
+    const auto& w = report.workload;
+    std::string data = dir + "/summary.dat";
+    std::ofstream out(data);
+    const auto& primary = w.metrics.front();
+    bool pingpong = w.name == "pingpong";
+    for (const auto& mode : report.modes) {
+        auto s = mode.summary();
+        auto get = [&](const std::string& k) { return s.count(k) ? s[k].median : 0.0; };
+        out << mode_name(mode.target.mode) << " " << get("p50_us") << " " << (pingpong ? get("p90_us") : 0) << " "
+            << get("p99_us") << " " << (pingpong ? get("p999_us") : 0) << " " << (pingpong ? get("max_us") : 0) << " "
+            << s[primary.key].median << " " << s[primary.key].min << " " << s[primary.key].max << "\n";
+    }
+    out.close();
+    std::string title = report.title.empty() ? w.name + ": " + report.config.dump() : report.title;
+    std::replace(title.begin(), title.end(), '\'', ' ');
+    std::replace(title.begin(), title.end(), '"', ' ');
+    script << "set multiplot layout 1,2 title '" << title << "' noenhanced\n"
+           << "set style data histograms\nset style fill solid 0.8 border -1\nset grid ytics\n"
+           << "set style histogram clustered gap 1\nset logscale y\nset ylabel 'latency (us, log scale)'\n"
+           << "set title 'latency percentiles (median of runs)'\nset key top left\n"
+           << "plot '" << data << "' using 2:xtic(1) title 'p50'";
+    if (pingpong) script << ", '' using 3 title 'p90'";
+    script << ", '' using 4 title 'p99'";
+    if (pingpong) script << ", '' using 5 title 'p99.9', '' using 6 title 'max'";
+    script << "\nunset logscale y\nset yrange [0:*]\nset style histogram errorbars gap 2 lw 1\n"
+           << "set title '" << primary.label << " (median, bars: min-max)'\nset ylabel '" << primary.label << "'\n"
+           << "plot '" << data << "' using 7:8:9:xtic(1) title '" << primary.label << "'\n"
+           << "unset multiplot\n";
+}
+
+}  // namespace
+
 void plot_report(const Report& report, const std::string& path) {
     std::string ext = ends_with_ext(path);
     if (ext != ".png" && ext != ".svg") throw Error("cannot plot to " + path + ": the file must end in .png or .svg");
@@ -213,51 +268,10 @@ void plot_report(const Report& report, const std::string& path) {
     const std::string terminal = ext == ".png" ? "pngcairo size 1400,560 font ',10'" : "svg size 1400,560 dynamic";
     std::ostringstream script;
     script << "set terminal " << terminal << "\nset output '" << path << "'\n";
-    const auto& w = report.workload;
-    if (w.name == "burst") {
-        // kecho's plot: one point per thread, its average time, one series per mode.
-        script << "set title 'burst: " << report.config.value("threads", 0) << " threads x "
-               << report.config.value("rounds", 0) << " rounds'\nset xlabel 'thread id'\nset ylabel 'time (usec)'\n"
-               << "set key outside right\nplot ";
-        bool first = true;
-        for (const auto& [mode, series] : report.burst_series) {
-            std::string data = dir + "/" + mode + ".dat";
-            std::ofstream out(data);
-            for (std::size_t i = 0; i < series.size(); ++i) out << i << " " << series[i] << "\n";
-            script << (first ? "" : ", ") << "'" << data << "' using 1:2 with points pt 7 ps 0.4 title '" << mode
-                   << "'";
-            first = false;
-        }
-        script << "\n";
-    } else {
-        std::string data = dir + "/summary.dat";
-        std::ofstream out(data);
-        const auto& primary = w.metrics.front();
-        bool pingpong = w.name == "pingpong";
-        for (const auto& mode : report.modes) {
-            auto s = mode.summary();
-            auto get = [&](const std::string& k) { return s.count(k) ? s[k].median : 0.0; };
-            out << mode_name(mode.target.mode) << " " << get("p50_us") << " " << (pingpong ? get("p90_us") : 0) << " "
-                << get("p99_us") << " " << (pingpong ? get("p999_us") : 0) << " " << (pingpong ? get("max_us") : 0)
-                << " " << s[primary.key].median << " " << s[primary.key].min << " " << s[primary.key].max << "\n";
-        }
-        out.close();
-        std::string title = report.title.empty() ? w.name + ": " + report.config.dump() : report.title;
-        std::replace(title.begin(), title.end(), '\'', ' ');
-        std::replace(title.begin(), title.end(), '"', ' ');
-        script << "set multiplot layout 1,2 title '" << title << "' noenhanced\n"
-               << "set style data histograms\nset style fill solid 0.8 border -1\nset grid ytics\n"
-               << "set style histogram clustered gap 1\nset logscale y\nset ylabel 'latency (us, log scale)'\n"
-               << "set title 'latency percentiles (median of runs)'\nset key top left\n"
-               << "plot '" << data << "' using 2:xtic(1) title 'p50'";
-        if (pingpong) script << ", '' using 3 title 'p90'";
-        script << ", '' using 4 title 'p99'";
-        if (pingpong) script << ", '' using 5 title 'p99.9', '' using 6 title 'max'";
-        script << "\nunset logscale y\nset yrange [0:*]\nset style histogram errorbars gap 2 lw 1\n"
-               << "set title '" << primary.label << " (median, bars: min-max)'\nset ylabel '" << primary.label << "'\n"
-               << "plot '" << data << "' using 7:8:9:xtic(1) title '" << primary.label << "'\n"
-               << "unset multiplot\n";
-    }
+    if (report.workload.name == "burst")
+        burst_plot(report, dir, script);
+    else
+        summary_plot(report, dir, script);
     std::string script_path = dir + "/plot.gp";
     {
         std::ofstream out(script_path);

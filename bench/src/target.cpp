@@ -4,52 +4,60 @@
 #include "kecho/ports.h"
 
 namespace kecho::bench {
+namespace {
+
+struct ModeInfo {
+    Mode mode;
+    const char* name;
+    std::uint16_t port;
+    const char* start;  // the command that starts its server
+};
+
+// Every mode in the order --mode all runs them.
+constexpr ModeInfo modes[] = {
+    {Mode::bpf, "bpf", ports::bpf, "sudo ./echo-loader attach"},
+    {Mode::kmod, "kmod", ports::kmod,
+     "sudo insmod kmod/kecho.ko; where the kernel cannot load modules: scripts/vm/compare-in-guest.sh"},
+    {Mode::user, "user", ports::user, "./user-echo-server"},
+    {Mode::uring, "uring", ports::uring, "./user-echo-server --engine uring"},
+    {Mode::floor, "floor", ports::busypoll, "./user-echo-server --engine floor"},
+    {Mode::splice, "splice", ports::splice, "./user-echo-server --engine splice"},
+};
+
+const ModeInfo& info(Mode mode) {
+    return modes[static_cast<int>(mode)];
+}
+
+}  // namespace
 
 const std::vector<Mode>& all_modes() {
-    static const std::vector<Mode> modes = {Mode::bpf, Mode::kmod, Mode::user, Mode::uring, Mode::floor};
-    return modes;
+    static const std::vector<Mode> all = [] {
+        std::vector<Mode> out;
+        for (const auto& m : modes) out.push_back(m.mode);
+        return out;
+    }();
+    return all;
 }
 
 const char* mode_name(Mode mode) {
-    switch (mode) {
-        case Mode::bpf: return "bpf";
-        case Mode::kmod: return "kmod";
-        case Mode::user: return "user";
-        case Mode::uring: return "uring";
-        case Mode::floor: return "floor";
-    }
-    return "?";
+    return info(mode).name;
+}
+std::uint16_t default_port(Mode mode) {
+    return info(mode).port;
+}
+const char* start_hint(Mode mode) {
+    return info(mode).start;
 }
 
 std::optional<Mode> parse_mode(const std::string& name) {
-    for (Mode m : all_modes())
-        if (name == mode_name(m)) return m;
+    for (const auto& m : modes)
+        if (name == m.name) return m.mode;
     return std::nullopt;
 }
 
-std::uint16_t default_port(Mode mode) {
-    switch (mode) {
-        case Mode::bpf: return ports::bpf;
-        case Mode::kmod: return ports::kmod;
-        case Mode::user: return ports::user;
-        case Mode::uring: return ports::uring;
-        case Mode::floor: return ports::busypoll;
-    }
-    return 0;
+std::string Target::describe() const {
+    return std::string(mode_name(mode)) + " server at " + address.to_string();
 }
-
-const char* start_hint(Mode mode) {
-    switch (mode) {
-        case Mode::bpf: return "sudo ./echo-loader attach";
-        case Mode::kmod: return "sudo insmod kmod/kecho.ko; where the kernel cannot load modules: scripts/vm/compare-in-guest.sh";
-        case Mode::user: return "./user-echo-server";
-        case Mode::uring: return "./user-echo-server --engine uring";
-        case Mode::floor: return "./user-echo-server --engine busypoll";
-    }
-    return "?";
-}
-
-std::string Target::describe() const { return std::string(mode_name(mode)) + " server at " + address.to_string(); }
 
 std::optional<std::string> probe(const Target& target, int timeout_ms) {
     try {

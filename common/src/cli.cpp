@@ -1,5 +1,8 @@
 #include "kecho/cli.h"
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <cctype>
 #include <iostream>
 
@@ -26,10 +29,16 @@ std::string lowercase_first(std::string text) {
 }  // namespace
 
 int parse(CLI::App& app, int argc, char** argv) {
+    std::vector<std::string> args(argv + std::min(argc, 1), argv + argc);
+    return parse(app, std::move(args));
+}
+
+int parse(CLI::App& app, std::vector<std::string> args) {
     if (app.get_option_no_throw("--version") == nullptr)
         app.set_version_flag("--version", version_line(app.get_name()), "print the version and git commit, then exit");
+    std::reverse(args.begin(), args.end());  // CLI11 takes them last first
     try {
-        app.parse(argc, argv);
+        app.parse(args);
     } catch (const CLI::CallForHelp&) {
         std::cout << app.help();
         return exit_ok;
@@ -48,17 +57,49 @@ int parse(CLI::App& app, int argc, char** argv) {
     return -1;
 }
 
-CLI::Validator bytes_validator() {
+CLI::Validator validator(std::function<void(const std::string&)> parse, const std::string& name) {
     return CLI::Validator(
-        [](std::string& value) -> std::string {
+        [parse](std::string& value) -> std::string {
             try {
-                parse_bytes(value);
+                parse(value);
+            } catch (const Error& e) {
+                return e.what();
+            }
+            return {};
+        },
+        name, name);
+}
+
+CLI::Validator bytes_validator() {
+    return validator([](const std::string& value) { parse_bytes(value); }, "BYTES");
+}
+
+CLI::Validator bytes_transformer(std::uint64_t min, std::uint64_t max) {
+    return CLI::Validator(
+        [min, max](std::string& value) -> std::string {
+            try {
+                std::uint64_t n = parse_bytes(value);
+                if (n < min || n > max)
+                    return "'" + value + "' is out of range: from " + std::to_string(min) + " to " +
+                           std::to_string(max) + " bytes";
+                value = std::to_string(n);
             } catch (const Error& e) {
                 return e.what();
             }
             return {};
         },
         "BYTES", "bytes");
+}
+
+std::uint64_t raise_fd_limit() {
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
+    if (limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        ::setrlimit(RLIMIT_NOFILE, &limit);
+        ::getrlimit(RLIMIT_NOFILE, &limit);
+    }
+    return limit.rlim_cur;
 }
 
 }  // namespace kecho::cli

@@ -78,11 +78,16 @@ std::uint64_t parse_bytes(const std::string& text) {
     std::string suffix(rest, end);
     for (auto& c : suffix) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     unsigned shift = 0;
-    if (suffix.empty() || suffix == "b") shift = 0;
-    else if (suffix == "k" || suffix == "kb" || suffix == "kib") shift = 10;
-    else if (suffix == "m" || suffix == "mb" || suffix == "mib") shift = 20;
-    else if (suffix == "g" || suffix == "gb" || suffix == "gib") shift = 30;
-    else throw Error("invalid size '" + text + "': unknown unit '" + suffix + "' (use K, M or G)");
+    if (suffix.empty() || suffix == "b")
+        shift = 0;
+    else if (suffix == "k" || suffix == "kb" || suffix == "kib")
+        shift = 10;
+    else if (suffix == "m" || suffix == "mb" || suffix == "mib")
+        shift = 20;
+    else if (suffix == "g" || suffix == "gb" || suffix == "gib")
+        shift = 30;
+    else
+        throw Error("invalid size '" + text + "': unknown unit '" + suffix + "' (use K, M or G)");
     if (shift && value > (UINT64_MAX >> shift)) throw Error("invalid size '" + text + "': too large");
     return value << shift;
 }
@@ -151,9 +156,6 @@ std::optional<TcpInfo> get_tcp_info(int fd) {
     info.state = raw.tcpi_state;
     info.bytes_acked = raw.tcpi_bytes_acked;
     info.bytes_received = raw.tcpi_bytes_received;
-    info.bytes_sent = raw.tcpi_bytes_sent;
-    info.rtt_us = raw.tcpi_rtt;
-    info.snd_cwnd = raw.tcpi_snd_cwnd;
     return info;
 }
 

@@ -8,7 +8,7 @@
 # parses those. A binary missing from the build dir is a FAIL, never a skip; a server the kernel
 # lacks a feature for is "KECHO-RESULT <name> UNSUPPORTED not supported on this kernel: REASON".
 # Word splitting of the *_ARGS variables from plan.env is intended.
-# shellcheck disable=SC2086
+# shellcheck disable=SC2086 source=/dev/null # written by make-initramfs.sh, only in the guest
 . /kecho/plan.env
 K=/kecho
 OUT=/dev/ttyS1

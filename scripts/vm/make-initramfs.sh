@@ -21,10 +21,12 @@ while [ $# -gt 0 ]; do
 	*) echo "make-initramfs.sh: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 done
+# shellcheck disable=SC2015 # the || branch is the error for either test failing
 [ -n "$module" ] && [ -n "$build" ] && [ -n "$plan_env" ] && [ -n "$out" ] ||
 	{ echo "make-initramfs.sh: --module, --build, --plan-env and --out are required" >&2; exit 2; }
 [ -f "$module" ] || die "module $module not found"
 busybox=$(command -v busybox || true)
+# shellcheck disable=SC2015 # the || branch is the error for either test failing
 [ -n "$busybox" ] && [[ $(ldd "$busybox" 2>&1) =~ "not a dynamic executable"|"statically linked" ]] ||
 	die "a static busybox is needed: apt-get install busybox-static (or run scripts/install-deps.sh)"
 

@@ -34,6 +34,7 @@ done
 case $plan in test | compare | rmmod) ;; *) usage "--plan must be test, compare or rmmod, not '$plan'" ;; esac
 case $accel in auto | tcg | kvm) ;; *) usage "--accel must be auto, tcg or kvm, not '$accel'" ;; esac
 read -r _ _ _ scope netem_spec < <(vm_kernel_spec "$kernel") || usage "--kernel must be one of: $KECHO_VM_KERNELS, not '$kernel'"
+# shellcheck disable=SC2015 # the || branch is the error for either test failing
 [[ $timeout_s =~ ^[0-9]+$ ]] && [ "$timeout_s" -ge 10 ] || usage "--timeout must be at least 10 seconds"
 [ -d "$build" ] || die "build dir $build does not exist: configure and build first (cmake -S . -B $build)"
 build=$(cd "$build" && pwd)

@@ -23,18 +23,66 @@ void expect_usage_error(const std::vector<std::string>& args, const std::string&
 
 }  // namespace
 
-TEST(BenchCli, UnknownModeIsAUsageError) { expect_usage_error({"--mode", "fast"}, "fast"); }
-TEST(BenchCli, UnknownWorkloadIsAUsageError) { expect_usage_error({"--workload", "nope"}, "nope"); }
-TEST(BenchCli, PortOutOfRange) { expect_usage_error({"--port", "70000"}, "70000"); }
-TEST(BenchCli, UnknownOption) { expect_usage_error({"--frobnicate"}, "frobnicate"); }
+TEST(BenchCli, UnknownModeIsAUsageError) {
+    expect_usage_error({"--mode", "fast"}, "fast");
+}
+TEST(BenchCli, UnknownWorkloadIsAUsageError) {
+    expect_usage_error({"--workload", "nope"}, "nope");
+}
+TEST(BenchCli, PortOutOfRange) {
+    expect_usage_error({"--port", "70000"}, "70000");
+}
+TEST(BenchCli, UnknownOption) {
+    expect_usage_error({"--frobnicate"}, "frobnicate");
+}
 TEST(BenchCli, UnknownVerifyCaseListsTheCases) {
     expect_usage_error({"--workload", "verify", "--case", "size-2B"}, "unknown case 'size-2B' (cases: size-1B");
 }
-TEST(BenchCli, PortWithModeAll) { expect_usage_error({"--mode", "all", "--port", "1234"}, "--port"); }
-TEST(BenchCli, QuickOutsideVerify) { expect_usage_error({"--workload", "pingpong", "--quick"}, "verify"); }
-TEST(BenchCli, BadSize) { expect_usage_error({"--size", "12Q"}, "12Q"); }
-TEST(BenchCli, ZeroConnections) { expect_usage_error({"--connections", "0"}, "connections"); }
-TEST(BenchCli, PlotNeedsPngOrSvg) { expect_usage_error({"--plot", "out.jpg"}, ".png or .svg"); }
+TEST(BenchCli, PortWithModeAll) {
+    expect_usage_error({"--mode", "all", "--port", "1234"}, "--port");
+}
+TEST(BenchCli, QuickOutsideVerify) {
+    expect_usage_error({"--workload", "pingpong", "--quick"}, "--quick");
+}
+TEST(BenchCli, EachSubcommandTakesOnlyItsOwnOptions) {
+    expect_usage_error({"pingpong", "--case", "size-1B"}, "--case");
+    expect_usage_error({"verify", "--connections", "4"}, "--connections");
+    expect_usage_error({"stream", "--pipeline", "4"}, "--pipeline");
+    expect_usage_error({"churn", "--clients", "4"}, "--clients");
+}
+TEST(BenchCli, EnumOptionsNameTheirValues) {
+    expect_usage_error({"pingpong", "--client", "threads"}, "threads");
+    expect_usage_error({"stream", "--baseline", "nope"}, "nope");
+}
+TEST(BenchCli, StressWorkloadsDriveOneServer) {
+    expect_usage_error({"held", "--mode", "user,uring"}, "one --mode");
+}
+TEST(BenchCli, PortAndModePortExcludeEachOther) {
+    expect_usage_error({"--port", "1234", "--mode-port", "user=1235"}, "excludes");
+}
+TEST(BenchCli, StreamWindowTooManyWrites) {
+    expect_usage_error({"stream", "--window", "1G", "--size", "1K"}, "65536");
+}
+TEST(BenchCli, SubcommandHelpShowsOnlyItsOptions) {
+    auto r = bench({"verify", "--help"});
+    EXPECT_EQ(r.exit_code, 0);
+    EXPECT_NE(r.out.find("--case"), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("--connections"), std::string::npos) << r.out;
+}
+TEST(BenchCli, VersionWithASubcommand) {
+    auto r = bench({"verify", "--version"});
+    EXPECT_EQ(r.exit_code, 0);
+    EXPECT_EQ(r.out.rfind("bench ", 0), 0u) << r.out;
+}
+TEST(BenchCli, BadSize) {
+    expect_usage_error({"--size", "12Q"}, "12Q");
+}
+TEST(BenchCli, ZeroConnections) {
+    expect_usage_error({"--connections", "0"}, "connections");
+}
+TEST(BenchCli, PlotNeedsPngOrSvg) {
+    expect_usage_error({"--plot", "out.jpg"}, ".png or .svg");
+}
 
 TEST(BenchCli, HelpExitsZero) {
     auto r = bench({"--help"});
@@ -48,6 +96,16 @@ TEST(BenchCli, UnreachableServerNamesHowToStartIt) {
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_NE(r.err.find("no uring server at 127.0.0.1:" + std::to_string(port)), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("./user-echo-server --engine uring"), std::string::npos) << r.err;
+}
+
+TEST(BenchCli, UnreachableSpliceAndFloorSayHowToStartThem) {
+    int port = kecho::test::free_port();
+    auto r = bench({"verify", "--mode", "splice", "--port", std::to_string(port)});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("no splice server at 127.0.0.1:" + std::to_string(port)), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("./user-echo-server --engine splice"), std::string::npos) << r.err;
+    r = bench({"--mode", "floor", "--port", std::to_string(port)});
+    EXPECT_NE(r.err.find("./user-echo-server --engine floor"), std::string::npos) << r.err;
 }
 
 TEST(BenchCli, UnreachableBpfSaysHowToAttach) {

@@ -10,19 +10,19 @@
 
 namespace kecho::benchtest {
 
-class EchoServer {
+class EchoServer : public test::ServerProcess {
 public:
     // fault: "none", "corrupt" (flips the byte at offset 3000 of every connection) or "drop"
     // (leaves that byte out).
     explicit EchoServer(const std::string& fault = "none")
-        : port_(test::free_port()),
-          process_({test::binary("tests/bench/echo_test_server"), "--port", std::to_string(port_), "--fault", fault}) {}
-    bool ready() { return process_.wait_for_output("listening on"); }
-    std::string port() const { return std::to_string(port_); }
-
-private:
-    int port_;
-    test::Process process_;
+        : ServerProcess(
+              [&](int port) {
+                  return std::vector<std::string>{test::binary("tests/bench/echo_test_server"), "--port",
+                                                  std::to_string(port), "--fault", fault};
+              },
+              [](int port) { return "listening on 127.0.0.1:" + std::to_string(port); }) {}
+    // The port as bench's --port argument.
+    std::string port() const { return std::to_string(ServerProcess::port()); }
 };
 
 // ./bench with args, to completion (two minutes at most).

@@ -5,18 +5,20 @@
 #include "process.h"
 
 using kecho::test::binary;
-using kecho::test::Process;
 using kecho::test::run;
 
 namespace {
 
-struct UserServer {
+// user-echo-server --engine <engine> on a free loopback port.
+struct UserServer : kecho::test::ServerProcess {
     explicit UserServer(const std::string& engine)
-        : port(kecho::test::free_port()),
-          process({binary("user-echo-server"), "--engine", engine, "--address", "127.0.0.1", "--port",
-                   std::to_string(port)}) {}
-    int port;
-    Process process;
+        : ServerProcess(
+              [&](int port) {
+                  return std::vector<std::string>{
+                      binary("user-echo-server"), "--engine", engine, "--address", "127.0.0.1", "--port",
+                      std::to_string(port)};
+              },
+              [](int port) { return "echoing on 127.0.0.1:" + std::to_string(port); }) {}
 };
 
 class AgainstUserServer : public ::testing::TestWithParam<std::string> {};
@@ -25,8 +27,8 @@ class AgainstUserServer : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(AgainstUserServer, VerifyPassesEveryCase) {
     UserServer server(GetParam());
-    ASSERT_TRUE(server.process.wait_for_output("echoing on")) << server.process.output();
-    auto r = run({binary("bench"), "--workload", "verify", "--port", std::to_string(server.port)},
+    ASSERT_TRUE(server.ready()) << server.output();
+    auto r = run({binary("bench"), "--workload", "verify", "--port", std::to_string(server.port())},
                  std::chrono::seconds(120));
     EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
     EXPECT_NE(r.out.find("verify: 12 passed, 0 failed"), std::string::npos) << r.out;
@@ -34,8 +36,8 @@ TEST_P(AgainstUserServer, VerifyPassesEveryCase) {
 
 TEST_P(AgainstUserServer, ShortPingpongPasses) {
     UserServer server(GetParam());
-    ASSERT_TRUE(server.process.wait_for_output("echoing on")) << server.process.output();
-    auto r = run({binary("bench"), "--port", std::to_string(server.port), "--connections", "16", "--duration", "1",
+    ASSERT_TRUE(server.ready()) << server.output();
+    auto r = run({binary("bench"), "--port", std::to_string(server.port()), "--connections", "16", "--duration", "1",
                   "--warmup", "0.2"},
                  std::chrono::seconds(60));
     EXPECT_EQ(r.exit_code, 0) << r.out << r.err;

@@ -163,5 +163,40 @@ TEST(Compare, NothingReachableIsAnError) {
                     "floor=" + std::to_string(dead), "--duration", "0.3"});
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_NE(r.err.find("no server is reachable"), std::string::npos) << r.err;
-    EXPECT_NE(r.err.find("./user-echo-server --engine busypoll"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("./user-echo-server --engine floor"), std::string::npos) << r.err;
+}
+
+// The reliability workloads, small: each passes against a correct server and writes its case as JSON.
+TEST(StressWorkloads, EachPassesAgainstACorrectServer) {
+    EchoServer server;
+    ASSERT_TRUE(server.ready());
+    const std::vector<std::vector<std::string>> runs = {{"held", "--connections", "300", "--hold", "0.2"},
+                                                        {"churn", "--cycles", "500"},
+                                                        {"half-close", "--clients", "300"},
+                                                        {"resets", "--count", "200"},
+                                                        {"slow", "--clients", "10", "--duration", "0.5"},
+                                                        {"bad-input", "--quick"}};
+    for (auto args : runs) {
+        const std::string workload = args.front(), json = temp(workload + ".json");
+        args.insert(args.end(), {"--port", server.port(), "--json", json});
+        auto r = bench(args);
+        EXPECT_EQ(r.exit_code, 0) << workload << "\n" << r.out << r.err;
+        EXPECT_NE(r.out.find(workload + ": "), std::string::npos) << r.out;
+        auto doc = read_json(json);
+        EXPECT_EQ(doc["workload"], workload);
+        EXPECT_EQ(doc["failed"], 0) << doc.dump(2);
+        EXPECT_TRUE(doc["cases"][0]["passed"].get<bool>()) << doc.dump(2);
+    }
+}
+
+TEST(StressWorkloads, CorruptingServerFailsThem) {
+    EchoServer server("corrupt");
+    ASSERT_TRUE(server.ready());
+    auto r = bench({"half-close", "--clients", "100", "--port", server.port()});
+    EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+    EXPECT_NE(r.out.find("FAIL half-close"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("byte mismatch at offset 3000"), std::string::npos) << r.out;
+    r = bench({"slow", "--clients", "4", "--duration", "1", "--port", server.port()});
+    EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+    EXPECT_NE(r.out.find("byte mismatch at offset 3000"), std::string::npos) << r.out;
 }

@@ -1,7 +1,6 @@
 #include "loader_fixture.h"
 
 #include <poll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -43,17 +42,20 @@ std::string cgroup2_root() {
 }
 
 Loader::Loader(std::vector<std::string> extra, std::string address)
-    : port_(test::free_port()), address_(std::move(address)), run_dir_(make_run_dir()), cgroup_(unique_cgroup()) {
-    std::vector<std::string> argv = {
-        test::binary("echo-loader"), "--run-dir", run_dir_, "attach", "--address", address_, "--port",
-        std::to_string(port_),       "--cgroup",  cgroup_};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    process_ = std::make_unique<test::Process>(argv);
-    ready_ = process_->wait_for_output("echoing on", std::chrono::seconds(15));
+    : address_(std::move(address)), run_dir_(make_run_dir()), cgroup_(unique_cgroup()) {
+    server_ = std::make_unique<test::ServerProcess>(
+        [&](int port) {
+            std::vector<std::string> argv = {
+                test::binary("echo-loader"), "--run-dir", run_dir_, "attach", "--address", address_, "--port",
+                std::to_string(port),        "--cgroup",  cgroup_};
+            argv.insert(argv.end(), extra.begin(), extra.end());
+            return argv;
+        },
+        [](int) { return "echoing on"; }, std::chrono::seconds(15));
 }
 
 Loader::~Loader() {
-    if (process_->running()) process_->stop(SIGTERM, std::chrono::seconds(10));
+    server_.reset();  // stops it (SIGTERM) before its directory goes
     std::error_code ec;
     std::filesystem::remove_all(run_dir_, ec);
     ::rmdir(cgroup_.c_str());  // only if a killed loader left it
@@ -61,7 +63,7 @@ Loader::~Loader() {
 
 SocketAddress Loader::address() const {
     std::string host = address_ == "0.0.0.0" ? "127.0.0.1" : address_ == "::" ? "::1" : address_;
-    return parse_address(host, static_cast<std::uint16_t>(port_));
+    return parse_address(host, static_cast<std::uint16_t>(port()));
 }
 
 loader::InstanceState Loader::state() const {
@@ -161,15 +163,6 @@ std::int64_t meminfo_bytes(const std::string& field) {
         if (name == field + ":") return kib * 1024;
     }
     return -1;
-}
-
-long raise_fd_limit() {
-    rlimit limit{};
-    ::getrlimit(RLIMIT_NOFILE, &limit);
-    limit.rlim_cur = limit.rlim_max;
-    ::setrlimit(RLIMIT_NOFILE, &limit);
-    ::getrlimit(RLIMIT_NOFILE, &limit);
-    return static_cast<long>(limit.rlim_cur);
 }
 
 }  // namespace kecho::bpftest

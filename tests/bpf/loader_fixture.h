@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "instance.h"
+#include "kecho/cli.h"
 #include "kecho/net.h"
 #include "process.h"
 
@@ -34,13 +35,13 @@ public:
     Loader& operator=(const Loader&) = delete;
     ~Loader();
 
-    bool ready() const { return ready_; }
-    int port() const { return port_; }
+    bool ready() const { return server_->ready(); }
+    int port() const { return server_->port(); }
     const std::string& run_dir() const { return run_dir_; }
     const std::string& cgroup() const { return cgroup_; }
     SocketAddress address() const;
-    test::Process& process() { return *process_; }
-    std::string output() const { return process_->output(); }
+    test::Process& process() { return server_->process(); }
+    std::string output() const { return server_->output(); }
     loader::InstanceState state() const;
 
     // Runs `echo-loader --run-dir <ours> <args...>` to completion.
@@ -48,12 +49,10 @@ public:
                         std::chrono::milliseconds timeout = std::chrono::seconds(30)) const;
 
 private:
-    int port_ = 0;
     std::string address_;
     std::string run_dir_;
     std::string cgroup_;
-    std::unique_ptr<test::Process> process_;
-    bool ready_ = false;
+    std::unique_ptr<test::ServerProcess> server_;
 };
 
 // Command line of echo-loader with a fresh runtime directory and cgroup (for tests that start it
@@ -83,6 +82,6 @@ std::string random_bytes(std::size_t n, unsigned seed);
 std::int64_t meminfo_bytes(const std::string& field);
 
 // Raises RLIMIT_NOFILE's soft limit to the hard limit; returns the new soft limit.
-long raise_fd_limit();
+using kecho::cli::raise_fd_limit;
 
 }  // namespace kecho::bpftest

@@ -1,14 +1,18 @@
 #include "process.h"
 
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -35,21 +39,28 @@ std::string read_file(const std::string& path) {
 
 }  // namespace
 
-std::string binary(const std::string& name) { return std::string(KECHO_BUILD_DIR) + "/" + name; }
+std::string binary(const std::string& name) {
+    return std::string(KECHO_BUILD_DIR) + "/" + name;
+}
 
-RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
+pid_t spawn(const std::vector<std::string>& argv, int out_fd, int err_fd, const std::function<void()>& in_child) {
+    pid_t pid = ::fork();
+    if (pid != 0) return pid;
+    ::dup2(out_fd, 1);
+    ::dup2(err_fd, 2);
+    int devnull = ::open("/dev/null", O_RDONLY);
+    ::dup2(devnull, 0);
+    if (in_child) in_child();
+    auto args = to_argv(argv);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+}
+
+RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
+              const std::function<void()>& in_child) {
     int out_pipe[2], err_pipe[2];
     if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
-    pid_t pid = ::fork();
-    if (pid == 0) {
-        ::dup2(out_pipe[1], 1);
-        ::dup2(err_pipe[1], 2);
-        int devnull = ::open("/dev/null", O_RDONLY);
-        ::dup2(devnull, 0);
-        auto args = to_argv(argv);
-        ::execv(args[0], args.data());
-        ::_exit(127);
-    }
+    pid_t pid = spawn(argv, out_pipe[1], err_pipe[1], in_child);
     ::close(out_pipe[1]);
     ::close(err_pipe[1]);
     RunResult result;
@@ -86,21 +97,28 @@ RunResult run(const std::vector<std::string>& argv, std::chrono::milliseconds ti
     return result;
 }
 
+RunResult run_with_failing_syscall(const std::vector<std::string>& argv, long syscall_nr, int err,
+                                   std::chrono::milliseconds timeout) {
+    return run(argv, timeout, [syscall_nr, err] {
+        sock_filter filter[] = {
+            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<unsigned>(syscall_nr), 0, 1),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (static_cast<unsigned>(err) & SECCOMP_RET_DATA)),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        };
+        sock_fprog program{static_cast<unsigned short>(sizeof(filter) / sizeof(filter[0])), filter};
+        if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+            ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0)
+            ::_exit(126);
+    });
+}
+
 Process::Process(const std::vector<std::string>& argv) {
     char tmpl[] = "/tmp/kecho-test-XXXXXX";
     int log_fd = ::mkstemp(tmpl);
     if (log_fd < 0) throw std::runtime_error("mkstemp failed");
     log_path_ = tmpl;
-    pid_ = ::fork();
-    if (pid_ == 0) {
-        ::dup2(log_fd, 1);
-        ::dup2(log_fd, 2);
-        int devnull = ::open("/dev/null", O_RDONLY);
-        ::dup2(devnull, 0);
-        auto args = to_argv(argv);
-        ::execv(args[0], args.data());
-        ::_exit(127);
-    }
+    pid_ = spawn(argv, log_fd, log_fd);
     ::close(log_fd);
 }
 
@@ -122,7 +140,9 @@ bool Process::wait_for_output(const std::string& text, std::chrono::milliseconds
     return false;
 }
 
-std::string Process::output() const { return read_file(log_path_); }
+std::string Process::output() const {
+    return read_file(log_path_);
+}
 
 bool Process::running() {
     if (reaped_) return false;
@@ -154,13 +174,16 @@ long Process::rss_bytes() const {
     return 0;
 }
 
-int Process::open_fds() const {
-    int n = 0;
-    std::error_code ec;
-    for (auto it = std::filesystem::directory_iterator("/proc/" + std::to_string(pid_) + "/fd", ec);
-         !ec && it != std::filesystem::directory_iterator(); it.increment(ec))
-        ++n;
-    return n;
+ServerProcess::ServerProcess(const Command& command, const ReadyLine& ready_line, std::chrono::milliseconds timeout) {
+    for (int attempt = 0; attempt < 3 && !ready_; ++attempt) {
+        port_ = free_port();
+        process_ = std::make_unique<Process>(command(port_));
+        ready_ = process_->wait_for_output(ready_line(port_), timeout);
+    }
+}
+
+ServerProcess::~ServerProcess() {
+    if (process_) process_->stop();
 }
 
 bool skips_forbidden() {

@@ -18,21 +18,16 @@ std::string engine_case_name(const EngineCase& c) {
     return c.engine;
 }
 
-EchoServer::EchoServer(const std::string& engine, const std::vector<std::string>& extra) {
-    // A port another test grabbed between free_port() and bind() fails the start: try again.
-    for (int attempt = 0; attempt < 3 && !ready_; ++attempt) {
-        port_ = free_port();
-        std::vector<std::string> argv = {
-            binary("user-echo-server"), "--engine", engine, "--address", "127.0.0.1", "--port", std::to_string(port_)};
-        argv.insert(argv.end(), extra.begin(), extra.end());
-        process_ = std::make_unique<Process>(argv);
-        ready_ = process_->wait_for_output("echoing on 127.0.0.1:" + std::to_string(port_), std::chrono::seconds(10));
-    }
-}
-
-EchoServer::~EchoServer() {
-    if (process_) process_->stop();
-}
+EchoServer::EchoServer(const std::string& engine, const std::vector<std::string>& extra)
+    : ServerProcess(
+          [&](int port) {
+              std::vector<std::string> argv = {
+                  binary("user-echo-server"), "--engine", engine, "--address", "127.0.0.1", "--port",
+                  std::to_string(port)};
+              argv.insert(argv.end(), extra.begin(), extra.end());
+              return argv;
+          },
+          [](int port) { return "echoing on 127.0.0.1:" + std::to_string(port); }) {}
 
 RunResult run_verify(const std::string& mode, int port, const std::vector<std::string>& extra) {
     std::vector<std::string> argv = {binary("bench"),      "--mode",     mode,    "--host", "127.0.0.1", "--port",

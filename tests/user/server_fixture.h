@@ -1,7 +1,6 @@
 // Starting user-echo-server for a test: a free port, the ready line, a clean stop.
 #pragma once
 
-#include <memory>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -21,23 +20,13 @@ inline void PrintTo(const EngineCase& c, std::ostream* os) {
     *os << c.engine;
 }  // readable failures
 
-// A running server on a free loopback port; stopped (SIGTERM) by the destructor.
-class EchoServer {
+// A running user-echo-server on a free loopback port; stopped (SIGTERM) by the destructor.
+class EchoServer : public ServerProcess {
 public:
     // Starts user-echo-server --engine <engine> --address 127.0.0.1 --port <free> <extra...> and
     // waits for its ready line; ok() says whether it came.
     EchoServer(const std::string& engine, const std::vector<std::string>& extra = {});
-    ~EchoServer();
-
-    bool ok() const { return ready_; }
-    int port() const { return port_; }
-    Process& process() { return *process_; }
-    std::string output() const { return process_->output(); }
-
-private:
-    int port_ = 0;
-    bool ready_ = false;
-    std::unique_ptr<Process> process_;
+    bool ok() const { return ready(); }
 };
 
 // Runs `bench --mode <mode> --host 127.0.0.1 --port <port> --workload verify <extra...>`.

@@ -18,8 +18,8 @@ struct BurstOptions {
 
 struct BurstResult {
     std::vector<double> per_thread_us;  // average send+recv time of thread i over the rounds (index = i)
-    double mean_us = 0, median_us = 0, p99_us = 0, min_us = 0, max_us = 0;
-    double seconds = 0;        // wall time of every round together
+    double mean_us = 0, median_us = 0, p99_us = 0, max_us = 0;
+    double seconds = 0;  // wall time of every round together
     std::uint64_t exchanges = 0;
     std::uint64_t errors = 0;  // failed connects, wrong or missing echo
     std::string first_error;
@@ -28,6 +28,6 @@ struct BurstResult {
 BurstResult run_burst(const SocketAddress& address, const BurstOptions& options);
 
 // kecho's data file: one "index microseconds" line per thread.
-void write_burst_file(const std::string& path, const BurstResult& result);
+void write_burst_file(const std::string& path, const std::vector<double>& per_thread_us);
 
 }  // namespace kecho::bench

@@ -16,10 +16,10 @@ struct CpuSample {
 CpuSample sample_cpu();
 
 struct CpuUsage {
-    double busy_percent = 0;     // of all CPUs, system-wide
-    double busy_seconds = 0;     // CPU-seconds busy, system-wide
-    double client_seconds = 0;   // CPU-seconds the bench itself used (its syscalls include the
-                                 // loopback stack work done in its context)
+    double busy_percent = 0;         // of all CPUs, system-wide
+    double busy_seconds = 0;         // CPU-seconds busy, system-wide
+    double client_seconds = 0;       // CPU-seconds the bench itself used (its syscalls include the
+                                     // loopback stack work done in its context)
     double client_user_seconds = 0;  // of which in user space: the bench's own code
 };
 

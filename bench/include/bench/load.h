@@ -24,11 +24,11 @@ enum class ClientEngine {
 
 struct LoadOptions {
     std::uint32_t connections = 8;
-    std::size_t size = 64;          // bytes per message
-    std::uint32_t in_flight = 1;    // messages outstanding per connection
-    double duration = 5;            // measured seconds
-    double warmup = 1;              // seconds before measuring
-    unsigned workers = 0;           // epoll threads; 0 = min(max(4, cores), 16, connections)
+    std::size_t size = 64;        // bytes per message
+    std::uint32_t in_flight = 1;  // messages outstanding per connection
+    double duration = 5;          // measured seconds
+    double warmup = 1;            // seconds before measuring
+    unsigned workers = 0;         // epoll threads; 0 = min(max(4, cores), 16, connections)
     ClientEngine engine = ClientEngine::epoll;
 };
 
@@ -40,9 +40,9 @@ struct LoadResult {
     LatencyHistogram latency_ns;       // per message, completed in the window
     std::uint64_t errors = 0;          // connections that failed (reset, closed, wrong bytes)
     std::string first_error;
-    double cpu_busy_percent = 0;   // system-wide
-    double cpu_busy_seconds = 0;   // system-wide CPU-seconds in the window
-    double client_cpu_seconds = 0; // the bench's own CPU-seconds in the window
+    double cpu_busy_percent = 0;         // system-wide
+    double cpu_busy_seconds = 0;         // system-wide CPU-seconds in the window
+    double client_cpu_seconds = 0;       // the bench's own CPU-seconds in the window
     double client_user_cpu_seconds = 0;  // of which in user space
 };
 

@@ -47,8 +47,7 @@ public:
 
 private:
     std::uint64_t word(std::uint64_t index) const;
-    std::string origin_of(std::uint64_t offset, const std::uint8_t* data, std::size_t length,
-                          std::size_t at) const;
+    std::string origin_of(std::uint64_t offset, const std::uint8_t* data, std::size_t length, std::size_t at) const;
 
     PatternKind kind_;
     std::uint32_t connection_;

@@ -1,36 +1,19 @@
-// Reliability workloads: load held, churn, half-close at scale, slow and non-reading clients,
-// resets, hostile input. Each one is a named case with pass/fail, a detail and metrics, reported
-// like the verify battery so scripts/reliability.sh collects them from --json.
+// The reliability cases behind the stress workloads; verify.cpp's case table runs them.
 #pragma once
-
-#include <cstdint>
-#include <string>
-#include <vector>
 
 #include "bench/verify.h"
 #include "kecho/net.h"
 
 namespace kecho::bench {
 
-struct StressOptions {
-    std::uint32_t connections = 10000;  // held: connections open at once
-    double hold = 2;                    // held: seconds every connection stays open between two echo rounds
-    std::uint64_t cycles = 1000000;     // churn: connect/echo/close cycles
-    double duration_limit = 120;        // churn: stop after this many seconds (the rate is reported)
-    double retry = 0;                   // churn: seconds a failed cycle is retried (server restarts)
-    std::uint32_t clients = 10000;      // half-close: clients; slow: slow + non-reading clients
-    std::uint32_t count = 10000;        // resets: connections reset mid-stream
-    double duration = 5;                // slow: seconds the clients push without (or barely) reading
-    unsigned threads = 4;               // churn, resets: client threads
-    bool quick = false;                 // bad-input: 1 MiB instead of 16 MiB messages
-};
+Verdict held(const SocketAddress& address, const CaseOptions& options);
+Verdict churn(const SocketAddress& address, const CaseOptions& options);
+Verdict half_close_many(const SocketAddress& address, const CaseOptions& options);
+Verdict resets(const SocketAddress& address, const CaseOptions& options);
+Verdict slow(const SocketAddress& address, const CaseOptions& options);
+Verdict zero_length_writes(const SocketAddress& address, const CaseOptions& options);
 
-// held, churn, half-close, resets, slow, bad-input
-const std::vector<std::string>& stress_workloads();
-bool is_stress_workload(const std::string& name);
-
-// Runs one workload against the server at address; bad-input yields several cases, the others one.
-std::vector<CaseResult> run_stress(const std::string& workload, const SocketAddress& address,
-                                   const StressOptions& options);
+// A fresh connection echoes 256 KiB byte-exact (the server still serves). Empty on success.
+std::string still_serves(const SocketAddress& address);
 
 }  // namespace kecho::bench

@@ -10,7 +10,7 @@
 
 namespace kecho::bench {
 
-enum class Mode { bpf, kmod, user, uring, floor };
+enum class Mode { bpf, kmod, user, uring, floor, splice };  // the order of target.cpp's table
 
 // Every mode in the order --mode all runs them.
 const std::vector<Mode>& all_modes();

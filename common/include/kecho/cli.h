@@ -3,7 +3,10 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cstdint>
+#include <functional>
 #include <string>
+#include <vector>
 
 namespace kecho::cli {
 
@@ -12,12 +15,27 @@ inline constexpr int exit_ok = 0;
 inline constexpr int exit_failure = 1;  // runtime failure
 inline constexpr int exit_usage = 2;    // bad arguments
 
-// Parses argv, adding --version (project version and git commit). On --help prints help and returns exit_ok; on a usage error prints
+// Parses argv, adding --version (project version and git commit). On --help prints help and returns exit_ok; on a usage
+// error prints
 // "<program>: <lowercase message>" and "run '<program> --help' for usage" to stderr and returns
 // exit_usage. Returns -1 when parsing succeeded and the program should go on.
 int parse(CLI::App& app, int argc, char** argv);
+// The same with the arguments (after the program name) already in a vector, in order.
+int parse(CLI::App& app, std::vector<std::string> args);
+
+// A CLI11 validator from a parser that throws kecho::Error on bad input: the error's message is
+// what the user sees. `name` is the value's name in --help (ADDR, PORT, ...).
+CLI::Validator validator(std::function<void(const std::string&)> parse, const std::string& name);
 
 // CLI11 validator for byte counts with K/M/G suffixes (parsed with kecho::parse_bytes).
 CLI::Validator bytes_validator();
+
+// CLI11 transformer for byte counts with K/M/G suffixes in [min, max]: rewrites the value as a plain
+// number, so the option binds to an integer ("64K" -> 65536).
+CLI::Validator bytes_transformer(std::uint64_t min = 0, std::uint64_t max = UINT64_MAX);
+
+// Takes the hard RLIMIT_NOFILE as the soft limit: every connection costs a descriptor. Returns the
+// limit now in force.
+std::uint64_t raise_fd_limit();
 
 }  // namespace kecho::cli

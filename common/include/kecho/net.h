@@ -52,14 +52,12 @@ UniqueFd connect_to(const SocketAddress& address, int timeout_ms = 5000);
 void set_nonblocking(int fd, bool on = true);
 void set_nodelay(int fd, bool on = true);
 
-// The TCP_INFO fields we use (the kernel's struct, not glibc's older copy of it).
+// The TCP_INFO fields we use (the kernel's struct, not glibc's older copy of it): the loader's
+// "every received byte was echoed" check.
 struct TcpInfo {
     std::uint8_t state = 0;
     std::uint64_t bytes_acked = 0;     // bytes we sent that the peer acknowledged
     std::uint64_t bytes_received = 0;  // bytes we received (sequence-space, excludes SYN/FIN)
-    std::uint64_t bytes_sent = 0;
-    std::uint32_t rtt_us = 0;
-    std::uint32_t snd_cwnd = 0;
 };
 
 // TCP_INFO of a connected socket (nullopt when the kernel refuses it).

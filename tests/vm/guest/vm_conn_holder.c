@@ -52,7 +52,8 @@ static void fill_message(unsigned char *msg, int index)
 
 static int usage(const char *why)
 {
-	fprintf(stderr, "vm-conn-holder: %s\n"
+	fprintf(stderr,
+		"vm-conn-holder: %s\n"
 		"usage: vm-conn-holder --port P --connections N [--timeout S] [-- CMD ARGS...]\n",
 		why);
 	return 2;
@@ -76,7 +77,7 @@ static int connect_one(const struct sockaddr_in *addr)
 /* Reads every echo back; returns how many matched byte for byte. */
 static int check_echoes(const int *fds, int n, double deadline)
 {
-	unsigned char (*got)[MSG_LEN] = calloc(n, MSG_LEN);
+	unsigned char(*got)[MSG_LEN] = calloc(n, MSG_LEN);
 	int *have = calloc(n, sizeof(int));
 	struct pollfd *pfd = calloc(n, sizeof(*pfd));
 	int echoed = 0, done = 0;
@@ -110,7 +111,7 @@ static int check_echoes(const int *fds, int n, double deadline)
 					done++;
 				}
 			} else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
-				have[i] = -1;	/* closed or reset before the echo */
+				have[i] = -1; /* closed or reset before the echo */
 				done++;
 			}
 		}
@@ -138,7 +139,8 @@ static int wait_closed(const int *fds, int n, double deadline)
 
 		for (int i = 0; i < n; i++)
 			if (open[i])
-				pfd[k++] = (struct pollfd){ .fd = fds[i], .events = POLLIN | POLLRDHUP };
+				pfd[k++] = (struct pollfd){ .fd = fds[i],
+							    .events = POLLIN | POLLRDHUP };
 		if (poll(pfd, k, 50) < 0 && errno != EINTR)
 			break;
 		for (int j = 0, i = 0; j < k; j++) {
@@ -184,8 +186,7 @@ int main(int argc, char **argv)
 		else
 			return usage("unknown option");
 	}
-	if (port < 1 || port > 65535 || n < 1 || n > 100000 || timeout_s < 1 ||
-	    (cmd && !cmd[0]))
+	if (port < 1 || port > 65535 || n < 1 || n > 100000 || timeout_s < 1 || (cmd && !cmd[0]))
 		return usage("--port 1-65535 and --connections 1-100000 are required");
 
 	/* Room for n sockets: raise the soft limit up to the hard one. */
@@ -204,7 +205,8 @@ int main(int argc, char **argv)
 	for (int i = 0; i < n && now_ms() < deadline; i++) {
 		fds[i] = connect_one(&addr);
 		if (fds[i] < 0) {
-			fprintf(stderr, "vm-conn-holder: connection %d of %d to port %d failed: %s\n",
+			fprintf(stderr,
+				"vm-conn-holder: connection %d of %d to port %d failed: %s\n",
 				i + 1, n, port, strerror(errno));
 			break;
 		}
