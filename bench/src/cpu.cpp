@@ -62,9 +62,11 @@ void attribute(const CpuSample& start, const CpuSample& end, const std::vector<i
         return std::pair{static_cast<double>(now.own - std::min(now.own, own0)),
                          static_cast<double>(now.children - std::min(now.children, kids0))};
     };
-    double vanished = 0;  // own ticks at start of processes gone at the end (reaped: in a parent's children)
+    // Processes gone at the end: what they had at the start (their own and their reaped children's
+    // time) is inside their parent's children counter at the end, already counted.
+    double vanished = 0;
     for (const auto& [pid, t] : start.tasks)
-        if (!end.tasks.count(pid)) vanished += static_cast<double>(t.own);
+        if (!end.tasks.count(pid)) vanished += static_cast<double>(t.own + t.children);
     for (const auto& [pid, t] : end.tasks) {
         auto [own, kids] = delta(pid, t);
         total += own + kids;
