@@ -42,8 +42,10 @@ void run_gnuplot(const ScratchDir& scratch, const std::string& script, const std
     if (WIFEXITED(rc) && WEXITSTATUS(rc) == 127)
         throw Error("cannot draw " + what + ": gnuplot is not installed (apt-get install gnuplot-nox)");
     std::ifstream in(err_path);
-    std::string line;
-    std::getline(in, line);
+    std::string line, text;
+    while (std::getline(in, line))  // the message is the last non-empty line (the ones above quote the script)
+        if (line.find_first_not_of(" \t^") != std::string::npos) text = line;
+    line = text;
     throw Error("gnuplot failed to draw " + what + (line.empty() ? "" : ": " + line));
 }
 

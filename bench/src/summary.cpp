@@ -30,7 +30,7 @@ std::string fmt(double value, int decimals = 0) {
     char text[64];
     std::snprintf(text, sizeof(text), "%.*f", decimals, value);
     std::string s = text;
-    if (decimals == 0 && std::fabs(value) >= 10000) {  // thousands separators
+    if (decimals == 0 && std::fabs(value) >= 1000) {  // thousands separators
         for (int i = static_cast<int>(s.size()) - 3; i > (value < 0 ? 1 : 0); i -= 3) s.insert(static_cast<std::size_t>(i), ",");
     }
     return s;
@@ -455,7 +455,7 @@ void plot_latency_vs_load(const std::string& dir, const std::vector<ResultFile>&
     std::ostringstream gp;
     gp << "set terminal " << gnuplot_terminal(path, 1400, 560) << "\nset output '" << path << "'\n"
        << "set multiplot layout 1,2 title 'latency against offered load: open loop, 64 connections, latency from "
-          "each request's scheduled time' noenhanced\nset grid\nset key top left noenhanced\nset logscale y\n"
+          "the scheduled send time' noenhanced\nset grid\nset key top left noenhanced\nset logscale y\n"
        << "set xlabel 'offered load (req/s)'\nset ylabel 'us (log)'\nset title 'p50'\n" << p50 << "\n"
        << "set title 'p99'\n" << p99 << "\nunset multiplot\n";
     run_gnuplot(scratch, gp.str(), path);
@@ -502,8 +502,8 @@ void plot_cdf(const std::string& path, const std::string& title, const std::vect
         const std::string mode = m.value("mode", "?"), data = scratch.file("cdf-" + mode + ".dat");
         std::ofstream out(data);
         for (const auto& [ns, fraction] : all.cdf()) out << static_cast<double>(ns) / 1e3 << " " << fraction << "\n";
-        plot += (plot.empty() ? "plot " : ", ") + std::string("'") + data + "' using 1:2 with steps lw 2 title '" + mode +
-                (mode == "floor" ? "' dt 2" : "'");
+        plot += (plot.empty() ? "plot " : ", ") + std::string("'") + data + "' using 1:2 with steps lw 2" + (mode == "floor" ? " dt 2" : "") +
+                " title '" + mode + "'";
     }
     if (plot.empty()) return;
     std::ostringstream gp;
@@ -528,7 +528,7 @@ std::vector<std::string> plot_cdfs(const std::string& dir, const std::vector<Res
         if (f.doc.value("workload", "") == "stream")
             for (const auto& m : f.doc["modes"]) stream.push_back({&f, &m});
     const std::string path = dir + "/cdf-stream.png";
-    plot_cdf(path, "stream: latency CDF of each 64 KiB write's echo", stream);
+    plot_cdf(path, "stream: latency CDF of the echo of each 64 KiB write", stream);
     if (fs::exists(path)) written.push_back(path);
     return written;
 }
