@@ -412,7 +412,10 @@ int run_case_workload(const std::string& workload, const Options& o, const std::
     }
     std::cout << workload << ": " << passed << " passed, " << failed << " failed" << std::endl;
     if (!o.json_path.empty()) {
-        nlohmann::json doc = {{"workload", workload}, {"cases", all_cases}, {"passed", passed}, {"failed", failed}};
+        RunInfo run = RunInfo::begin(o.argc, o.argv);  // where it ran (the load is the one at the end)
+        run.finish();
+        nlohmann::json doc = {{"workload", workload}, {"cases", all_cases}, {"passed", passed}, {"failed", failed},
+                              {"run", run.to_json()}};
         if (many) doc["skipped"] = skip;
         if (!many) doc["mode"] = mode_name(reachable.front().mode);
         write_text(o.json_path, doc.dump(2) + "\n");

@@ -26,7 +26,8 @@ std::uint64_t Timetable::due_by(Clock::time_point now) const {
 
 std::string RateCheck::describe() const {
     char text[160];
-    if (kept) std::snprintf(text, sizeof(text), "kept %.0f req/s (%.0f achieved)", target, achieved);
+    if (kept)
+        std::snprintf(text, sizeof(text), "kept %.0f req/s (%.0f achieved)", target, achieved);
     else
         std::snprintf(text, sizeof(text), "could not keep %.0f req/s: %.0f achieved (%.0f%%)", target, achieved,
                       target > 0 ? 100 * achieved / target : 0);

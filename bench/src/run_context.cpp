@@ -13,7 +13,8 @@ void add_run_context_options(CLI::App& app, RunContextOptions& options) {
                    "pid=123' (repeatable; pid= also counts that process's CPU time as the server's)")
         ->check([](const std::string& value) -> std::string {
             try {
-                if (!parse_key_values(value).contains("mode")) return "--server-info needs mode=NAME, got '" + value + "'";
+                if (!parse_key_values(value).contains("mode"))
+                    return "--server-info needs mode=NAME, got '" + value + "'";
             } catch (const Error& e) {
                 return e.what();
             }

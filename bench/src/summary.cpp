@@ -31,14 +31,21 @@ std::string fmt(double value, int decimals = 0) {
     std::snprintf(text, sizeof(text), "%.*f", decimals, value);
     std::string s = text;
     if (decimals == 0 && std::fabs(value) >= 1000) {  // thousands separators
-        for (int i = static_cast<int>(s.size()) - 3; i > (value < 0 ? 1 : 0); i -= 3) s.insert(static_cast<std::size_t>(i), ",");
+        for (int i = static_cast<int>(s.size()) - 3; i > (value < 0 ? 1 : 0); i -= 3)
+            s.insert(static_cast<std::size_t>(i), ",");
     }
     return s;
 }
 
-int connections_of(const ResultFile& f) { return f.doc.value("config", json::object()).value("connections", 0); }
-double rate_of(const ResultFile& f) { return f.doc.value("config", json::object()).value("rate", 0.0); }
-bool closed_pingpong(const ResultFile& f) { return f.doc.value("workload", "") == "pingpong" && rate_of(f) == 0; }
+int connections_of(const ResultFile& f) {
+    return f.doc.value("config", json::object()).value("connections", 0);
+}
+double rate_of(const ResultFile& f) {
+    return f.doc.value("config", json::object()).value("rate", 0.0);
+}
+bool closed_pingpong(const ResultFile& f) {
+    return f.doc.value("workload", "") == "pingpong" && rate_of(f) == 0;
+}
 std::string client_of(const ResultFile& f) {
     const json client = f.doc.value("run", json::object()).value("client", json::object());
     std::string out = client.value("engine", "?");
@@ -46,7 +53,9 @@ std::string client_of(const ResultFile& f) {
     if (client.value("cpus", "any") != "any") out += " on CPUs " + client.value("cpus", "");
     return out;
 }
-std::string noisy_of(const json& mode) { return mode.contains("noisy") && mode["noisy"].is_string() ? mode["noisy"].get<std::string>() : ""; }
+std::string noisy_of(const json& mode) {
+    return mode.contains("noisy") && mode["noisy"].is_string() ? mode["noisy"].get<std::string>() : "";
+}
 
 // A mode's row in one file.
 struct Entry {
@@ -102,11 +111,23 @@ std::vector<ResultFile> load_result_files(const std::string& dir) {
 }
 
 std::string results_csv(const std::vector<ResultFile>& files) {
-    const std::vector<std::string> metrics = {
-        "requests_per_s", "mb_per_s", "recv_mb_per_s", "p50_us", "p90_us", "p99_us", "p999_us", "max_us",
-        "cpu_us_per_request", "client_cpu_us_per_request", "server_cpu_us_per_request",
-        "kernel_thread_us_per_request", "other_cpu_us_per_request", "cpu_us_per_mb", "mean_us", "errors",
-        "load_before"};
+    const std::vector<std::string> metrics = {"requests_per_s",
+                                              "mb_per_s",
+                                              "recv_mb_per_s",
+                                              "p50_us",
+                                              "p90_us",
+                                              "p99_us",
+                                              "p999_us",
+                                              "max_us",
+                                              "cpu_us_per_request",
+                                              "client_cpu_us_per_request",
+                                              "server_cpu_us_per_request",
+                                              "kernel_thread_us_per_request",
+                                              "other_cpu_us_per_request",
+                                              "cpu_us_per_mb",
+                                              "mean_us",
+                                              "errors",
+                                              "load_before"};
     std::ostringstream out;
     out << "file,workload,mode,connections,rate,client,layout,run";
     for (const auto& m : metrics) out << "," << m;
@@ -124,9 +145,8 @@ std::string results_csv(const std::vector<ResultFile>& files) {
                     out << ",";
                     if (runs[r].contains(m) && runs[r][m].is_number()) out << runs[r][m].get<double>();
                 }
-                out << ",\"" << noisy_of(mode) << "\"," << run.value("kernel", "") << ","
-                    << run.value("online_cpus", 0) << "," << run.value("git_commit", "") << ","
-                    << run.value("started_utc", "") << "\n";
+                out << ",\"" << noisy_of(mode) << "\"," << run.value("kernel", "") << "," << run.value("online_cpus", 0)
+                    << "," << run.value("git_commit", "") << "," << run.value("started_utc", "") << "\n";
             }
         }
     }
@@ -235,7 +255,8 @@ std::string sweep_section(const std::vector<ResultFile>& files) {
         out << "\n";
         for (const auto& [mode, by_client] : modes) {
             out << "| " << mode << " |";
-            for (const auto& c : clients[conns]) out << " " << (by_client.count(c) ? fmt(by_client.at(c)) : "-") << " |";
+            for (const auto& c : clients[conns])
+                out << " " << (by_client.count(c) ? fmt(by_client.at(c)) : "-") << " |";
             out << "\n";
         }
         out << "\n";
@@ -248,7 +269,8 @@ std::string stream_section(const std::vector<ResultFile>& files) {
     for (const auto& f : files) {
         if (f.doc.value("workload", "") != "stream") continue;
         if (out.tellp() == 0)
-            out << "## Stream (64 KiB writes, 4 connections)\n\n| file | mode | MB/s back median (min-max) | CPU us/MB | "
+            out << "## Stream (64 KiB writes, 4 connections)\n\n| file | mode | MB/s back median (min-max) | CPU us/MB "
+                   "| "
                    "client us/MB | server us/MB | noisy |\n|---|---|---|---|---|---|---|\n";
         for (const auto& m : f.doc["modes"]) {
             const json s = m["summary"].value("recv_mb_per_s", json::object());
@@ -332,8 +354,10 @@ std::string noisy_section(const std::vector<ResultFile>& files) {
     std::ostringstream out;
     for (const auto& f : files)
         for (const auto& m : f.doc["modes"])
-            if (!noisy_of(m).empty()) out << "- " << f.name << " / " << m.value("mode", "?") << ": " << noisy_of(m) << "\n";
-    return "## Noisy rows\n\nA row is noisy when its runs spread more than 10 % ((max-min)/median) or a run started with "
+            if (!noisy_of(m).empty())
+                out << "- " << f.name << " / " << m.value("mode", "?") << ": " << noisy_of(m) << "\n";
+    return "## Noisy rows\n\nA row is noisy when its runs spread more than 10 % ((max-min)/median) or a run started "
+           "with "
            "the load average above half the CPUs.\n\n" +
            (out.tellp() == 0 ? std::string("None.\n") : out.str()) + "\n";
 }
@@ -410,15 +434,16 @@ std::string stream_bars(const ScratchDir& scratch, const std::vector<ResultFile>
             }
     if (!rows) return "plot 0 notitle\n";
     return "set style data histograms\nset style histogram errorbars gap 2 lw 1\nset style fill solid 0.7 border -1\n"
-           "set yrange [0:*]\nplot '" + scratch.file("stream.dat") + "' using 2:3:4:xtic(1) notitle\n";
+           "set yrange [0:*]\nplot '" +
+           scratch.file("stream.dat") + "' using 2:3:4:xtic(1) notitle\n";
 }
 
 void plot_sweep(const std::string& dir, const std::vector<ResultFile>& files) {
     ScratchDir scratch;
     const std::string path = dir + "/sweep.png";
     const json run = files.front().doc.value("run", json::object());
-    std::string title = "kecho-bpf on " + run.value("kernel", "?") + ", " + std::to_string(run.value("online_cpus", 0)) +
-                        " CPUs (" + run.value("cpu_model", "?") + ")";
+    std::string title = "kecho-bpf on " + run.value("kernel", "?") + ", " +
+                        std::to_string(run.value("online_cpus", 0)) + " CPUs (" + run.value("cpu_model", "?") + ")";
     std::replace(title.begin(), title.end(), '\'', ' ');
     std::ostringstream gp;
     gp << "set terminal " << gnuplot_terminal(path, 1400, 900) << "\nset output '" << path << "'\n"
@@ -456,8 +481,10 @@ void plot_latency_vs_load(const std::string& dir, const std::vector<ResultFile>&
     gp << "set terminal " << gnuplot_terminal(path, 1400, 560) << "\nset output '" << path << "'\n"
        << "set multiplot layout 1,2 title 'latency against offered load: open loop, 64 connections, latency from "
           "the scheduled send time' noenhanced\nset grid\nset key top left noenhanced\nset logscale y\n"
-       << "set xlabel 'offered load (req/s)'\nset ylabel 'us (log)'\nset title 'p50'\n" << p50 << "\n"
-       << "set title 'p99'\n" << p99 << "\nunset multiplot\n";
+       << "set xlabel 'offered load (req/s)'\nset ylabel 'us (log)'\nset title 'p50'\n"
+       << p50 << "\n"
+       << "set title 'p99'\n"
+       << p99 << "\nunset multiplot\n";
     run_gnuplot(scratch, gp.str(), path);
 }
 
@@ -502,14 +529,15 @@ void plot_cdf(const std::string& path, const std::string& title, const std::vect
         const std::string mode = m.value("mode", "?"), data = scratch.file("cdf-" + mode + ".dat");
         std::ofstream out(data);
         for (const auto& [ns, fraction] : all.cdf()) out << static_cast<double>(ns) / 1e3 << " " << fraction << "\n";
-        plot += (plot.empty() ? "plot " : ", ") + std::string("'") + data + "' using 1:2 with steps lw 2" + (mode == "floor" ? " dt 2" : "") +
-                " title '" + mode + "'";
+        plot += (plot.empty() ? "plot " : ", ") + std::string("'") + data + "' using 1:2 with steps lw 2" +
+                (mode == "floor" ? " dt 2" : "") + " title '" + mode + "'";
     }
     if (plot.empty()) return;
     std::ostringstream gp;
     gp << "set terminal " << gnuplot_terminal(path, 1000, 600) << "\nset output '" << path << "'\n"
        << "set title '" << title << "' noenhanced\nset grid\nset logscale x\nset xlabel 'latency (us, log)'\n"
-       << "set ylabel 'fraction of requests <= x'\nset yrange [0:1]\nset key bottom right noenhanced\n" << plot << "\n";
+       << "set ylabel 'fraction of requests <= x'\nset yrange [0:1]\nset key bottom right noenhanced\n"
+       << plot << "\n";
     run_gnuplot(scratch, gp.str(), path);
 }
 
@@ -544,8 +572,10 @@ std::vector<std::string> summarize_directory(const std::string& dir) {
     plot_sweep(dir, files);
     written.push_back(dir + "/sweep.png");
     for (const char* figure : {"latency-vs-load.png", "burst-scatter.png"}) {
-        if (std::string(figure) == "latency-vs-load.png") plot_latency_vs_load(dir, files);
-        else plot_burst_scatter(dir);
+        if (std::string(figure) == "latency-vs-load.png")
+            plot_latency_vs_load(dir, files);
+        else
+            plot_burst_scatter(dir);
         if (fs::exists(fs::path(dir) / figure)) written.push_back(dir + "/" + figure);
     }
     for (auto& p : plot_cdfs(dir, files)) written.push_back(p);

@@ -51,7 +51,9 @@ std::string shell_quote(const std::string& word) {
     return out + "'";
 }
 
-nlohmann::json load_json(const LoadAverage& load) { return {load[0], load[1], load[2]}; }
+nlohmann::json load_json(const LoadAverage& load) {
+    return {load[0], load[1], load[2]};
+}
 
 }  // namespace
 
@@ -104,7 +106,9 @@ void RunInfo::finish() {
     finished_utc = utc_now();
 }
 
-bool RunInfo::loaded_before() const { return load_before[0] > machine.online_cpus / 2.0; }
+bool RunInfo::loaded_before() const {
+    return load_before[0] > machine.online_cpus / 2.0;
+}
 
 nlohmann::json RunInfo::to_json() const {
     return {{"version", project_version()},
@@ -134,8 +138,10 @@ nlohmann::json parse_key_values(const std::string& text) {
         std::string key = item.substr(0, eq), value = item.substr(eq + 1);
         char* end = nullptr;
         long long number = std::strtoll(value.c_str(), &end, 10);
-        if (!value.empty() && end && *end == '\0') out[key] = number;
-        else out[key] = value;
+        if (!value.empty() && end && *end == '\0')
+            out[key] = number;
+        else
+            out[key] = value;
     }
     return out;
 }

@@ -18,9 +18,9 @@
 #include "process.h"
 #include "test_server.h"
 
+using kecho::bench::LatencyHistogram;
 using kecho::benchtest::bench;
 using kecho::benchtest::EchoServer;
-using kecho::bench::LatencyHistogram;
 using nlohmann::json;
 namespace fs = std::filesystem;
 
@@ -31,7 +31,9 @@ json read_json(const std::string& path) {
     return json::parse(in);
 }
 
-std::string temp(const std::string& name) { return ::testing::TempDir() + "kecho-results-" + name; }
+std::string temp(const std::string& name) {
+    return ::testing::TempDir() + "kecho-results-" + name;
+}
 
 std::string first_line_of(const std::string& command) {
     std::unique_ptr<FILE, int (*)(FILE*)> pipe(::popen(command.c_str(), "r"), ::pclose);

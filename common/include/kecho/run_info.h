@@ -12,18 +12,18 @@
 namespace kecho {
 
 struct MachineInfo {
-    std::string kernel;            // uname -r
-    std::string cpu_model;         // /proc/cpuinfo "model name" (or "unknown")
-    int online_cpus = 0;           // sysconf(_SC_NPROCESSORS_ONLN)
-    int available_cpus = 0;        // CPUs this process may run on (what `nproc` prints)
+    std::string kernel;              // uname -r
+    std::string cpu_model;           // /proc/cpuinfo "model name" (or "unknown")
+    int online_cpus = 0;             // sysconf(_SC_NPROCESSORS_ONLN)
+    int available_cpus = 0;          // CPUs this process may run on (what `nproc` prints)
     std::uint64_t memory_bytes = 0;  // MemTotal
 };
 
 using LoadAverage = std::array<double, 3>;  // 1, 5, 15 minutes
 
 MachineInfo machine_info();
-LoadAverage load_average();           // /proc/loadavg; zeros when unreadable
-std::string utc_now();                // "2026-11-27T15:40:02Z"
+LoadAverage load_average();                       // /proc/loadavg; zeros when unreadable
+std::string utc_now();                            // "2026-11-27T15:40:02Z"
 std::string command_line(int argc, char** argv);  // argv joined, shell-quoted where needed
 
 // One run's record: filled at start (machine, load before, start time, command), finished at the
