@@ -424,7 +424,7 @@ int run_case_workload(const std::string& workload, const Options& o, const std::
 }
 
 // bench merge and bench summarize: they read results, they drive no server.
-int run_tool(const std::string& tool, const Options& o) {
+int run_tool(const std::string& tool, const Options& o) try {
     if (tool == "summarize") {
         for (const auto& path : summarize_directory(o.summarize_dir)) std::cout << "wrote " << path << "\n";
         return cli::exit_ok;
@@ -435,6 +435,8 @@ int run_tool(const std::string& tool, const Options& o) {
     std::cout << report.title << "\n" << format_table(report);
     if (!o.json_path.empty()) write_text(o.json_path, report_json(report).dump(2) + "\n");
     return cli::exit_ok;
+} catch (const nlohmann::json::exception& e) {
+    throw Error(std::string("a result file is not in the bench's layout: ") + e.what());
 }
 
 void setup_tools(CLI::App& app, Options& o) {

@@ -20,9 +20,14 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
+// A number of a JSON object, NaN when missing or not a number (NaN is saved as null).
+double number_at(const json& object, const std::string& key) {
+    return object.is_object() && object.contains(key) && object[key].is_number() ? object[key].get<double>() : NAN;
+}
+
 double median_of(const json& mode, const std::string& key) {
     const auto& s = mode.value("summary", json::object());
-    return s.contains(key) ? s[key].value("median", NAN) : NAN;
+    return s.contains(key) ? number_at(s[key], "median") : NAN;
 }
 
 std::string fmt(double value, int decimals = 0) {
@@ -165,7 +170,9 @@ std::string machine_section(const std::vector<ResultFile>& files) {
         if (run.empty()) continue;
         if (started == "?" || run.value("started_utc", "?") < started) started = run.value("started_utc", "?");
         if (finished == "?" || run.value("finished_utc", "?") > finished) finished = run.value("finished_utc", "?");
-        if (run.contains("load_before")) load_max = std::max(load_max, run["load_before"][0].get<double>());
+        if (run.contains("load_before"))
+            load_max =
+                std::max(load_max, (run["load_before"][0].is_number() ? run["load_before"][0].get<double>() : 0.0));
         layouts.insert(run.value("client", json::object()).value("layout", "not said"));
         commits.insert(run.value("git_commit", "?"));
     }
@@ -218,9 +225,9 @@ std::string winners_section(const std::vector<ResultFile>& files) {
         for (const auto& [name, e] : modes) {
             const json& m = *e.mode;
             const json& s = m["summary"]["requests_per_s"];
-            out << "| " << conns << " | " << name << " | " << fmt(s.value("median", NAN)) << " ("
-                << fmt(s.value("min", NAN)) << "-" << fmt(s.value("max", NAN)) << ") | "
-                << fmt(s.value("median", NAN) / base, 2) << "x | " << fmt(median_of(m, "p50_us"), 1) << " | "
+            out << "| " << conns << " | " << name << " | " << fmt(number_at(s, "median")) << " ("
+                << fmt(number_at(s, "min")) << "-" << fmt(number_at(s, "max")) << ") | "
+                << fmt(number_at(s, "median") / base, 2) << "x | " << fmt(median_of(m, "p50_us"), 1) << " | "
                 << fmt(median_of(m, "p99_us"), 1) << " | " << fmt(median_of(m, "cpu_us_per_request"), 2) << " | "
                 << fmt(median_of(m, "client_cpu_us_per_request"), 2) << " | "
                 << fmt(median_of(m, "server_cpu_us_per_request"), 2) << " | "
@@ -274,8 +281,8 @@ std::string stream_section(const std::vector<ResultFile>& files) {
                    "client us/MB | server us/MB | noisy |\n|---|---|---|---|---|---|---|\n";
         for (const auto& m : f.doc["modes"]) {
             const json s = m["summary"].value("recv_mb_per_s", json::object());
-            out << "| " << f.name << " | " << m.value("mode", "?") << " | " << fmt(s.value("median", NAN), 1) << " ("
-                << fmt(s.value("min", NAN), 1) << "-" << fmt(s.value("max", NAN), 1) << ") | "
+            out << "| " << f.name << " | " << m.value("mode", "?") << " | " << fmt(number_at(s, "median"), 1) << " ("
+                << fmt(number_at(s, "min"), 1) << "-" << fmt(number_at(s, "max"), 1) << ") | "
                 << fmt(median_of(m, "cpu_us_per_mb")) << " | " << fmt(median_of(m, "client_cpu_us_per_mb")) << " | "
                 << fmt(median_of(m, "server_cpu_us_per_mb")) << " | " << noisy_of(m) << " |\n";
         }
@@ -340,8 +347,8 @@ std::string burst_section(const std::vector<ResultFile>& files) {
             << "| mode | mean us median (min-max) | median us | p99 us | max us | noisy |\n|---|---|---|---|---|---|\n";
         for (const auto& m : f.doc["modes"]) {
             const json s = m["summary"].value("mean_us", json::object());
-            out << "| " << m.value("mode", "?") << " | " << fmt(s.value("median", NAN)) << " ("
-                << fmt(s.value("min", NAN)) << "-" << fmt(s.value("max", NAN)) << ") | "
+            out << "| " << m.value("mode", "?") << " | " << fmt(number_at(s, "median")) << " ("
+                << fmt(number_at(s, "min")) << "-" << fmt(number_at(s, "max")) << ") | "
                 << fmt(median_of(m, "median_us")) << " | " << fmt(median_of(m, "p99_us")) << " | "
                 << fmt(median_of(m, "max_us")) << " | " << noisy_of(m) << " |\n";
         }
@@ -428,8 +435,8 @@ std::string stream_bars(const ScratchDir& scratch, const std::vector<ResultFile>
         if (f.doc.value("workload", "") == "stream")
             for (const auto& m : f.doc["modes"]) {
                 const json s = m["summary"].value("recv_mb_per_s", json::object());
-                out << m.value("mode", "?") << " " << s.value("median", 0.0) << " " << s.value("min", 0.0) << " "
-                    << s.value("max", 0.0) << "\n";
+                out << m.value("mode", "?") << " " << number_at(s, "median") << " " << number_at(s, "min") << " "
+                    << number_at(s, "max") << "\n";
                 ++rows;
             }
     if (!rows) return "plot 0 notitle\n";
