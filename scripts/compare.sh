@@ -1,191 +1,299 @@
 #!/usr/bin/env bash
-# The README's main command: installs what is missing, builds, starts every server this host can
-# run, compares them with one bench run and writes results/. Stops everything it started.
+# The README's main command: compares every echo server this host can run and writes results/,
+# with results/summary.md (machine, winners, noise, CPU split, latency against load, burst, every
+# table), results/all.csv (every run) and the figures (sweep.png, latency-vs-load.png,
+# burst-scatter.png, cdf-*.png).
 #
-# Knobs (environment): KECHO_DURATION (seconds measured per run, default 2), KECHO_WARMUP (0.5),
-# KECHO_REPEAT (runs per mode, interleaved, default 3), KECHO_RESULTS (default <top>/results),
-# KECHO_VM=0 skips the kernel module's comparison inside a QEMU guest.
+#   scripts/compare.sh [--quick] [--layout shared|split] [--no-build]   the whole job, one machine
+#   scripts/compare.sh --serve [--address ADDR]    start the servers here and wait (Ctrl-C stops)
+#   scripts/compare.sh --remote ADDR [--quick]     the client side against a --serve host
+#   scripts/compare.sh --help
+#
+# The job: ping-pong at 1/8/64/1000 connections (the client swept over 1, 2, 4, 8 workers at 64
+# connections, each mode reported at its best), stream, kecho's burst bench (1,000 threads x 10
+# rounds), latency against load (open loop at 10/25/50/75/90 % of the fastest mode's maximum, 64
+# connections), the busy-poll floor alone, and the kernel module inside a QEMU guest (emulated).
+# --quick: short runs, one of each, no guest: a first look in about a minute on 2 cores.
+# --layout split (needs 2+ CPUs): servers and client on disjoint CPUs in two network namespaces
+# joined by a veth pair, with each side's receive processing steered (RPS) to its own CPUs, as
+# two hosts would have it (docs/performance.md, "Layout"). shared (default): loopback, no pinning.
+#
+# Knobs (environment): KECHO_DURATION (seconds per run, 2), KECHO_WARMUP (0.5), KECHO_REPEAT (runs
+# per mode, interleaved, 3), KECHO_RESULTS (<top>/results), KECHO_VM=0 skips the guest.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+
+usage() {
+	sed -n '2,26s/^# \{0,1\}//p' "$0"
+}
+bad_usage() {
+	echo "compare.sh: $1" >&2
+	echo "run 'scripts/compare.sh --help' for usage" >&2
+	exit 2
+}
+
+quick=0 layout=shared role=all remote='' address=127.0.0.1 build=1
+while [ $# -gt 0 ]; do
+	case $1 in
+	-h | --help) usage; exit 0 ;;
+	--quick) quick=1 ;;
+	--no-build) build=0 ;;
+	--serve) role=serve address=0.0.0.0 ;;
+	--layout | --remote | --address)
+		[ $# -ge 2 ] || bad_usage "$1 needs a value"
+		case $1 in
+		--layout) layout=$2 ;;
+		--remote) role=remote remote=$2 ;;
+		--address) address=$2 ;;
+		esac
+		shift
+		;;
+	*) bad_usage "unknown argument '$1'" ;;
+	esac
+	shift
+done
+case $layout in shared | split) ;; *) bad_usage "--layout takes shared or split, not '$layout'" ;; esac
+[ "$layout" = shared ] || [ "$role" = all ] || bad_usage "--layout split is for the one-machine job (two hosts are split already)"
 need_root "$@"
 
-"$KECHO_TOP/scripts/install-deps.sh"
-build_all
-
-duration=${KECHO_DURATION:-2}
-warmup=${KECHO_WARMUP:-0.5}
-repeat=${KECHO_REPEAT:-3}
-results=${KECHO_RESULTS:-$KECHO_TOP/results}
-bench=$KECHO_BUILD/bench
+if [ "$build" = 1 ]; then
+	"$KECHO_TOP/scripts/install-deps.sh"
+	build_all
+fi
+bench=$KECHO_BUILD/bench server=$KECHO_BUILD/user-echo-server loader=$KECHO_BUILD/echo-loader
 [ -x "$bench" ] || die "$bench is missing: the build did not produce the bench"
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true # 1,000 connections per run
+
+duration=${KECHO_DURATION:-2} warmup=${KECHO_WARMUP:-0.5} repeat=${KECHO_REPEAT:-3}
+burst_threads=1000 burst_rounds=10
+if [ "$quick" = 1 ]; then
+	duration=0.5 warmup=0.2 repeat=1 burst_threads=250 burst_rounds=3
+fi
+sweep_workers=(1 2 4 8)         # the client sweep at 64 connections (where it flips the ranking)
+load_percents=(10 25 50 75 90) # latency against load, of the fastest mode's closed-loop maximum
+results=${KECHO_RESULTS:-$KECHO_TOP/results}
 mkdir -p "$results" || die "cannot create $results"
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true  # 1,000 connections per run
-
-logs=$(mktemp -d /tmp/kecho-compare.XXXXXX)
-started=()  # "name pid" of every server this script started
 status=0
-
-stop_server() {
-	local name=$1 pid=$2 _
-	kill -TERM "$pid" 2>/dev/null || return 0
-	for _ in $(seq 50); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		say "$name (pid $pid) ignored SIGTERM for 5 s: killing it"
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
-	wait "$pid" 2>/dev/null || true
-}
+tag=compare-$$
+run_dir=/tmp/kecho-$tag
+cgroup_root=$(findmnt -n -t cgroup2 -o TARGET 2>/dev/null | head -n 1)
+netns_made=()
+bench_prefix=() server_prefix=() client_cpus='' server_cpus=any host=127.0.0.1
+server_info=() # --server-info arguments for bench, one per server started
 
 # shellcheck disable=SC2317  # called through the EXIT trap
 cleanup() {
-	local entry
-	for entry in "${started[@]}"; do
-		# shellcheck disable=SC2086
-		stop_server $entry
-	done
-	started=()
-	rm -rf "$logs"
+	local ns
+	server_stop_all
+	for ns in "${netns_made[@]}"; do ip netns delete "$ns" 2>/dev/null || true; done
+	rm -rf "$run_dir"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-listening() { ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
+# --- the servers -----------------------------------------------------------------------------
+# One line per server: mode, port, engine, command. To add a server, add a line (and its mode to
+# the bench). splice is listed when both user-echo-server and the bench know it.
+server_table() {
+	echo "user 12346 epoll $server --engine epoll --threads 1"
+	echo "uring 12348 uring $server --engine uring --threads 1"
+	if "$server" --help 2>/dev/null | grep -q splice && "$bench" --help 2>/dev/null | grep -q splice; then
+		echo "splice 12350 splice $server --engine splice --threads 1"
+	fi
+	echo "bpf 12347 sockmap $loader --run-dir $run_dir attach${cgroup_root:+ --cgroup $cgroup_root/kecho-bpf-$tag}"
+}
 
-# start_server NAME PORT COMMAND...: starts it in the background, waits for its ready line
-# ("echoing on"). A server already listening on the port is used as it is. Returns 1 (with the
-# reason said) when it cannot start, so the comparison goes on without it.
-start_server() {
-	local name=$1 port=$2 pid _
-	shift 2
-	if listening "$port"; then
-		say "$name: something already listens on port $port: using it as the $name server"
+# start_one MODE PORT ENGINE COMMAND...: starts it listening on $address (pinned in split layout).
+start_one() {
+	local mode=$1 port=$2 engine=$3 pid
+	shift 3
+	if [ "$mode" = bpf ] && [ ! -x "$loader" ]; then
+		say "bpf: $loader was not built: skipping the sockmap echo"
+		return 1
+	fi
+	if [ "${#server_prefix[@]}" -eq 0 ] && listening "$port"; then
+		say "$mode: port $port is taken by another program: $mode not compared (stop it, or run in a network namespace)"
+		return 1
+	fi
+	local pin=()
+	[ "$server_cpus" = any ] || pin=(taskset -c "$server_cpus")
+	server_start "$mode" "$port" "${server_prefix[@]}" "${pin[@]}" "$@" --address "$address" --port "$port" || return 1
+	pid=$(server_pid "$mode")
+	server_info+=(--server-info "mode=$mode engine=$engine threads=1 cpus=$server_cpus pid=$pid port=$port")
+}
+
+# start_servers: every server of the table this host can run; sets modes (comma-separated).
+start_servers() {
+	local mode port engine cmd started=()
+	while read -r mode port engine cmd; do
+		# shellcheck disable=SC2086  # cmd is a command line of words without spaces inside them
+		start_one "$mode" "$port" "$engine" $cmd && started+=("$mode")
+	done < <(server_table)
+	[ ${#started[@]} -gt 0 ] || die "no server could be started (see the messages above)"
+	modes=$(IFS=,; echo "${started[*]}")
+}
+
+# --- placement -------------------------------------------------------------------------------
+# split: client on the first half of the CPUs, servers on the rest, in two network namespaces
+# joined by a veth pair. On one machine the receive softirq runs on the sending CPU, so the
+# in-kernel echo would run on the client's CPUs (design/sockmap-notes.md): RPS on each veth end
+# steers that side's receive processing to that side's CPUs, as a NIC's interrupt would on two hosts.
+cpu_mask() { # CPU list "a-b" -> hex mask
+	local first=${1%-*} last=${1#*-} mask=0 c
+	for ((c = first; c <= last; c++)); do mask=$((mask | (1 << c))); done
+	printf '%x' "$mask"
+}
+setup_split() {
+	local cpus half
+	cpus=$(nproc)
+	[ "$cpus" -ge 2 ] || die "--layout split needs at least 2 CPUs (this machine has $cpus)"
+	half=$((cpus / 2))
+	client_cpus=0-$((half - 1)) server_cpus=$half-$((cpus - 1))
+	local srv=kecho-$tag-srv cli=kecho-$tag-cli
+	ip netns add "$srv" || die "cannot create network namespace $srv"
+	netns_made+=("$srv")
+	ip netns add "$cli" || die "cannot create network namespace $cli"
+	netns_made+=("$cli")
+	ip link add "k$$s" type veth peer name "k$$c" || die "cannot create the veth pair"
+	cpu_mask "$server_cpus" >"/sys/class/net/k$$s/queues/rx-0/rps_cpus"
+	cpu_mask "$client_cpus" >"/sys/class/net/k$$c/queues/rx-0/rps_cpus"
+	ip link set "k$$s" netns "$srv" && ip link set "k$$c" netns "$cli"
+	ip -n "$srv" addr add 10.251.0.1/24 dev "k$$s" && ip -n "$cli" addr add 10.251.0.2/24 dev "k$$c"
+	ip -n "$srv" link set lo up && ip -n "$srv" link set "k$$s" up
+	ip -n "$cli" link set lo up && ip -n "$cli" link set "k$$c" up
+	server_prefix=(nsenter "--net=/var/run/netns/$srv") bench_prefix=(nsenter "--net=/var/run/netns/$cli")
+	address=10.251.0.1 host=10.251.0.1
+	say "layout split: client on CPUs $client_cpus (namespace $cli), servers on CPUs $server_cpus (namespace $srv), veth with RPS per side"
+}
+
+# --- the client side -------------------------------------------------------------------------
+# run_bench TAG ARGS...: one bench comparison; its table on stdout and in TAG.txt, JSON, CSV.
+run_bench() {
+	local name=$1
+	shift
+	local pin=()
+	[ -z "$client_cpus" ] || pin=(--cpus "$client_cpus")
+	echo
+	"${bench_prefix[@]}" "$bench" --host "$host" "${server_info[@]}" "${pin[@]}" --layout "$layout" "$@" \
+		--json "$results/$name.json" --csv "$results/$name.csv" | tee "$results/$name.txt" || {
+		say "bench reported errors for $name (see above)"
+		status=1
+	}
+}
+timed=() # --duration/--warmup/--repeat of every closed- and open-loop run
+set_timing() { timed=(--duration "$duration" --warmup "$warmup" --repeat "$repeat"); }
+
+# The fastest mode's closed-loop maximum at 64 connections (any client configuration).
+fastest_at_64() {
+	jq -s '[.[].modes[] | select(.mode != "floor") | .summary.requests_per_s.median] | max // 0 | floor' \
+		"$results"/pingpong-c64-w*.json 2>/dev/null || echo 0
+}
+
+client_workloads() {
+	local list=$1 c w pct max
+	set_timing
+	for c in 1 8 1000; do run_bench "pingpong-c$c" --mode "$list" --connections "$c" "${timed[@]}"; done
+	for w in "${sweep_workers[@]}"; do
+		run_bench "pingpong-c64-w$w" --mode "$list" --connections 64 --client epoll --workers "$w" "${timed[@]}"
+	done
+	run_bench stream --mode "$list" --workload stream --connections 4 --size 64K --window 256K "${timed[@]}"
+	run_bench burst --mode "$list" --workload burst --threads "$burst_threads" --rounds "$burst_rounds" \
+		--repeat "$repeat" --out "$results/burst.txt"
+	max=$(fastest_at_64)
+	[ "$max" -gt 0 ] || { say "no closed-loop maximum at 64 connections: latency against load skipped"; return; }
+	echo
+	echo "# latency against load: open loop at 64 connections, of the fastest mode's maximum ($max req/s)"
+	for pct in "${load_percents[@]}"; do
+		run_bench "load-$pct" --mode "$list" --connections 64 --rate $((max * pct / 100)) "${timed[@]}"
+	done
+}
+
+floor_alone() {
+	# The floor spins on a core even when idle: measured alone, after the others are stopped.
+	local c
+	server_stop_all
+	server_info=()
+	start_one floor 12349 busypoll "$server" --engine busypoll --threads 1 || return 0
+	echo
+	echo "# floor: the busy-poll server alone (a reference: it burns a core)"
+	for c in 1 8 64 1000; do run_bench "floor-pingpong-c$c" --mode floor --connections "$c" "${timed[@]}"; done
+	run_bench floor-stream --mode floor --workload stream --connections 4 --size 64K --window 256K "${timed[@]}"
+	server_stop_all
+}
+
+guest_kmod() {
+	# Where the host cannot load modules, kmod vs bpf vs user runs inside a Debian guest under QEMU.
+	local vm_compare=$KECHO_TOP/scripts/vm/compare-in-guest.sh vm_duration
+	if [ -e /proc/modules ] || [ "${KECHO_VM:-1}" = 0 ] || [ "$quick" = 1 ]; then
+		[ "$quick" = 1 ] && say "kmod: the guest comparison is skipped with --quick"
 		return 0
 	fi
-	"$@" >"$logs/$name.log" 2>&1 &
-	pid=$!
-	for _ in $(seq 100); do
-		if grep -q "echoing on" "$logs/$name.log"; then
-			started+=("$name $pid")
-			say "$name: started (pid $pid): $(grep -m1 'echoing on' "$logs/$name.log")"
-			return 0
-		fi
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	say "$name: did not start: $(tail -n 2 "$logs/$name.log" | tr '\n' ' ')"
-	kill -KILL "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-	return 1
-}
-
-stop_named() {
-	local name=$1 entry keep=()
-	for entry in "${started[@]}"; do
-		if [ "${entry%% *}" = "$name" ]; then
-			# shellcheck disable=SC2086
-			stop_server $entry
-		else
-			keep+=("$entry")
-		fi
-	done
-	started=("${keep[@]}")
-}
-
-# run_bench TAG ARGS...: one bench comparison, its table on stdout, JSON/CSV/PNG in results/.
-run_bench() {
-	local tag=$1
-	shift
+	[ -x "$vm_compare" ] || { say "kmod: $vm_compare does not exist: kmod not compared"; return 0; }
 	echo
-	"$bench" "$@" --duration "$duration" --warmup "$warmup" --repeat "$repeat" \
-		--json "$results/$tag.json" --csv "$results/$tag.csv" --plot "$results/$tag.png" ||
-		{
-			say "bench reported errors for $tag (see above)"
-			status=1
-		}
+	echo "# kmod: compared inside a QEMU guest (emulated (TCG): compare ratios only; KECHO_VM=0 skips)"
+	vm_duration=${duration%.*}
+	[ "${vm_duration:-0}" -ge 1 ] 2>/dev/null || vm_duration=1
+	"$vm_compare" --build "$KECHO_BUILD" --connections 8 --duration "$vm_duration" --warmup 1 |
+		tee "$results/kmod-vm.txt" || {
+		say "the in-guest comparison failed (see $KECHO_BUILD/vm/console.log)"
+		status=1
+	}
 }
 
-# --- the servers this host can run ----------------------------------------------------------
-modes=()
-start_server user 12346 "$KECHO_BUILD/user-echo-server" --address 127.0.0.1 && modes+=(user)
-start_server uring 12348 "$KECHO_BUILD/user-echo-server" --engine uring --address 127.0.0.1 && modes+=(uring)
-if [ -x "$KECHO_BUILD/echo-loader" ]; then
-	start_server bpf 12347 "$KECHO_BUILD/echo-loader" attach --address 127.0.0.1 && modes+=(bpf)
-else
-	say "bpf: $KECHO_BUILD/echo-loader was not built: skipping the sockmap echo"
-fi
-
-# --- HOOK: kmod on this host ----------------------------------------------------------------
-# kecho.ko loads only where the kernel has module support (these development hosts have none:
-# then the module is compared inside a QEMU guest, below). On a host that can load it:
-kmod_ko=$KECHO_BUILD/kmod/src/kecho.ko
-kmod_loaded_here=0
-if [ -e /proc/modules ] && [ -f "$kmod_ko" ] && ! listening 12345; then
-	if insmod "$kmod_ko" 2>"$logs/kmod.log"; then
-		kmod_loaded_here=1
-		modes+=(kmod)
-		say "kmod: loaded $kmod_ko (port 12345)"
-	else
-		say "kmod: insmod failed: $(cat "$logs/kmod.log")"
-	fi
-elif listening 12345; then
-	modes+=(kmod)
-	say "kmod: something already listens on port 12345: using it as the kmod server"
-fi
-# shellcheck disable=SC2317  # called through the EXIT trap
-unload_kmod() { [ "$kmod_loaded_here" = 1 ] && rmmod kecho 2>/dev/null && say "kmod: unloaded"; true; }
-trap 'unload_kmod; cleanup' EXIT
-
-[ ${#modes[@]} -gt 0 ] || die "no server could be started (see the messages above)"
-mode_list=$(
-	IFS=,
-	echo "${modes[*]}"
-)
-say "comparing: ${mode_list}; ${repeat} interleaved runs each of ${duration} s after ${warmup} s warmup; results in $results"
-
-# --- the comparison ---------------------------------------------------------------------------
-# The floor server (busypoll) spins on a core even when idle, which would slow every other server
-# measured next to it: it is measured on its own, after the others are stopped.
-for c in 1 8 64 1000; do
-	run_bench "pingpong-c$c" --mode "$mode_list" --workload pingpong --connections "$c"
-done
-run_bench stream --mode "$mode_list" --workload stream --connections 4 --size 64K --window 256K
-
-for name in user uring bpf; do stop_named "$name"; done
-unload_kmod
-kmod_loaded_here=0
-if start_server floor 12349 "$KECHO_BUILD/user-echo-server" --engine busypoll --address 127.0.0.1; then
-	echo
-	echo "# floor: the busypoll server alone (a reference: it burns a core), same workloads"
-	for c in 1 8 64 1000; do
-		run_bench "floor-pingpong-c$c" --mode floor --workload pingpong --connections "$c"
+# Removes what an earlier run of this script wrote (other files, e.g. kernel-matrix.md, stay).
+clear_results() {
+	local f
+	for f in "$results"/{pingpong,stream,burst,load,floor,cdf}-* "$results"/{stream,burst}.* \
+		"$results"/{summary.md,all.csv,sweep.png,latency-vs-load.png,kmod-vm.txt}; do
+		[ -e "$f" ] && rm -f "$f"
 	done
-	run_bench floor-stream --mode floor --workload stream --connections 4 --size 64K --window 256K
-	stop_named floor
-fi
+	return 0
+}
 
-# --- HOOK: kmod through the VM harness --------------------------------------------------------
-# Where the host cannot load modules, the three-way comparison (kmod vs bpf vs user) runs inside
-# a Debian 6.1 guest under QEMU. Emulated (TCG): ratios are indicative, absolute numbers are not.
-vm_compare=$KECHO_TOP/scripts/vm/compare-in-guest.sh
-if [ ! -e /proc/modules ] && [ "${KECHO_VM:-1}" != 0 ]; then
-	if [ -x "$vm_compare" ]; then
-		echo
-		echo "# kmod: compared inside a QEMU guest (scripts/vm/compare-in-guest.sh; KECHO_VM=0 skips)"
-		vm_duration=${duration%.*}
-		[ "${vm_duration:-0}" -ge 1 ] 2>/dev/null || vm_duration=1
-		"$vm_compare" --build "$KECHO_BUILD" --connections 8 --duration "$vm_duration" --warmup 1 |
-			tee "$results/kmod-vm.txt" || {
-			say "the in-guest comparison failed (see $KECHO_BUILD/vm/console.log)"
-			status=1
-		}
-	else
-		say "kmod: this kernel cannot load modules and $vm_compare does not exist: kmod not compared"
-	fi
-fi
+summarize() {
+	echo
+	"$bench" summarize "$results" || { say "bench summarize failed"; status=1; }
+	say "summary: $results/summary.md (figures and all.csv next to it)"
+}
 
-echo
-say "results: $results/{pingpong-c1,pingpong-c8,pingpong-c64,pingpong-c1000,stream}.{json,csv,png} and floor-*"
-exit $status
+whole_job() {
+	clear_results
+	[ "$layout" = split ] && setup_split
+	start_servers
+	say "comparing: $modes; $repeat interleaved run(s) of $duration s after $warmup s warmup; layout $layout; results in $results"
+	client_workloads "$modes"
+	floor_alone
+	guest_kmod
+	summarize
+	exit $status
+}
+
+client_job() {
+	host=$1
+	address=$1
+	clear_results
+	local mode port engine cmd list=()
+	while read -r mode port engine cmd; do
+		list+=("$mode")
+		server_info+=(--server-info "mode=$mode engine=$engine port=$port host=$host started=compare.sh-serve")
+	done < <(server_table)
+	say "client side against $host (servers started there by compare.sh --serve); results in $results"
+	client_workloads "$(IFS=,; echo "${list[*]}")"
+	summarize
+	exit $status
+}
+
+serve_and_wait() {
+	start_servers
+	echo "serving: $modes on $address (ports: user 12346, uring 12348, bpf 12347, splice 12350 when built)"
+	echo "from the client host: scripts/compare.sh --remote <this host's address>"
+	echo "Ctrl-C (or SIGTERM) stops every server"
+	trap 'exit 0' INT TERM
+	while sleep 1; do :; done
+}
+
+case $role in
+serve) serve_and_wait ;;
+remote) client_job "$remote" ;;
+all) whole_job ;;
+esac

@@ -28,3 +28,79 @@ build_all() {
 	fi
 	cmake --build "$KECHO_BUILD" -j "$jobs" || die "build failed (see the compiler output above)"
 }
+
+# --- servers a script starts and stops (compare.sh, perf.sh) ------------------------------------
+# KECHO_SERVERS holds "name pid" of every server started with server_start; server_stop_all
+# (call it from the EXIT trap) stops them. Logs go to KECHO_SERVER_LOGS (a temporary directory).
+KECHO_SERVERS=()
+KECHO_SERVER_LOGS=${KECHO_SERVER_LOGS:-}
+
+listening() { ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
+
+# server_start NAME PORT COMMAND...: starts COMMAND in the background and waits (10 s at most)
+# for its ready line ("echoing on"). Returns 1, with the reason said, when it did not start.
+server_start() {
+	local name=$1 port=$2 pid _
+	shift 2
+	[ -n "$KECHO_SERVER_LOGS" ] || KECHO_SERVER_LOGS=$(mktemp -d /tmp/kecho-servers.XXXXXX)
+	"$@" >"$KECHO_SERVER_LOGS/$name.log" 2>&1 &
+	pid=$!
+	for _ in $(seq 100); do
+		if grep -q "echoing on" "$KECHO_SERVER_LOGS/$name.log"; then
+			KECHO_SERVERS+=("$name $pid")
+			say "$name: started (pid $pid, port $port): $(grep -m1 'echoing on' "$KECHO_SERVER_LOGS/$name.log")"
+			return 0
+		fi
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	say "$name: did not start: $(tail -n 2 "$KECHO_SERVER_LOGS/$name.log" | tr '\n' ' ')"
+	server_kill_pid "$name" "$pid"
+	return 1
+}
+
+# server_pid NAME: the pid server_start recorded (empty when not started).
+server_pid() {
+	local entry
+	for entry in "${KECHO_SERVERS[@]}"; do
+		[ "${entry%% *}" = "$1" ] && echo "${entry#* }" && return 0
+	done
+	return 0
+}
+
+# server_kill_pid NAME PID: SIGTERM, 5 s to exit, then SIGKILL (said).
+server_kill_pid() {
+	local name=$1 pid=$2 _
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for _ in $(seq 50); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		say "$name (pid $pid) ignored SIGTERM for 5 s: killing it"
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	wait "$pid" 2>/dev/null || true
+}
+
+# server_stop NAME: stops the server started under that name.
+server_stop() {
+	local entry keep=()
+	for entry in "${KECHO_SERVERS[@]}"; do
+		if [ "${entry%% *}" = "$1" ]; then
+			server_kill_pid "$1" "${entry#* }"
+		else
+			keep+=("$entry")
+		fi
+	done
+	KECHO_SERVERS=("${keep[@]}")
+}
+
+# server_stop_all: every server started, and their logs.
+server_stop_all() {
+	local entry
+	for entry in "${KECHO_SERVERS[@]}"; do server_kill_pid "${entry%% *}" "${entry#* }"; done
+	KECHO_SERVERS=()
+	[ -z "$KECHO_SERVER_LOGS" ] || rm -rf "$KECHO_SERVER_LOGS"
+	KECHO_SERVER_LOGS=
+}

@@ -55,53 +55,15 @@ port_bpf=$((base + 7)) port_epoll1=$((base + 6)) port_epoll2=$((base + 16))
 port_uring1=$((base + 8)) port_uring2=$((base + 18)) port_floor=$((base + 9))
 port_uring_each=$((base + 28))
 warmup=0.5
-logs=$(mktemp -d /tmp/kecho-perf.XXXXXX)
-started=() # "name pid"
-
-stop_pid() {
-	local pid=$1 _
-	kill -TERM "$pid" 2>/dev/null || return 0
-	for _ in $(seq 50); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-}
-# shellcheck disable=SC2317  # called through the EXIT trap
-cleanup() {
-	local entry
-	for entry in "${started[@]}"; do stop_pid "${entry#* }"; done
-	started=()
-	rm -rf "$logs"
-}
-trap cleanup EXIT
+trap server_stop_all EXIT
 trap 'exit 130' INT TERM
 
-# start NAME PORT COMMAND...: waits for the ready line; the port must be free (ours alone).
+# start NAME PORT COMMAND...: lib.sh's server_start on a port that must be free (ours alone).
 start() {
-	local name=$1 port=$2 pid _
-	shift 2
-	if ss -Hltn "sport = :$port" | grep -q .; then
-		die "port $port is taken: set KECHO_PERF_PORT_BASE to a free range (now $base)"
-	fi
-	"$@" >"$logs/$name.log" 2>&1 &
-	pid=$!
-	for _ in $(seq 100); do
-		if grep -q "echoing on" "$logs/$name.log"; then
-			started+=("$name $pid")
-			return 0
-		fi
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	stop_pid "$pid"
-	die "$name did not start: $(tail -n 2 "$logs/$name.log" | tr '\n' ' ')"
+	listening "$2" && die "port $2 is taken: set KECHO_PERF_PORT_BASE to a free range (now $base)"
+	server_start "$@" || die "$1 did not start (see above)"
 }
-stop_all() {
-	cleanup
-	logs=$(mktemp -d /tmp/kecho-perf.XXXXXX)
-}
+stop_all() { server_stop_all; }
 
 # The machine may be shared: every run records the load and the busiest processes next to it.
 note_load() {
@@ -153,6 +115,7 @@ note_load burst
 # (perf stat on each process), and the work items and kworker switches of the whole machine
 # (the sockmap echo's sends run in kworkers). The client is the same for every server.
 if command -v perf >/dev/null; then
+	logs=$(mktemp -d /tmp/kecho-perf.XXXXXX)
 	start uring_each "$port_uring_each" "$server" --engine uring --uring-submit each \
 		--address 127.0.0.1 --port "$port_uring_each" --threads 1
 	echo
@@ -160,8 +123,7 @@ if command -v perf >/dev/null; then
 	printf '%-10s %5s %8s %8s %8s %8s %8s %8s %8s\n' server conns req/s \
 		cli-sys cli-cs srv-sys srv-cs work kw-cs
 	for m in bpf epoll1 uring1 uring_each; do
-		pid=
-		for entry in "${started[@]}"; do [ "${entry%% *}" = "$m" ] && pid=${entry#* }; done
+		pid=$(server_pid "$m")
 		port_var=port_$m
 		for c in 1 8 64; do
 			note_load "counters-$m-c$c" 2>/dev/null
@@ -195,6 +157,7 @@ if command -v perf >/dev/null; then
 	done | tee "$out/counters.txt"
 	echo "(cli = the bench client, srv = the server process (the loader for bpf), sys = system calls,"
 	echo " cs = context switches, work = work items run machine-wide, kw-cs = kworker context switches)"
+	rm -rf "$logs"
 else
 	say "perf is not installed (apt-get install linux-perf): per-request counters skipped"
 fi

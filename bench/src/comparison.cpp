@@ -80,13 +80,21 @@ Metrics load_metrics(const std::string& workload, const LoadResult& r) {
         m["cpu_us_per_request"] = per_unit(r.cpu_busy_seconds * 1e6, requests);
         m["client_cpu_us_per_request"] = per_unit(r.client_cpu_seconds * 1e6, requests);
         m["client_user_us_per_request"] = per_unit(r.client_user_cpu_seconds * 1e6, requests);
+        m["server_cpu_us_per_request"] = per_unit(r.cpu.server_seconds * 1e6, requests);
+        m["kernel_thread_us_per_request"] = per_unit(r.cpu.kernel_thread_seconds * 1e6, requests);
+        m["other_cpu_us_per_request"] = per_unit(r.cpu.other_seconds * 1e6, requests);
+        m["softirq_us_per_request"] = per_unit(r.cpu.softirq_seconds * 1e6, requests);
     } else {
         double mb_back = static_cast<double>(r.bytes_received) / 1e6;
         m["recv_mb_per_s"] = per_second(mb_back, r.seconds);
         m["send_mb_per_s"] = per_second(static_cast<double>(r.bytes_sent) / 1e6, r.seconds);
         m["cpu_us_per_mb"] = per_unit(r.cpu_busy_seconds * 1e6, mb_back);
         m["client_cpu_us_per_mb"] = per_unit(r.client_cpu_seconds * 1e6, mb_back);
+        m["server_cpu_us_per_mb"] = per_unit(r.cpu.server_seconds * 1e6, mb_back);
+        m["kernel_thread_us_per_mb"] = per_unit(r.cpu.kernel_thread_seconds * 1e6, mb_back);
     }
+    m["cpu_tasks_seconds"] = r.cpu.tasks_seconds;  // every task's time: checks the split against the machine's
+    m["cpu_busy_seconds"] = r.cpu_busy_seconds - r.cpu.steal_seconds;
     return m;
 }
 

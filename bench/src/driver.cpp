@@ -322,9 +322,10 @@ void Driver::run(Clock::time_point deadline, const std::function<bool()>& stop) 
         if (now >= deadline || (stop && stop())) return;
         auto wake = std::min(deadline, now + std::chrono::milliseconds(50));
         if (d.timed) wake = std::min(wake, d.run_timers(now));
-        auto wait_ms = std::chrono::ceil<std::chrono::milliseconds>(wake - now).count();
-        int n = ::epoll_wait(d.ep.get(), events.data(), static_cast<int>(events.size()),
-                             static_cast<int>(std::max<long long>(wait_ms, 0)));
+        // Nanosecond timeout (epoll_pwait2): an open-loop message leaves on time, not up to 1 ms late.
+        auto wait_ns = std::max<long long>(std::chrono::duration_cast<std::chrono::nanoseconds>(wake - now).count(), 0);
+        timespec timeout{static_cast<time_t>(wait_ns / 1'000'000'000), static_cast<long>(wait_ns % 1'000'000'000)};
+        int n = ::epoll_pwait2(d.ep.get(), events.data(), static_cast<int>(events.size()), &timeout, nullptr);
         if (n < 0 && errno != EINTR) throw_errno("epoll_wait failed", errno);
         for (int k = 0; k < n; ++k) d.on_event(events[k].data.u64, events[k].events);
         d.start_waiting();

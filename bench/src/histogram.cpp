@@ -4,6 +4,8 @@
 #include <bit>
 #include <cmath>
 
+#include "kecho/error.h"
+
 namespace kecho::bench {
 namespace {
 
@@ -75,6 +77,51 @@ std::uint64_t LatencyHistogram::percentile(double p) const {
         }
     }
     return max_;
+}
+
+nlohmann::json LatencyHistogram::to_json() const {
+    nlohmann::json buckets = nlohmann::json::array();
+    for (std::size_t i = 0; i < counts_.size(); ++i)
+        if (counts_[i]) buckets.push_back({i, counts_[i]});
+    return {{"unit", "ns"}, {"sub_bucket_bits", sub_bucket_bits}, {"count", count_}, {"sum", sum_},
+            {"min", min()},  {"max", max_},                        {"buckets", buckets}};
+}
+
+LatencyHistogram LatencyHistogram::from_json(const nlohmann::json& doc) {
+    try {
+        if (doc.at("unit") != "ns" || doc.at("sub_bucket_bits") != sub_bucket_bits)
+            throw Error("histogram of another layout (unit " + doc.at("unit").dump() + ", sub_bucket_bits " +
+                        doc.at("sub_bucket_bits").dump() + ")");
+        LatencyHistogram h;
+        std::uint64_t total = 0;
+        for (const auto& b : doc.at("buckets")) {
+            auto index = b.at(0).get<std::size_t>();
+            if (index >= h.counts_.size()) throw Error("histogram bucket " + std::to_string(index) + " out of range");
+            h.counts_[index] += b.at(1).get<std::uint64_t>();
+            total += b.at(1).get<std::uint64_t>();
+        }
+        h.count_ = doc.at("count").get<std::uint64_t>();
+        if (total != h.count_)
+            throw Error("histogram counts add up to " + std::to_string(total) + ", not its count " +
+                        std::to_string(h.count_));
+        h.sum_ = doc.at("sum").get<std::uint64_t>();
+        h.max_ = doc.at("max").get<std::uint64_t>();
+        h.min_ = h.count_ ? doc.at("min").get<std::uint64_t>() : UINT64_MAX;
+        return h;
+    } catch (const nlohmann::json::exception& e) {
+        throw Error(std::string("malformed histogram: ") + e.what());
+    }
+}
+
+std::vector<std::pair<std::uint64_t, double>> LatencyHistogram::cdf() const {
+    std::vector<std::pair<std::uint64_t, double>> points;
+    std::uint64_t seen = 0;
+    for (std::size_t i = 0; i < counts_.size(); ++i) {
+        if (!counts_[i]) continue;
+        seen += counts_[i];
+        points.emplace_back(std::min(bucket_high(i), max_), static_cast<double>(seen) / static_cast<double>(count_));
+    }
+    return points;
 }
 
 }  // namespace kecho::bench

@@ -9,6 +9,7 @@
 #include "bench/blocking.h"
 #include "bench/cpu.h"
 #include "bench/driver.h"
+#include "bench/open_loop.h"
 #include "bench/threads.h"
 #include "kecho/error.h"
 
@@ -18,6 +19,7 @@ namespace {
 // What every client thread shares: the phase flags, the tallies and the errors.
 struct Shared {
     std::atomic<bool> measuring{false}, stopping{false};
+    Clock::time_point start = Clock::now();  // the open loop's timetable starts here
     std::mutex mutex;
     Tally tally;
     std::uint64_t errors = 0;
@@ -61,6 +63,11 @@ using Shard = std::vector<std::pair<std::uint32_t, UniqueFd>>;  // connection id
 void epoll_client(const SocketAddress& address, Shard conns, const LoadOptions& options, Shared& shared) {
     DriverOptions o;
     o.measuring = &shared.measuring;
+    std::vector<Timetable> timetables;  // open loop: one per connection, in the driver's order
+    if (options.rate > 0) {
+        for (const auto& conn : conns) timetables.emplace_back(options.rate, options.connections, conn.first - 1, shared.start);
+        o.send_at = [&timetables](std::size_t index, std::uint64_t message) { return timetables[index].due(message); };
+    }
     Driver driver(address, o);
     Plan plan;
     plan.bytes = unbounded;
@@ -97,6 +104,7 @@ std::vector<SmallThread> start_clients(const SocketAddress& address, const LoadO
         set_nodelay(fds.back().get());
         set_nonblocking(fds.back().get());
     }
+    shared.start = Clock::now();  // every connection is open: the timetable starts now
     std::vector<SmallThread> threads;
     if (options.engine == ClientEngine::blocking) {
         for (std::uint32_t i = 0; i < options.connections; ++i)
@@ -130,14 +138,14 @@ LoadResult run_load(const SocketAddress& address, const LoadOptions& options,
         }
     };
     sleep_until(options.warmup);
-    CpuSample cpu_start = sample_cpu();
+    CpuSample cpu_start = sample_cpu(true);
     const auto measure_start = Clock::now();
     shared.measuring.store(true);
     sleep_until(total);
     shared.measuring.store(false);
     shared.stopping.store(true);
     const auto measure_end = Clock::now();
-    CpuSample cpu_end = sample_cpu();
+    CpuSample cpu_end = sample_cpu(true);
     for (auto& t : threads) t.join();
     if (progress) progress(1.0);
 
@@ -149,7 +157,9 @@ LoadResult run_load(const SocketAddress& address, const LoadOptions& options,
     result.latency_ns = shared.tally.latency_ns;
     result.errors = shared.errors;
     result.first_error = shared.first_error;
-    CpuUsage cpu = cpu_between(cpu_start, cpu_end);
+    CpuUsage cpu = cpu_between(cpu_start, cpu_end, options.server_pids);
+    result.cpu = cpu;
+    result.workers = options.engine == ClientEngine::blocking ? options.connections : epoll_threads(options);
     result.cpu_busy_percent = cpu.busy_percent;
     result.cpu_busy_seconds = cpu.busy_seconds;
     result.client_cpu_seconds = cpu.client_seconds;

@@ -11,6 +11,10 @@
 #include <vector>
 
 #include "bench/comparison.h"
+#include "bench/merge.h"
+#include "bench/open_loop.h"
+#include "bench/run_context.h"
+#include "bench/summary.h"
 #include "bench/target.h"
 #include "bench/verify.h"
 #include "kecho/cli.h"
@@ -24,6 +28,7 @@ using namespace kecho::bench;
 const std::vector<std::string> comparisons = {"pingpong", "stream", "burst"};
 const std::vector<std::string> case_workloads = {"verify", "held", "churn",    "half-close",
                                                  "resets", "slow", "bad-input"};
+const std::vector<std::string> tools = {"merge", "summarize"};  // read results, drive no server
 
 enum class ClientChoice { automatic, epoll, blocking };
 
@@ -48,6 +53,13 @@ struct Options {
     // verify and the stress workloads
     std::vector<std::string> cases;
     CaseOptions case_options;
+    // the run's record (comparisons), and the open loop
+    RunContextOptions context;
+    int argc = 0;
+    char** argv = nullptr;
+    // merge, summarize
+    std::vector<std::string> merge_files;
+    std::string summarize_dir;
 };
 
 std::map<std::string, Mode> mode_map() {
@@ -124,6 +136,7 @@ void add_comparison_options(CLI::App& sub, Options& o) {
                 if (ext != ".png" && ext != ".svg") throw Error("'" + path + "' must end in .png or .svg");
             },
             "PATH"));
+    add_run_context_options(sub, o.context);
 }
 
 void add_load_options(CLI::App& sub, Options& o, std::uint64_t& size, const char* size_help) {
@@ -149,7 +162,12 @@ void setup_comparisons(CLI::App& app, Options& o) {
                      "connections without --pipeline (one recv+send per request, no epoll_wait), epoll above")
         ->transform(CLI::CheckedTransformer(std::map<std::string, ClientChoice>{
             {"auto", ClientChoice::automatic}, {"epoll", ClientChoice::epoll}, {"blocking", ClientChoice::blocking}}))
-        ->option_text("auto|epoll|blocking (default auto)");
+        ->default_str("auto");
+    pingpong
+        ->add_option("--rate", o.load.rate,
+                     "open loop: N requests/s over all connections on a fixed timetable, latency counted from each "
+                     "request's scheduled time (wrk2's method); the achieved rate is reported (epoll client)")
+        ->check(CLI::Range(1.0, 1e9));
     auto* stream = app.add_subcommand("stream", "throughput: each connection keeps --window bytes in flight");
     add_load_options(*stream, o, o.stream_size, "bytes per write");
     stream->add_option("--window", o.window, "bytes in flight per connection")
@@ -211,6 +229,8 @@ void check_combinations(const CLI::App& app, const Options& o) {
     if (several_modes(o) && workload != "verify" &&
         std::find(case_workloads.begin(), case_workloads.end(), workload) != case_workloads.end())
         throw CLI::ValidationError("--mode", "bench " + workload + " drives one server (one --mode)");
+    if (o.load.rate > 0 && o.client == ClientChoice::blocking)
+        throw CLI::ValidationError("--rate", "drives the epoll client; drop --client blocking");
     if (workload == "stream" && o.window < o.stream_size)
         throw CLI::ValidationError("--window", "must hold at least one --size write");
     if (workload == "stream" && o.window / o.stream_size > 65536)
@@ -221,7 +241,8 @@ void check_combinations(const CLI::App& app, const Options& o) {
 std::vector<std::string> with_subcommand(std::vector<std::string> args) {
     auto is_sub = [](const std::string& a) {
         return std::find(comparisons.begin(), comparisons.end(), a) != comparisons.end() ||
-               std::find(case_workloads.begin(), case_workloads.end(), a) != case_workloads.end();
+               std::find(case_workloads.begin(), case_workloads.end(), a) != case_workloads.end() ||
+               std::find(tools.begin(), tools.end(), a) != tools.end();
     };
     for (std::size_t i = 0; i + 1 < args.size(); ++i) {
         if (args[i] == "--workload" && is_sub(args[i + 1])) {
@@ -265,22 +286,39 @@ void show_progress(const std::string& text) {
     if (::isatty(2) == 1) std::fprintf(stderr, "\r\033[K%s", text.c_str());
 }
 
-// Metrics of one run of pingpong, stream or burst; `error` gets the run's first error, if any.
-Metrics run_once(const std::string& workload, const Options& o, const Target& target, const std::string& label,
-                 std::string& error, std::vector<double>& burst_series) {
+// One run of pingpong, stream or burst into mode (its metrics, the load average before it, its
+// latency histogram); `error` gets the run's first error, if any. The client's shape goes to run.
+void run_once(const std::string& workload, Options& o, ModeResults& mode, const std::string& label, std::string& error,
+              std::vector<double>& burst_series, RunInfo& run) {
+    const double load_before = load_average()[0];
     if (workload == "burst") {
-        BurstResult b = run_burst(target.address, o.burst);
+        BurstResult b = run_burst(mode.target.address, o.burst);
         burst_series = b.per_thread_us;
         if (b.errors)
             error = std::to_string(b.errors) + (b.errors == 1 ? " error" : " errors") + "; first: " + b.first_error;
-        return burst_metrics(b);
+        mode.runs.push_back(burst_metrics(b));
+        mode.runs.back()["load_before"] = load_before;
+        run.client["workers"] = o.burst.threads;
+        return;
     }
-    LoadResult l = run_load(target.address, o.load, [&](double f) {
+    o.load.server_pids = server_pids(run, mode_name(mode.target.mode));
+    LoadResult l = run_load(mode.target.address, o.load, [&](double f) {
         show_progress(label + " " + std::to_string(static_cast<int>(f * 100)) + "%");
     });
     if (l.errors)
         error = std::to_string(l.errors) + (l.errors == 1 ? " error" : " errors") + "; first: " + l.first_error;
-    return load_metrics(workload, l);
+    mode.runs.push_back(load_metrics(workload, l));
+    mode.runs.back()["load_before"] = load_before;
+    mode.histograms.push_back(l.latency_ns.to_json());
+    run.client["workers"] = l.workers;
+    if (o.load.rate <= 0) return;
+    RateCheck check = check_rate(o.load.rate, l.messages, l.seconds);
+    mode.runs.back()["target_rate"] = o.load.rate;
+    mode.runs.back()["rate_kept"] = check.kept ? 1 : 0;
+    if (!check.kept) {
+        show_progress("");
+        std::cerr << "bench: " << mode.target.describe() << ": " << check.describe() << "\n";
+    }
 }
 
 int run_comparison(const std::string& workload, Options& o, const std::vector<Target>& reachable,
@@ -290,12 +328,19 @@ int run_comparison(const std::string& workload, Options& o, const std::vector<Ta
     const bool blocking =
         o.client == ClientChoice::blocking || (o.client == ClientChoice::automatic && workload == "pingpong" &&
                                                o.load.connections <= 4 && o.load.in_flight == 1);
-    o.load.engine = blocking ? ClientEngine::blocking : ClientEngine::epoll;
+    o.load.engine = blocking && o.load.rate <= 0 ? ClientEngine::blocking : ClientEngine::epoll;
+    RunInfo run = begin_run(o.context, o.argc, o.argv);
+    run.client["engine"] = workload == "burst" ? "threads" : blocking ? "blocking" : "epoll";
     const bool many = reachable.size() + skipped.size() > 1;
     RunShape shape{workload, reachable.size(), o.repeat ? o.repeat : (many ? 3u : 1u)};
     o.load.size = workload == "stream" ? o.stream_size : o.size;
     if (workload == "stream") o.load.in_flight = static_cast<std::uint32_t>(o.window / o.load.size);
     Report report = comparison_report(shape, o.load, o.burst);
+    if (o.load.rate > 0 && workload == "pingpong") {
+        report.config["rate"] = o.load.rate;
+        report.title += "; open loop: " + std::to_string(static_cast<long long>(o.load.rate)) +
+                        " req/s offered, latency from each request's scheduled time";
+    }
     report.baseline = mode_name(o.baseline);
     for (const auto& [t, why] : skipped) report.skipped.emplace_back(mode_name(t.mode), why);
     for (const Target& t : reachable) report.modes.push_back({t, {}, {}});
@@ -309,7 +354,7 @@ int run_comparison(const std::string& workload, Options& o, const std::vector<Ta
             show_progress(label);
             std::string error;
             try {
-                mode.runs.push_back(run_once(workload, o, mode.target, label, error, report.burst_series[name]));
+                run_once(workload, o, mode, label, error, report.burst_series[name], run);
                 if (!o.out_path.empty())
                     write_burst_file(per_mode_path(o.out_path, name, many), report.burst_series[name]);
             } catch (const Error& e) {
@@ -324,6 +369,8 @@ int run_comparison(const std::string& workload, Options& o, const std::vector<Ta
     }
     if (workload != "burst") report.burst_series.clear();
     show_progress("");
+    run.finish();
+    report.run = run.to_json();
     std::cout << report.title << "\n" << format_table(report) << std::flush;
     if (!o.json_path.empty()) write_text(o.json_path, report_json(report).dump(2) + "\n");
     if (!o.csv_path.empty()) write_text(o.csv_path, report_csv(report));
@@ -355,7 +402,13 @@ int run_case_workload(const std::string& workload, const Options& o, const std::
     }
     std::cout << workload << ": " << passed << " passed, " << failed << " failed" << std::endl;
     if (!o.json_path.empty()) {
-        nlohmann::json doc = {{"workload", workload}, {"cases", all_cases}, {"passed", passed}, {"failed", failed}};
+        RunInfo run = RunInfo::begin(o.argc, o.argv);  // where it ran (the load is the one at the end)
+        run.finish();
+        nlohmann::json doc = {{"workload", workload},
+                              {"cases", all_cases},
+                              {"passed", passed},
+                              {"failed", failed},
+                              {"run", run.to_json()}};
         if (many) doc["skipped"] = skip;
         if (!many) doc["mode"] = mode_name(reachable.front().mode);
         write_text(o.json_path, doc.dump(2) + "\n");
@@ -363,7 +416,37 @@ int run_case_workload(const std::string& workload, const Options& o, const std::
     return failed == 0 ? cli::exit_ok : cli::exit_failure;
 }
 
+// bench merge and bench summarize: they read results, they drive no server.
+int run_tool(const std::string& tool, const Options& o) try {
+    if (tool == "summarize") {
+        for (const auto& path : summarize_directory(o.summarize_dir)) std::cout << "wrote " << path << "\n";
+        return cli::exit_ok;
+    }
+    std::vector<std::pair<std::string, nlohmann::json>> files;
+    for (const auto& path : o.merge_files) files.emplace_back(path, read_json_file(path));
+    Report report = merge_reports(files);
+    std::cout << report.title << "\n" << format_table(report);
+    if (!o.json_path.empty()) write_text(o.json_path, report_json(report).dump(2) + "\n");
+    return cli::exit_ok;
+} catch (const nlohmann::json::exception& e) {
+    throw Error(std::string("a result file is not in the bench's layout: ") + e.what());
+}
+
+void setup_tools(CLI::App& app, Options& o) {
+    auto* merge = app.add_subcommand("merge",
+                                     "combine results of one server driven from several client hosts: "
+                                     "latency histograms added (percentiles from the sum), rates added");
+    merge->add_option("files", o.merge_files, "bench --json files of the same workload (two or more)")
+        ->required()
+        ->check(CLI::ExistingFile);
+    auto* summarize = app.add_subcommand("summarize",
+                                         "write summary.md, all.csv and the figures for a results "
+                                         "directory written by scripts/compare.sh");
+    summarize->add_option("dir", o.summarize_dir, "the results directory")->required()->check(CLI::ExistingDirectory);
+}
+
 int run(const std::string& workload, Options& o) {
+    if (std::find(tools.begin(), tools.end(), workload) != tools.end()) return run_tool(workload, o);
     cli::raise_fd_limit();  // 1,000 connections need more than the usual 1,024 descriptors
     auto targets = targets_for(o);
     std::vector<Target> reachable;
@@ -400,6 +483,9 @@ int main(int argc, char** argv) {
             {"pingpong", "stream", "burst", "verify", "held", "churn", "half-close", "resets", "slow", "bad-input"}));
     setup_comparisons(app, o);
     setup_cases(app, o);
+    setup_tools(app, o);
+    o.argc = argc;
+    o.argv = argv;
     for (auto* sub : app.get_subcommands({})) sub->fallthrough();
     app.final_callback([&] { check_combinations(app, o); });
 

@@ -35,6 +35,14 @@ std::string number(double value, int decimals) {
     return text;
 }
 
+// A CSV field: quoted when it holds a comma, a quote or a newline.
+std::string csv_cell(const std::string& value) {
+    if (value.find_first_of(",\"\n") == std::string::npos) return value;
+    std::string out = "\"";
+    for (char c : value) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return out + "\"";
+}
+
 std::string ends_with_ext(const std::string& path) {
     return std::filesystem::path(path).extension().string();
 }
@@ -102,6 +110,18 @@ std::map<std::string, Stat> ModeResults::summary() const {
     return out;
 }
 
+std::string ModeResults::noise(const std::string& primary, double cpus) const {
+    auto s = summary();
+    std::string why;
+    if (runs.size() > 1 && s.count(primary) && s[primary].median > 0) {
+        double spread = (s[primary].max - s[primary].min) / s[primary].median;
+        if (spread > 0.10) why = "spread " + number(spread * 100, 0) + "%";
+    }
+    if (s.count("load_before") && cpus > 0 && s["load_before"].max > cpus / 2)
+        why += (why.empty() ? "" : ", ") + std::string("load ") + number(s["load_before"].max, 1);
+    return why;
+}
+
 std::optional<double> Report::ratio(const ModeResults& mode) const {
     const std::string& primary = workload.metrics.front().key;
     for (const auto& m : modes) {
@@ -120,6 +140,8 @@ std::string format_table(const Report& report) {
     header.push_back(metrics.front().label + " median (min-max)");
     for (std::size_t i = 1; i < metrics.size(); ++i) header.push_back(metrics[i].label);
     header.push_back("vs " + report.baseline);
+    header.push_back("noisy");
+    const double cpus = report.run.value("online_cpus", 0.0);
     std::vector<std::vector<std::string>> rows;
     for (const auto& mode : report.modes) {
         auto s = mode.summary();
@@ -131,6 +153,8 @@ std::string format_table(const Report& report) {
             row.push_back(s.count(metrics[i].key) ? number(s[metrics[i].key].median, metrics[i].decimals) : "-");
         auto r = report.ratio(mode);
         row.push_back(r ? number(*r, 2) + "x" : "-");
+        std::string noise = mode.noise(p.key, cpus);
+        row.push_back(noise.empty() ? "-" : "noisy: " + noise);
         rows.push_back(row);
     }
     std::vector<std::size_t> width(header.size());
@@ -157,6 +181,7 @@ std::string format_table(const Report& report) {
 nlohmann::json report_json(const Report& report) {
     nlohmann::json doc;
     doc["workload"] = report.workload.name;
+    doc["run"] = report.run;
     doc["config"] = report.config;
     doc["baseline"] = report.baseline;
     doc["primary_metric"] = report.workload.metrics.front().key;
@@ -173,6 +198,9 @@ nlohmann::json report_json(const Report& report) {
         auto r = report.ratio(mode);
         m["ratio_vs_baseline"] = r ? nlohmann::json(*r) : nlohmann::json(nullptr);
         m["errors"] = mode.errors;
+        if (!mode.histograms.empty()) m["histograms"] = mode.histograms;
+        std::string noise = mode.noise(report.workload.metrics.front().key, report.run.value("online_cpus", 0.0));
+        m["noisy"] = noise.empty() ? nlohmann::json(nullptr) : nlohmann::json(noise);
         doc["modes"].push_back(m);
     }
     doc["skipped"] = nlohmann::json::array();
@@ -184,13 +212,28 @@ std::string report_csv(const Report& report) {
     std::ostringstream out;
     std::vector<std::string> config_keys;
     for (const auto& [key, value] : report.config.items()) config_keys.push_back(key);
+    // Where it ran, on every row (the CSV must stand alone).
+    const std::vector<std::string> run_keys = {"version", "git_commit", "kernel", "online_cpus", "started_utc"};
+    auto run_cell = [&](const std::string& key) {
+        if (!report.run.contains(key)) return std::string();
+        const auto& v = report.run[key];
+        return v.is_string() ? v.get<std::string>() : v.dump();
+    };
     out << "workload,mode,run";
+    for (const auto& k : run_keys) out << "," << k;
+    out << ",client_workers,client_engine,client_cpus,layout";
     for (const auto& k : config_keys) out << "," << k;
     for (const auto& m : report.workload.metrics) out << "," << m.key;
     out << "\n";
     for (const auto& mode : report.modes) {
         for (std::size_t r = 0; r < mode.runs.size(); ++r) {
             out << report.workload.name << "," << mode_name(mode.target.mode) << "," << r + 1;
+            for (const auto& k : run_keys) out << "," << csv_cell(run_cell(k));
+            const nlohmann::json client = report.run.value("client", nlohmann::json::object());
+            for (const char* k : {"workers", "engine", "cpus", "layout"}) {
+                auto v = client.contains(k) ? client[k] : nlohmann::json(nullptr);
+                out << "," << csv_cell(v.is_string() ? v.get<std::string>() : v.is_null() ? "" : v.dump());
+            }
             for (const auto& k : config_keys) {
                 const auto& v = report.config[k];
                 out << "," << (v.is_string() ? v.get<std::string>() : v.dump());

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace kecho::bench {
 
 class LatencyHistogram {
@@ -33,6 +35,15 @@ public:
     static std::size_t bucket_of(std::uint64_t value);
     static std::uint64_t bucket_low(std::size_t index);
     static std::uint64_t bucket_high(std::size_t index);
+
+    // The mergeable form saved in every run's JSON: {"unit":"ns","sub_bucket_bits":7,"count",
+    // "sum","min","max","buckets":[[index,count],...]} (non-empty buckets only). from_json throws
+    // Error on a histogram of another layout or with counts that do not add up.
+    nlohmann::json to_json() const;
+    static LatencyHistogram from_json(const nlohmann::json& doc);
+
+    // (value, fraction of samples <= value) at each non-empty bucket's upper edge: the CDF.
+    std::vector<std::pair<std::uint64_t, double>> cdf() const;
 
 private:
     std::vector<std::uint64_t> counts_;

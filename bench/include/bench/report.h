@@ -37,7 +37,11 @@ struct ModeResults {
     Target target;
     std::vector<Metrics> runs;
     std::vector<std::string> errors;  // first error of each failed run, if any
+    std::vector<nlohmann::json> histograms;  // each run's latency histogram (LatencyHistogram::to_json)
     std::map<std::string, Stat> summary() const;
+    // Why this row cannot be trusted, empty when it can: the primary metric's spread (max-min)/median
+    // above 10 %, or a run started with the load average above half the CPUs (metric "load_before").
+    std::string noise(const std::string& primary, double cpus) const;
 };
 
 struct Report {
@@ -49,6 +53,7 @@ struct Report {
     std::vector<std::pair<std::string, std::string>> skipped;  // mode, reason
     // burst only: per-thread microseconds of the last run, per mode (for the classic plot).
     std::map<std::string, std::vector<double>> burst_series;
+    nlohmann::json run;  // where and how it ran (kecho::RunInfo::to_json), in JSON and CSV
 
     // The baseline's median of the primary metric divided into each mode's (nullopt without one).
     std::optional<double> ratio(const ModeResults& mode) const;
