@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 # bpf_object(<name> <source.bpf.c>)
 #   Compiles <source> with clang -target bpf against vmlinux/<arch>/vmlinux.h into
 #   ${CMAKE_CURRENT_BINARY_DIR}/<name>.bpf.o and generates <name>.skel.h with bpftool gen skeleton.

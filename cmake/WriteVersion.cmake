@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 # Run at every build (cmake -P): writes OUT with the project version and the git commit of SOURCE_DIR
 # ("unknown" outside a checkout), rewriting it only when the text changes so nothing rebuilds
 # needlessly. Inputs: VERSION, SOURCE_DIR, OUT.

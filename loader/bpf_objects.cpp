@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 #include "bpf_objects.h"
 
 #include <bpf/bpf.h>

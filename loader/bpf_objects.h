@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The kernel's BPF objects seen through their ids: what is loaded, is an id still there, and the
 // echo's counters read by id (how `stats` reads a running instance).
 #pragma once

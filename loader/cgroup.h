@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // cgroup v2 handling: where the v2 hierarchy is mounted, and a membership that moves this process
 // into an echo cgroup and back.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The four verbs of echo-loader. Each returns the process exit code; errors throw kecho::Error.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The BPF side of the echo, owned by RAII: skeleton, the two map attachments, the sockops link.
 #pragma once
 

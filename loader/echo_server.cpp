@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 #include "echo_server.h"
 
 #include <bpf/libbpf.h>

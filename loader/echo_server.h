@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The user-space half of the echo: one EchoWorker thread per SO_REUSEPORT listener (accepting,
 // draining, closing), and this thread, which waits for SIGINT/SIGTERM, reads the guard's ring buffer
 // (handing each reported connection to the workers) and prints the periodic counters.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // One accept thread of the user-space half of the echo: accepts from its own SO_REUSEPORT listener,
 // makes sure each connection is in the socket hash (or echoes it itself when it cannot be), closes
 // only after the kernel has echoed every byte, and resets the connections the guard reports.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The running instance, as other invocations see it: a lock and a small JSON state file in the
 // runtime directory (default /run/kecho-bpf). One instance per runtime directory.
 #pragma once

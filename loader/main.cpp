@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // echo-loader: loads the in-kernel sockmap echo, runs it in the foreground, and inspects or stops a
 // running instance (stats, status, detach).
 #include <cstdio>

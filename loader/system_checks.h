@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // What `attach` checks before touching anything, so the user gets one clear line.
 #pragma once
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
 # What the kernel offers for the bpf echo, measured against the user-space servers: data path
 # (ping-pong, stream) and accept path (churn, kecho's burst) under knobs that change where and how
 # the in-kernel echo's work runs. Everything runs in a network namespace of its own; the servers

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
 # Prints the code targets of the bench clean-up (issue 11), each with its goal and met/MISSED:
 #   - lines in bench/ (goal: at least 25% fewer than the 3,377 before it);
 #   - every function longer than 60 lines in bench/, loader/ and userserver/ (universal-ctags

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
 # The README's main command: compares every echo server this host can run and writes results/,
 # with results/summary.md (machine, winners, noise, CPU split, latency against load, burst, every
 # table), results/all.csv (every run) and the figures (sweep.png, latency-vs-load.png,
@@ -213,7 +214,7 @@ floor_alone() {
 	local c
 	server_stop_all
 	server_info=()
-	start_one floor 12349 busypoll "$server" --engine busypoll --threads 1 || return 0
+	start_one floor 12349 floor "$server" --engine floor --threads 1 || return 0
 	echo
 	echo "# floor: the busy-poll server alone (a reference: it burns a core)"
 	for c in 1 8 64 1000; do run_bench "floor-pingpong-c$c" --mode floor --connections "$c" "${timed[@]}"; done
@@ -235,9 +236,12 @@ guest_kmod() {
 	[ "${vm_duration:-0}" -ge 1 ] 2>/dev/null || vm_duration=1
 	"$vm_compare" --build "$KECHO_BUILD" --connections 8 --duration "$vm_duration" --warmup 1 |
 		tee "$results/kmod-vm.txt" || {
-		say "the in-guest comparison failed (see $KECHO_BUILD/vm/console.log)"
+		say "the in-guest comparison failed (see $KECHO_BUILD/vm/6.1-cloud/console.log)"
 		status=1
 	}
+	# What every guest kernel's last test run proved (scripts/test.sh boots each one).
+	"$KECHO_TOP/scripts/vm/kernel-matrix.sh" --build "$KECHO_BUILD" --out "$results/kernel-matrix.md" ||
+		say "no kernel matrix: no guest kernel has been tested in $KECHO_BUILD/vm yet (scripts/test.sh)"
 }
 
 # Removes what an earlier run of this script wrote (other files, e.g. kernel-matrix.md, stay).

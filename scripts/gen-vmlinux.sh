@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
 # Regenerate vmlinux/<arch>/vmlinux.h from the running kernel's BTF (CO-RE types for bpf/*.bpf.c).
 # usage: scripts/gen-vmlinux.sh [BTF_FILE]   (default /sys/kernel/btf/vmlinux)
 set -euo pipefail

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
 # Reproduces the tables of docs/performance.md: bpf (sockmap) against the user-space server
 # (epoll and io_uring, 1 and 2 threads) at 1/8/64/1000 connections, the busy-polling floor,
 # stream 64 KiB, the burst bench, and per-request kernel counters (work items, context switches,
@@ -164,7 +165,7 @@ fi
 
 # 5. The floor (busy polling) alone: it spins on a core and would slow whatever ran next to it.
 stop_all
-start floor "$port_floor" "$server" --engine busypoll --address 127.0.0.1 --port "$port_floor"
+start floor "$port_floor" "$server" --engine floor --address 127.0.0.1 --port "$port_floor"
 for c in 1 8 64 1000; do
 	run "floor-c$c" --duration "$duration" --warmup "$warmup" --repeat "$repeat" --mode floor \
 		--port "$port_floor" --workload pingpong --connections "$c"

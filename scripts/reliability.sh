@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
 # Reliability at scale, measured the same way for every server this host can run: load held,
 # churn, half-close, slow and non-reading clients, resets, hostile input, faults, garbage arguments.
 # Every figure is compared with its goal; a missed goal is reported as MISSED. Writes

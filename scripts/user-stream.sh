@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
 # Streaming through user-echo-server's engines at equal thread counts, interleaved run by run
 # (issue 14.2: the io_uring engine must stream at least as fast as epoll; splice is shown too).
 # Each round runs every engine once, one after the other, so a change in the machine's load

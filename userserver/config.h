@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // What every event loop of user-echo-server needs to know, parsed once by main.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // What the readiness-based loop (epoll_loop.cpp) needs of a connection. Two kinds exist:
 // StreamConnection (recv into the loop's scratch buffer, send back; epoll and floor engines) and
 // SpliceConnection (socket to pipe to socket; splice engine). Each provides:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The epoll, floor and splice engines: edge-triggered, non-blocking, one registration per socket
 // for its whole life (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET), so the hot path is the
 // connection's reads and writes and nothing else (connection.h: what a connection provides).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // Diagnostics on stderr, one whole line per write so threads never interleave. stdout carries
 // only the "echoing on" line.
 #pragma once

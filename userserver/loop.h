@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // One event loop per thread, each with its own listening socket (SO_REUSEPORT spreads connections).
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // user-echo-server: the user-space TCP echo the eBPF sockmap echo is compared against.
 #include <malloc.h>
 #include <poll.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // Bytes received but not yet echoed back: the only per-connection copy the servers make, and only
 // of what the kernel would not take at once.
 #pragma once

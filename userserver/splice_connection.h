@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // One echoed connection of the splice engine: socket -> pipe -> socket with splice(2), so the bytes
 // never enter user space. The pipe is the connection's buffer and its memory bound: its capacity
 // is --max-buffer (rounded up to whole pages by the kernel; see make_extra for when the kernel

@@ -1,4 +1,5 @@
-// One echoed connection for the readiness-based engines (epoll and busypoll): read into the
+// SPDX-License-Identifier: GPL-2.0-only
+// One echoed connection for the readiness-based engines (epoll and floor): read into the
 // loop's scratch buffer, write straight back, keep only what the kernel would not take.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The io_uring engine. Where the kernel has them: one multishot accept per listener, one multishot
 // recv per connection filling buffers from a provided-buffer ring, and the echo sent straight out
 // of those buffers (no copy): while a send is in flight the buffers received meanwhile are held,

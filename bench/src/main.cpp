@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // bench: one client engine for every echo server. One subcommand per workload (CLI11's
 // subcommands-in-files layout: setup_X binds the options, run_X runs); see bench --help.
 #include <unistd.h>

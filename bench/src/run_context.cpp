@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 #include "bench/run_context.h"
 
 #include "kecho/cpu_set.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 #include "bench/target.h"
 
 #include "kecho/error.h"
@@ -20,7 +21,7 @@ constexpr ModeInfo modes[] = {
      "sudo insmod kmod/kecho.ko; where the kernel cannot load modules: scripts/vm/compare-in-guest.sh"},
     {Mode::user, "user", ports::user, "./user-echo-server"},
     {Mode::uring, "uring", ports::uring, "./user-echo-server --engine uring"},
-    {Mode::floor, "floor", ports::busypoll, "./user-echo-server --engine floor"},
+    {Mode::floor, "floor", ports::floor, "./user-echo-server --engine floor"},
     {Mode::splice, "splice", ports::splice, "./user-echo-server --engine splice"},
 };
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 #include "kecho/run_info.h"
 
 #include <sched.h>

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
 # The three-way comparison inside a Debian guest (default: the 6.1 cloud kernel), where all
 # three servers run in one kernel: kecho.ko (kmod) vs the eBPF sockmap echo (bpf) vs user space
 # (user, uring), one `bench --mode all --workload pingpong` table. Measured under emulation (TCG):

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
 # Fetches one guest kernel of the VM harness's list: its vmlinuz, its headers (with the common
 # headers and kbuild packages they need) and its sch_netem module, all of ONE package version,
 # extracted from Debian's packages with dpkg-deb, never installed. apt runs with the harness's own

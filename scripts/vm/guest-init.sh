@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-only
 # /init of the kecho VM guest (busybox): mounts what the servers need, runs the plan that
 # plan.env names, and powers off whatever happens. Console: ttyS0; result lines also go to ttyS1.
 /bin/busybox --install -s /bin

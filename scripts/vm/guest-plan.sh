@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-only
 # The plan the kecho VM guest runs (busybox sh), chosen by PLAN in /kecho/plan.env:
 #   test     every check of kecho.ko, plus the bpf, user and uring servers in the same kernel
 #            (SCOPE=module: kecho.ko's checks only; NETEM=1: the servers again under netem faults)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
 # The kernel matrix: for every server (kmod, bpf, user, uring) on every guest kernel of the VM
 # harness's list, whether it works there (every check of it passed), fails (which checks), is not
 # supported on that kernel (why), or is not in that kernel's plan; with the server's ratio against

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
 # Packs the guest's initramfs: busybox-static, kecho.ko, the guest init and test plan, and every
 # one of our binaries that the build dir has (with the shared libraries ldd names, at the same
 # paths, plus the dynamic loader). A binary the build dir lacks is left out here; the guest plan

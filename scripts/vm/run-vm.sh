@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
 # One VM cycle for kecho.ko on one kernel of the harness's list: fetch that Debian kernel (image +
 # headers of one version), build the module against those headers, pack an initramfs with our
 # binaries, boot qemu-system-x86_64 (TCG; KVM only when a probe boot shows it really works), run the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 # Shared by scripts/vm/*.sh: the guest kernels the harness knows, where each one lives and how to
 # read what fetch-kernel.sh resolved. Sourced, not run.
 # shellcheck shell=bash

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The bench's command line as a user meets it: bad options exit 2 with one clear line.
 #include <gtest/gtest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The connection driver's timetable hook (DriverOptions::send_at): a message is not sent before its
 // scheduled time, and its latency counts from that time.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // A tiny echo server for the bench's own tests: correct by default, or deliberately faulty so the
 // tests can prove the bench catches it. Blocking, one thread per connection: simple enough to be
 // obviously right. Prints "listening on <address>" once ready.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The latency histogram against distributions whose percentiles are known exactly.
 #include <gtest/gtest.h>
 

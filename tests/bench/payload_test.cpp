@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // Payload validation: the checker must name the exact offset of altered, lost, crossed bytes.
 #include <gtest/gtest.h>
 

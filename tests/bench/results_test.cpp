@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // Results a reader can trust (issue 10): the run record in every result, mergeable histograms and
 // bench merge, open-loop latency that shows a stalling server, the CPU split adding up, --cpus, and
 // bench summarize's page and figures.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The bench tests' shared pieces: the echo test server (correct, corrupting or dropping) started as
 // a child, and the bench binary run to completion.
 #pragma once

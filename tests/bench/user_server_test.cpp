@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // End to end: the bench's verify battery and a short pingpong against the real user-echo-server,
 // every engine. This is what a user runs; it must pass.
 #include <gtest/gtest.h>
@@ -44,4 +45,4 @@ TEST_P(AgainstUserServer, ShortPingpongPasses) {
     EXPECT_NE(r.out.find("req/s"), std::string::npos) << r.out;
 }
 
-INSTANTIATE_TEST_SUITE_P(Engines, AgainstUserServer, ::testing::Values("epoll", "uring", "busypoll"));
+INSTANTIATE_TEST_SUITE_P(Engines, AgainstUserServer, ::testing::Values("epoll", "uring", "splice", "floor"));

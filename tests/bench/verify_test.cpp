@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // verify against a correct echo server passes every case; against servers that corrupt or drop a
 // byte it fails, naming the case and the offset.
 #include <gtest/gtest.h>

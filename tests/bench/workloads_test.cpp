@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // pingpong, stream, burst and multi-mode comparisons against the test echo server: they run,
 // report sane numbers and every output file; a faulty server turns a run into a failure.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The echo itself: byte-exact for every size, IPv4 and IPv6, the bench's full verify suite, the
 // diagnostic insert modes, and 10,000 connections held open at once.
 #include <gtest/gtest.h>

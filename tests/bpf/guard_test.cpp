@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The pending-bytes guard: a client that sends and never reads its echo is reset near --max-pending,
 // and system memory stays bounded; without the guard the kernel queues without limit.
 #include <gtest/gtest.h>

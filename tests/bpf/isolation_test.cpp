@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // Only the loader's own passive sockets on the echo port enter the map: not a socket of another
 // port in the loader's cgroup, not a socket on the same port number outside that cgroup.
 #include <bpf/bpf.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // What a user does around the echo: status, stats, detach, SIGTERM and SIGKILL, and every error a
 // user can meet (each one clear line, the right exit code, nothing left behind).
 #include <bpf/bpf.h>

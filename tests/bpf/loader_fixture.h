@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // Test support for the bpf suite: an echo-loader instance isolated from any other (its own port,
 // runtime directory and cgroup), and small clients that check what comes back.
 #pragma once

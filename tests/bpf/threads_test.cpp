@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // Accepting on several threads (`attach --threads N`) and closing without losing bytes: every thread
 // serves, a burst of connections that send before they are accepted all echo, counters add up, and
 // half-closing clients get every byte back before end-of-file.

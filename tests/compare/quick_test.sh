@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
 # ctest (label compare): `scripts/compare.sh --help` prints usage and runs nothing; `--quick` runs
 # the whole main job (in a network namespace of its own: the servers use fixed ports) and writes
 # summary.md, all.csv and sweep.png that name this machine's kernel.

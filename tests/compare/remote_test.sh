@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
 # ctest (label compare): two hosts, played by two network namespaces joined by a veth pair this
 # test creates. `compare.sh --serve` starts the servers in one; `compare.sh --remote ADDR --quick`
 # runs the client side from the other (every byte echoed is checked by the bench; any error fails

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // Network faults, per server, as a user would check them: scripts/reliability.sh --faults --quick
 // drops 5% of the packets in each direction (nftables, numgen random, in a network namespace of its
 // own); verify, 1,000 half-closing clients and churn must pass with 0 bytes lost, no connection left

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // Reliability at small scale, per server, as a user runs it: scripts/reliability.sh --quick, then
 // every goal in its JSON must be met, and the checks a user looks for must be there (0 failures,
 // 0 leaked descriptors, 0 sockhash entries left, memory within its bound, faults survived).

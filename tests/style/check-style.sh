@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
 # The repository's formatting habits as a test: every C/C++ file as its .clang-format says
 # (clang-format --dry-run -Werror), every shell script shellcheck clean.
 #   check-style.sh clang-format|shellcheck SOURCE_DIR

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // Test support: run one of our binaries as a child process, the way a user would.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // Unit tests for kecho_common: what every binary relies on for addresses, sizes and listeners.
 #include <gtest/gtest.h>
 #include <sys/socket.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // CPU lists for --cpus: the forms users type, the mistakes they make, and pinning a thread.
 #include "kecho/cpu_set.h"
 

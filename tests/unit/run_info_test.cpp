@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // Unit tests for the run record (kecho/run_info.h) and CPU lists (kecho/cpu_set.h): the fields a
 // reader of a result relies on must be present and true on this machine.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // What bench cannot see from the outside: the server's own memory while a client refuses to
 // read, its descriptors when they run out, its exit on signals, its listeners and its log.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The command line as a user meets it: bad arguments, a busy port and a host without io_uring
 // each give one clear line on stderr and the documented exit code.
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // OutBuffer keeps the bytes the kernel would not take: in order, within its growth limit, and
 // gives large allocations back once drained (what keeps an idle connection's memory near zero).
 #include "out_buffer.h"

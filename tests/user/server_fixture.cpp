@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 #include "server_fixture.h"
 
 #include <chrono>
@@ -9,7 +10,7 @@ const std::vector<EngineCase>& engine_cases() {
         {"epoll", "user"},
         {"uring", "uring"},
         {"floor", "floor"},
-        {"splice", "user"},  // bench has no splice mode yet; the mode only names the target, the port is given
+        {"splice", "splice"},
     };
     return cases;
 }

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // Starting user-echo-server for a test: a free port, the ready line, a clean stop.
 #pragma once
 

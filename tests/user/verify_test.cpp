@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // Echo correctness of every engine, judged by bench's verify battery (the one client the project
 // has): byte-exact echo of 1 B .. 16 MiB and all 256 byte values, 1,000 back-to-back messages,
 // 200 concurrent connections, 1,000 half-closing clients, resets, a client that never reads.

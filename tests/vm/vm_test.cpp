@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The kecho.ko VM harness from ctest: one test per kernel of the harness's list (KECHO_VM_KERNELS,
 // read from scripts/vm/vm-lib.sh at configure time), each booting that kernel once
 // (scripts/vm/run-vm.sh --kernel ID) and turning every "KECHO-RESULT <name> PASS|FAIL|UNSUPPORTED

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // One connection with blocking calls: send the next bytes of its pattern, receive and check what
 // comes back. Every wait is bounded (SO_RCVTIMEO/SO_SNDTIMEO); when one expires, `keep_waiting`
 // (if set) says whether to go on, else the call fails. The simple client next to the Driver:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // kecho's classic bench: N threads released together by a barrier; each connects, times the send
 // and receive of one message, closes. Repeated for R rounds; the result per thread is its average.
 #pragma once

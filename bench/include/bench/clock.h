@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The bench's one clock and the elapsed-time helper every workload uses.
 #pragma once
 

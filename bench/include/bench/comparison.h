@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // pingpong, stream and burst as a comparison: the report's title and config, and the metrics of
 // one run, in the layout report.h shows.
 #pragma once

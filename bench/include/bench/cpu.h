@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // CPU accounting over a run: system-wide busy time from /proc/stat, the client's own time from
 // getrusage, and where the rest went: the servers' processes, kernel threads (kworkers running the
 // in-kernel echo's egress, ksoftirqd) and every other process, read from /proc/<pid>/stat.

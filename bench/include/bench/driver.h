@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The bench's one client engine. A Driver owns an epoll set and the connections it drives, each a
 // small state machine: waiting -> connecting (non-blocking connect) -> running -> done or failed.
 // A running connection sends its Plan's stream (pattern bytes, chunked, messages in flight),

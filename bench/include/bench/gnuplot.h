@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // Drawing with gnuplot: a scratch directory for data files and one call that runs a script.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // Latency histogram: log-linear buckets (HdrHistogram's layout), so every value is kept within
 // 1/128 relative error over nanoseconds to minutes, in fixed memory, merged across threads.
 #pragma once

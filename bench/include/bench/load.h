@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // Load generation for pingpong and stream: C connections driven by a few epoll threads (never a
 // thread per connection), every returned byte checked, latency per message in a histogram.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // bench merge: one server driven from several client hosts at once, each writing its own --json.
 // Run i of a mode is merged across the files: latency histograms added (percentiles from the sum),
 // rates added; per-client CPU figures are left out (they belong to different machines).

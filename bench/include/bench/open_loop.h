@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // Open loop (wrk2's method): requests leave on a fixed timetable whatever the server does, and each
 // request's latency counts from when it was due, not from when it was sent, so a server stall
 // shows in every request it delays (no coordinated omission).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // What the bench sends, and how it checks what comes back.
 //
 // Every connection's byte stream is a pure function of (pattern, connection id, offset): word k of

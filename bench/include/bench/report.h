@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // Results of a comparison: runs per mode, median with min-max, ratios against a baseline, and
 // the ways to show them (table, JSON, CSV, gnuplot).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The options every measuring run shares to describe itself: where the client runs (--cpus), how
 // each server was started (--server-info, from the script that started it) and the placement
 // (--layout). They end up in the result's "run" record (kecho::RunInfo).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The reliability cases behind the stress workloads; verify.cpp's case table runs them.
 #pragma once
 

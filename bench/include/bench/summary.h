@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // bench summarize RESULTS_DIR: what scripts/compare.sh leaves in results/, read back into one
 // page a newcomer can trust: summary.md (machine, layout, the winner at each load with its client
 // configuration and noise, CPU split, latency against load, burst, every table as printed, the

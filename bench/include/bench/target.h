@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The servers the bench can drive: mode names, default ports, how to start each one.
 #pragma once
 

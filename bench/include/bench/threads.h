@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // Threads with small stacks: burst and the blocking client start up to thousands of them.
 #pragma once
 

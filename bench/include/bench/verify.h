@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The named cases the bench runs for correctness and reliability, each pass or fail with a detail:
 // verify's battery and the stress workloads (held, churn, half-close, resets, slow, bad-input) in
 // one table, run by one runner, reported in one shape (scripts/reliability.sh reads its --json).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // CLI11 glue shared by every binary: errors in one lowercase line, exit 2 for bad usage.
 #pragma once
 

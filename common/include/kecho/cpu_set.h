@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // CPU lists as the kernel writes them ("0-3,6"): parsing, checking against the online CPUs, and
 // pinning the calling thread.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // Errors crossing a component boundary: one lowercase line that says what failed and why.
 #pragma once
 

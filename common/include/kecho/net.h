@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // Socket helpers shared by the loader, the user server and the bench.
 #pragma once
 

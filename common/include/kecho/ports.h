@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // Default port of each server, shared by every binary so they always agree.
 #pragma once
 
@@ -11,7 +12,6 @@ inline constexpr std::uint16_t bpf = 12347;    // echo-loader attach
 inline constexpr std::uint16_t uring = 12348;  // user-echo-server --engine uring
 inline constexpr std::uint16_t floor = 12349;  // user-echo-server --engine floor
 // The old name of `floor`, kept only until bench/src/target.cpp moves to `floor`; remove then.
-inline constexpr std::uint16_t busypoll = floor;
 inline constexpr std::uint16_t splice = 12350;  // user-echo-server --engine splice
 
 }  // namespace kecho::ports

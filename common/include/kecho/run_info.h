@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // What a result must say about where and how it was measured: the build, the machine, the load
 // around the run, the exact command. Every bench result (JSON, CSV, summary) carries one.
 #pragma once

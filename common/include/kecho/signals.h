@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // Clean shutdown on SIGINT/SIGTERM. Two ways to wait, one per kind of loop:
 //  - a loop blocked in epoll_wait/io_uring adds ShutdownSignal::fd() (a signalfd) to its wait set;
 //  - a loop that spins (or has just woken) calls ShutdownSignal::requested().

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // An owning file descriptor: closed exactly once, movable, never copied.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only
 // The project version (CMake's project(VERSION)) and the git commit the binary was built from.
 #pragma once
 
