@@ -472,17 +472,20 @@ plan_bundle() {
 		esac
 	done
 	summary=$(grep '^KECHO-COMPARE-VERIFY' /tmp/bundle.out)
+	# The table: its header, then one row per mode.
+	rows=0
+	for mode in user uring bpf kmod; do grep -q "^$mode  *[0-9]" /tmp/bundle.out && rows=$((rows + 1)); done
 	if [ $rc -eq 0 ] && [ "$summary" = "KECHO-COMPARE-VERIFY modes=user,uring,bpf,kmod failed=0" ] &&
-		grep -q 'req/s' /tmp/bundle.out; then
-		result bundle-compare PASS "$summary, table printed"
+		grep -q '^mode .*req/s' /tmp/bundle.out && [ $rows = 4 ]; then
+		result bundle-compare PASS "$summary, table printed with a row for each"
 	else
-		result bundle-compare FAIL "rc=$rc ${summary:-no KECHO-COMPARE-VERIFY line}: $(tail -n2 /tmp/bundle.out | tr '\n' ' ')"
+		result bundle-compare FAIL "rc=$rc ${summary:-no KECHO-COMPARE-VERIFY line}, $rows of 4 table rows: $(tail -n2 /tmp/bundle.out | tr '\n' ' ')"
 	fi
 	if lsmod | grep -q '^kecho '; then
 		result bundle-kmod-unloaded FAIL "compare left kecho loaded"
 		rmmod kecho
 	else
-		result bundle-kmod-unloaded PASS "compare unloaded kecho.ko: $(dmesg | grep 'kecho: stopped' | tail -n1)"
+		result bundle-kmod-unloaded PASS "kecho is not loaded after compare: $(dmesg | grep 'kecho: stopped' | tail -n1)"
 	fi
 	kernel_log_clean
 }
