@@ -4,6 +4,8 @@
 #   test     every check of kecho.ko, plus the bpf, user and uring servers in the same kernel
 #            (SCOPE=module: kecho.ko's checks only; NETEM=1: the servers again under netem faults)
 #   compare  only the three-way bench --mode all table
+#   dkms     a module built elsewhere: insmod, kmod verify (--quick), rmmod, a clean kernel log
+#   bundle   the portable bundle's compare (in /kecho/bundle) with this kecho.ko, every server verified
 #   probe    prints one line (used to see whether KVM really runs the guest)
 # Every check prints "KECHO-RESULT <name> PASS|FAIL <detail>" on the console and on ttyS1; the host
 # parses those. A binary missing from the build dir is a FAIL, never a skip; a server the kernel
@@ -216,11 +218,8 @@ unsupported() {
 	for n in "$@"; do result "$n" UNSUPPORTED "not supported on this kernel: $why"; done
 }
 
-kmod_params_and_load() {
-	# Bad parameters first: nothing loaded yet.
-	bad_param insmod-rejects-port-0 port=0 "invalid port=0"
-	bad_param insmod-rejects-backlog-0 backlog=0 "invalid backlog=0"
-
+# insmod with no parameters: loads, and the parameters read back as their defaults.
+insmod_defaults() {
 	dmesg_clear
 	if insmod $K/kecho.ko >/tmp/insmod.out 2>&1 && param_is port 12345 >>/tmp/insmod.out &&
 		param_is backlog 128 >>/tmp/insmod.out && param_is bench N >>/tmp/insmod.out; then
@@ -228,6 +227,14 @@ kmod_params_and_load() {
 	else
 		result insmod-defaults FAIL "$(tr '\n' ' ' </tmp/insmod.out) $(dmesg | tail -n2 | tr '\n' ' ')"
 	fi
+}
+
+kmod_params_and_load() {
+	# Bad parameters first: nothing loaded yet.
+	bad_param insmod-rejects-port-0 port=0 "invalid port=0"
+	bad_param insmod-rejects-backlog-0 backlog=0 "invalid backlog=0"
+
+	insmod_defaults
 
 	# More than 256 at once, each echoing while all are open; then their memory is gone.
 	if have vm-conn-holder kmod-concurrent-1000; then
@@ -437,6 +444,53 @@ plan_compare() {
 	stop_all_servers
 }
 
+# A module built elsewhere (the DKMS test): it loads, echoes every byte, unloads, logs nothing bad.
+plan_dkms() {
+	insmod_defaults
+	verify kmod kmod-verify --quick
+	check rmmod rmmod kecho
+	kernel_log_clean
+}
+
+# The portable bundle's own compare script (packaging/bundle/compare, as users run it on their
+# hosts), unpacked into /kecho/bundle, with this guest's kecho.ko: every server it starts is
+# verified byte for byte and compared in one table.
+plan_bundle() {
+	b=$K/bundle
+	[ -f $b/compare ] || { result bundle-compare FAIL "no bundle in /kecho/bundle (KECHO_VM_BUNDLE)"; return; }
+	dmesg_clear
+	KECHO_KO=$K/kecho.ko timeout "${TABLE_TIMEOUT:-150}" sh $b/compare --quick $TABLE_ARGS \
+		>/tmp/bundle.out 2>&1
+	rc=$?
+	emit "KECHO-TABLE-BEGIN the bundle's compare, under emulation ($ACCEL), $(nproc) vCPUs, kernel $(uname -r)"
+	while IFS= read -r line; do emit "KECHO-TABLE $line"; done </tmp/bundle.out
+	emit "KECHO-TABLE-END rc=$rc"
+	for mode in kmod user uring bpf; do
+		line=$(grep "^compare: $mode: verify" /tmp/bundle.out | tail -n1)
+		case $line in
+		*"verify FAILED"* | "") result "bundle-$mode-verify" FAIL "${line:-compare did not verify $mode}" ;;
+		*) result "bundle-$mode-verify" PASS "${line#compare: }" ;;
+		esac
+	done
+	summary=$(grep '^KECHO-COMPARE-VERIFY' /tmp/bundle.out)
+	# The table: its header, then one row per mode.
+	rows=0
+	for mode in user uring bpf kmod; do grep -q "^$mode  *[0-9]" /tmp/bundle.out && rows=$((rows + 1)); done
+	if [ $rc -eq 0 ] && [ "$summary" = "KECHO-COMPARE-VERIFY modes=user,uring,bpf,kmod failed=0" ] &&
+		grep -q '^mode .*req/s' /tmp/bundle.out && [ $rows = 4 ]; then
+		result bundle-compare PASS "$summary, table printed with a row for each"
+	else
+		result bundle-compare FAIL "rc=$rc ${summary:-no KECHO-COMPARE-VERIFY line}, $rows of 4 table rows: $(tail -n2 /tmp/bundle.out | tr '\n' ' ')"
+	fi
+	if lsmod | grep -q '^kecho '; then
+		result bundle-kmod-unloaded FAIL "compare left kecho loaded"
+		rmmod kecho
+	else
+		result bundle-kmod-unloaded PASS "kecho is not loaded after compare: $(dmesg | grep 'kecho: stopped' | tail -n1)"
+	fi
+	kernel_log_clean
+}
+
 emit "KECHO-PLAN-BEGIN $PLAN kernel=$(uname -r) accel=$ACCEL cpus=$(nproc) binaries=$(tr '\n' ' ' <$K/included)"
 emit "KECHO-KERNEL $(cat /proc/version)"
 start=$(uptime_ms)
@@ -444,6 +498,8 @@ case $PLAN in
 test) plan_test ;;
 compare) plan_compare ;;
 rmmod) plan_rmmod ;;
+dkms) plan_dkms ;;
+bundle) plan_bundle ;;
 probe) ;;
 *) result plan FAIL "unknown plan '$PLAN'" ;;
 esac

@@ -4,7 +4,8 @@
 # one of our binaries that the build dir has (with the shared libraries ldd names, at the same
 # paths, plus the dynamic loader). A binary the build dir lacks is left out here; the guest plan
 # reports each missing one as a FAIL, never as a skip. With --netem, the kernel's sch_netem.ko and
-# iproute2's tc (with its libraries) go in too, for the guest's netem fault checks.
+# iproute2's tc (with its libraries) go in too, for the guest's netem fault checks. With
+# KECHO_VM_BUNDLE=DIR (an unpacked scripts/bundle.sh tarball), that directory goes to /kecho/bundle.
 #
 #   make-initramfs.sh --module kecho.ko --build BUILD_DIR --plan-env FILE --out initramfs.cpio.gz
 #                     [--netem sch_netem.ko]
@@ -75,6 +76,11 @@ if [ -n "$netem" ]; then
 	[ -n "$tc" ] || die "tc not found: apt-get install iproute2 (or run scripts/install-deps.sh)"
 	cp "$netem" "$root/kecho/sch_netem.ko"
 	add_binary "$tc"
+fi
+if [ -n "${KECHO_VM_BUNDLE:-}" ]; then
+	[ -f "$KECHO_VM_BUNDLE/compare" ] || die "KECHO_VM_BUNDLE=$KECHO_VM_BUNDLE is not an unpacked bundle (no compare)"
+	cp -a "$KECHO_VM_BUNDLE" "$root/kecho/bundle"
+	included+=(bundle)
 fi
 printf '%s\n' "${included[@]}" >"$root/kecho/included"
 

@@ -5,8 +5,11 @@
 # binaries, boot qemu-system-x86_64 (TCG; KVM only when a probe boot shows it really works), run the
 # guest plan, power off. Prints the guest's result lines; exit 0 iff the plan ended and no check failed.
 #
-#   scripts/vm/run-vm.sh [--kernel 6.1-cloud|6.12-cloud|6.1-rt] [--build DIR] [--plan test|compare|rmmod]
-#                        [--timeout SEC] [--accel auto|tcg|kvm] [--table-args "ARGS"] [--quiet]
+#   scripts/vm/run-vm.sh [--kernel 6.1-cloud|6.12-cloud|6.1-rt] [--build DIR]
+#                        [--plan test|compare|rmmod|dkms|bundle] [--timeout SEC] [--accel auto|tcg|kvm]
+#                        [--table-args "ARGS"] [--quiet]
+# Plans: test (every check), compare (the table), rmmod (unload loop), dkms (insmod, verify, rmmod),
+# bundle (the portable bundle's compare in the guest: set KECHO_VM_BUNDLE to the unpacked bundle).
 # The serial console goes to <build>/vm/<kernel>/console.log, the result lines to
 # <build>/vm/<kernel>/results.txt; <build>/vm/kernel-matrix.md is rewritten from every kernel's results.
 set -euo pipefail
@@ -23,16 +26,19 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--kernel) [ $# -ge 2 ] || usage "--kernel needs one of: $KECHO_VM_KERNELS"; kernel=$2; shift 2 ;;
 	--build) [ $# -ge 2 ] || usage "--build needs a directory"; build=$2; shift 2 ;;
-	--plan) [ $# -ge 2 ] || usage "--plan needs test, compare or rmmod"; plan=$2; shift 2 ;;
+	--plan) [ $# -ge 2 ] || usage "--plan needs test, compare, rmmod, dkms or bundle"; plan=$2; shift 2 ;;
 	--timeout) [ $# -ge 2 ] || usage "--timeout needs seconds"; timeout_s=$2; shift 2 ;;
 	--accel) [ $# -ge 2 ] || usage "--accel needs auto, tcg or kvm"; accel=$2; shift 2 ;;
 	--table-args) [ $# -ge 2 ] || usage "--table-args needs a string"; table_args=$2; shift 2 ;;
 	--quiet) quiet=1; shift ;;
-	-h | --help) sed -n '2,11s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,14s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	*) usage "unknown argument '$1'" ;;
 	esac
 done
-case $plan in test | compare | rmmod) ;; *) usage "--plan must be test, compare or rmmod, not '$plan'" ;; esac
+case $plan in test | compare | rmmod | dkms | bundle) ;; *) usage "--plan must be test, compare, rmmod, dkms or bundle, not '$plan'" ;; esac
+if [ "$plan" = bundle ]; then
+	[ -f "${KECHO_VM_BUNDLE:-}/compare" ] || usage "--plan bundle needs KECHO_VM_BUNDLE=DIR, an unpacked bundle (DIR/compare)"
+fi
 case $accel in auto | tcg | kvm) ;; *) usage "--accel must be auto, tcg or kvm, not '$accel'" ;; esac
 read -r _ _ _ scope netem_spec < <(vm_kernel_spec "$kernel") || usage "--kernel must be one of: $KECHO_VM_KERNELS, not '$kernel'"
 # shellcheck disable=SC2015 # the || branch is the error for either test failing
