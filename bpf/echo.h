@@ -14,7 +14,8 @@
 #define ECHO_DEFAULT_MAX_SOCKETS 65536
 /* Default pending-bytes limit: received but not yet acknowledged by the peer. */
 #define ECHO_DEFAULT_MAX_PENDING (16ULL << 20)
-/* Most accept threads the loader runs (one echo_loader_stats slot each, and one for its main thread). */
+/* Most accept threads the loader runs (one echo_loader_stats slot each, and one for its main
+ * thread). */
 #define ECHO_MAX_THREADS 64
 /* Ring buffer carrying over-limit reports to the loader. */
 #define ECHO_EVENTS_BYTES (256 * 1024)

@@ -14,7 +14,7 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--out) [ $# -ge 2 ] || { echo "bundle.sh: --out needs a directory" >&2; exit 2; }; out=$2; shift 2 ;;
 	--build) [ $# -ge 2 ] || { echo "bundle.sh: --build needs a directory" >&2; exit 2; }; build=$2; shift 2 ;;
-	-h | --help) sed -n '3,8s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	-h | --help) print_usage; exit 0 ;;
 	*) echo "bundle.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
 	esac
 done

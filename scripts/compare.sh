@@ -25,7 +25,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 usage() {
-	sed -n '2,26s/^# \{0,1\}//p' "$0"
+	print_usage
 }
 bad_usage() {
 	echo "compare.sh: $1" >&2

@@ -18,6 +18,7 @@ need_root() {
 
 # Configures (once) and builds everything into $KECHO_BUILD. Arguments are cmake -D options,
 # applied to the build dir even when it is already configured (scripts/test.sh: -DKECHO_WERROR=ON).
+# shellcheck disable=SC2120 # options are optional: most callers pass none
 build_all() {
 	local jobs=${KECHO_JOBS:-$(nproc)}
 	if [ ! -f "$KECHO_BUILD/CMakeCache.txt" ]; then
@@ -103,4 +104,10 @@ server_stop_all() {
 	KECHO_SERVERS=()
 	[ -z "$KECHO_SERVER_LOGS" ] || rm -rf "$KECHO_SERVER_LOGS"
 	KECHO_SERVER_LOGS=
+}
+
+# Prints the calling script's usage: its header comment (the first comment block after the #! and
+# SPDX lines), without the leading "# ". Every script's --help uses it.
+print_usage() {
+	awk 'NR == 1 || /SPDX-License-Identifier/ { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"
 }

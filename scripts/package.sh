@@ -15,7 +15,7 @@ deb_only=0
 case ${1:-} in
 '') ;;
 --deb-only) deb_only=1 ;;
--h | --help) sed -n '3,9s/^# \{0,1\}//p' "$0"; exit 0 ;;
+-h | --help) print_usage; exit 0 ;;
 *) echo "package.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
 esac
 

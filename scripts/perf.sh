@@ -21,7 +21,7 @@ usage() {
 duration=2 repeat=3 out=$KECHO_TOP/results/perf build=1
 while [ $# -gt 0 ]; do
 	case $1 in
-	-h | --help) sed -n '2,12s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	-h | --help) print_usage; exit 0 ;;
 	--no-build) build=0; shift; continue ;;
 	--quick) duration=1 repeat=2; shift; continue ;;
 	--duration | --repeat | --out) ;;

@@ -37,7 +37,7 @@ while [ $# -gt 0 ]; do
 	--out) [ $# -ge 2 ] || usage "--out needs a directory"; out=$2; shift 2 ;;
 	--churn-seconds) [ $# -ge 2 ] || usage "--churn-seconds needs seconds"; churn_seconds=$2; shift 2 ;;
 	--port) [ $# -ge 2 ] || usage "--port needs a number"; port=$2; shift 2 ;;
-	-h | --help) sed -n '2,20s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	-h | --help) print_usage; exit 0 ;;
 	*) usage "unknown argument '$1'" ;;
 	esac
 done

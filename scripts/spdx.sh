@@ -10,6 +10,7 @@
 #   scripts/spdx.sh --fix FILE...       add the line to the files named (after a #! line)
 #   scripts/spdx.sh --fix --all         add it to every tracked file that lacks it
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 top=$(cd "$(dirname "$0")/.." && pwd)
 license=GPL-2.0-only
 pattern='SPDX-License-Identifier: (GPL-2\.0-only|GPL-2\.0)( |\*|$)'
@@ -90,6 +91,6 @@ case $action in
 		add_line "$f"
 	done
 	;;
--h | --help) sed -n '3,12s/^# \{0,1\}//p' "$0" ;;
+-h | --help) print_usage ;;
 *) usage "unknown action '$action'" ;;
 esac

@@ -24,7 +24,7 @@ while [ $# -gt 0 ]; do
 	--rounds) rounds=$2; shift 2 ;;
 	--duration) duration=$2; shift 2 ;;
 	--connections) connections=$2; shift 2 ;;
-	-h | --help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) print_usage; exit 0 ;;
 	*) die "unknown option '$1' (see --help)" ;;
 	esac
 done

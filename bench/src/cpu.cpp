@@ -50,7 +50,9 @@ std::map<int, TaskTicks> read_tasks() {
     return tasks;
 }
 
-double ticks_to_seconds(double ticks) { return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK)); }
+double ticks_to_seconds(double ticks) {
+    return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
 
 // Splits every task's time over the interval into classes. Time of processes that ended in the
 // interval is found in their parent's children counters (when the parent reaped them).
@@ -71,9 +73,12 @@ void attribute(const CpuSample& start, const CpuSample& end, const std::vector<i
     for (const auto& [pid, t] : end.tasks) {
         auto [own, kids] = delta(pid, t);
         total += own + kids;
-        if (t.kernel_thread) kthreads += own;
-        else if (std::find(server_pids.begin(), server_pids.end(), pid) != server_pids.end()) servers += own + kids;
-        else if (pid == ::getpid()) self += own;
+        if (t.kernel_thread)
+            kthreads += own;
+        else if (std::find(server_pids.begin(), server_pids.end(), pid) != server_pids.end())
+            servers += own + kids;
+        else if (pid == ::getpid())
+            self += own;
     }
     total = std::max(0.0, total - vanished);
     u.tasks_seconds = ticks_to_seconds(total);

@@ -10,7 +10,9 @@
 #include "kecho/error.h"
 
 namespace kecho::bench {
-namespace {
+// Named, not anonymous: Driver::Impl (external linkage) holds Conns, and GCC rejects an anonymous
+// type there once a unity build includes this file (-Wsubobject-linkage).
+namespace driver_detail {
 
 enum class State { waiting, connecting, running, idle, done };
 
@@ -36,7 +38,8 @@ std::string sent_and_back(const Conn& c) {
     return std::to_string(c.out.received) + of + " bytes returned (" + std::to_string(c.out.sent) + " sent)";
 }
 
-}  // namespace
+}  // namespace driver_detail
+using namespace driver_detail;
 
 void Tally::merge(const Tally& other) {
     messages += other.messages;

@@ -84,8 +84,10 @@ nlohmann::json LatencyHistogram::to_json() const {
     nlohmann::json buckets = nlohmann::json::array();
     for (std::size_t i = 0; i < counts_.size(); ++i)
         if (counts_[i]) buckets.push_back({i, counts_[i]});
-    return {{"unit", "ns"}, {"sub_bucket_bits", sub_bucket_bits}, {"count", count_}, {"sum", sum_},
-            {"min", min()},  {"max", max_},                        {"buckets", buckets}};
+    return {{"unit", "ns"},      {"sub_bucket_bits", sub_bucket_bits},
+            {"count", count_},   {"sum", sum_},
+            {"min", min()},      {"max", max_},
+            {"buckets", buckets}};
 }
 
 LatencyHistogram LatencyHistogram::from_json(const nlohmann::json& doc) {

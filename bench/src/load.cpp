@@ -66,7 +66,8 @@ void epoll_client(const SocketAddress& address, Shard conns, const LoadOptions& 
     o.measuring = &shared.measuring;
     std::vector<Timetable> timetables;  // open loop: one per connection, in the driver's order
     if (options.rate > 0) {
-        for (const auto& conn : conns) timetables.emplace_back(options.rate, options.connections, conn.first - 1, shared.start);
+        for (const auto& conn : conns)
+            timetables.emplace_back(options.rate, options.connections, conn.first - 1, shared.start);
         o.send_at = [&timetables](std::size_t index, std::uint64_t message) { return timetables[index].due(message); };
     }
     Driver driver(address, o);

@@ -16,7 +16,7 @@ usage() {
 }
 kernel=$KECHO_VM_DEFAULT_KERNEL build=$KECHO_BUILD connections=8 size=64 duration=5 warmup=1
 while [ $# -gt 0 ]; do
-	case $1 in -h | --help) sed -n '2,9s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
+	case $1 in -h | --help) print_usage; exit 0 ;; esac
 	[ $# -ge 2 ] || usage "$1 needs a value"
 	case $1 in
 	--kernel) kernel=$2 ;;

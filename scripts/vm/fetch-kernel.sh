@@ -17,7 +17,7 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--kernel) [ $# -ge 2 ] || { echo "fetch-kernel.sh: --kernel needs one of: $KECHO_VM_KERNELS" >&2; exit 2; }
 		kernel=$2; shift 2 ;;
-	-h | --help) sed -n '2,10s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	-h | --help) print_usage; exit 0 ;;
 	*) echo "fetch-kernel.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
 	esac
 done

@@ -17,7 +17,7 @@ usage() {
 }
 build=$KECHO_BUILD out=''
 while [ $# -gt 0 ]; do
-	case $1 in -h | --help) sed -n '2,9s/^# \{0,1\}//p' "$0"; exit 0 ;; esac
+	case $1 in -h | --help) print_usage; exit 0 ;; esac
 	[ $# -ge 2 ] || usage "$1 needs a value"
 	case $1 in
 	--build) build=$2 ;;

@@ -31,7 +31,7 @@ while [ $# -gt 0 ]; do
 	--accel) [ $# -ge 2 ] || usage "--accel needs auto, tcg or kvm"; accel=$2; shift 2 ;;
 	--table-args) [ $# -ge 2 ] || usage "--table-args needs a string"; table_args=$2; shift 2 ;;
 	--quiet) quiet=1; shift ;;
-	-h | --help) sed -n '2,14s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	-h | --help) print_usage; exit 0 ;;
 	*) usage "unknown argument '$1'" ;;
 	esac
 done

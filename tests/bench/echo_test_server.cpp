@@ -32,7 +32,8 @@ struct Stall {
 
     void wait_out() const {
         if (stall_ms <= 0) return;
-        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+        auto ms =
+            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
         long phase = static_cast<long>(ms % every_ms);
         if (phase < stall_ms) std::this_thread::sleep_for(std::chrono::milliseconds(stall_ms - phase));
     }

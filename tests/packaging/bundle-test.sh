@@ -22,10 +22,11 @@ tarball=$(ls "$work"/kecho-bpf-*.tar.gz)
 tar -C "$work/root" -xzf "$tarball"
 bundle=$(basename "$tarball" .tar.gz)
 mkdir -p "$work/root"/{proc,sys,dev,tmp}
-echo "root: $(cd "$work/root" && ls -A | tr '\n' ' ')"
+echo "root: $(find "$work/root" -mindepth 1 -maxdepth 1 -printf '%f ')"
 
 cgroup=/sys/fs/cgroup/unified/kecho-bpf-bundle-test-$$
 # The private namespaces vanish with the process: nothing to unmount or delete afterwards.
+# shellcheck disable=SC2016 # the script is expanded by the inner bash, with its own arguments
 unshare --mount --net --propagation private bash -c '
 	set -e
 	root=$1

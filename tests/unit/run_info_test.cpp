@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// Unit tests for the run record (kecho/run_info.h) and CPU lists (kecho/cpu_set.h): the fields a
+// Unit tests for the run record (kecho/run_info.h): the fields a
 // reader of a result relies on must be present and true on this machine.
 #include <gtest/gtest.h>
-#include <sched.h>
 #include <unistd.h>
 
 #include <array>
@@ -10,7 +9,6 @@
 #include <memory>
 #include <string>
 
-#include "kecho/cpu_set.h"
 #include "kecho/error.h"
 #include "kecho/run_info.h"
 #include "kecho/version.h"
@@ -73,39 +71,4 @@ TEST(RunInfo, KeyValuesKeepNumbersAndCpuLists) {
     EXPECT_EQ(doc["cpus"], "0,1");
     EXPECT_THROW(parse_key_values("mode"), Error);
     EXPECT_THROW(parse_key_values("=x"), Error);
-}
-
-TEST(CpuList, ParsesRangesAndLists) {
-    const long cpus = ::sysconf(_SC_NPROCESSORS_CONF);
-    EXPECT_EQ(parse_cpu_list("0"), std::vector<int>{0});
-    if (cpus >= 2) {
-        EXPECT_EQ(parse_cpu_list("1,0,1"), (std::vector<int>{0, 1}));
-        EXPECT_EQ(parse_cpu_list("0-1"), (std::vector<int>{0, 1}));
-    }
-    EXPECT_EQ(format_cpu_list({0, 1, 2, 5, 7, 8}), "0-2,5,7-8");
-}
-
-TEST(CpuList, RejectsGarbageAndMissingCpus) {
-    for (const char* bad : {"", "a", "1-", "-1", "0,,1", "0,", "3-1", "99999", "0 1"}) {
-        EXPECT_THROW(parse_cpu_list(bad), Error) << bad;
-    }
-    try {
-        parse_cpu_list("4096");
-        ADD_FAILURE() << "accepted CPU 4096";
-    } catch (const Error& e) {
-        EXPECT_NE(std::string(e.what()).find("does not exist"), std::string::npos) << e.what();
-    }
-    std::string value = "x";
-    EXPECT_FALSE(cli::cpu_list_validator()(value).empty());
-}
-
-TEST(CpuList, PinsTheCallingThread) {
-    cpu_set_t before;
-    ASSERT_EQ(::sched_getaffinity(0, sizeof(before), &before), 0);
-    pin_current_thread({0});
-    cpu_set_t now;
-    ASSERT_EQ(::sched_getaffinity(0, sizeof(now), &now), 0);
-    EXPECT_EQ(CPU_COUNT(&now), 1);
-    EXPECT_TRUE(CPU_ISSET(0, &now));
-    ASSERT_EQ(::sched_setaffinity(0, sizeof(before), &before), 0);
 }

@@ -43,11 +43,11 @@ struct CpuUsage {
                                      // loopback stack work done in its context)
     double client_user_seconds = 0;  // of which in user space: the bench's own code
     // Attribution (with task samples): these add up to tasks_seconds.
-    double server_seconds = 0;          // the given server processes
-    double kernel_thread_seconds = 0;   // kworkers, ksoftirqd, ...: kernel work outside both
-    double other_seconds = 0;           // every other process (other users of the machine)
-    double tasks_seconds = 0;           // every task's time, measured independently of busy_seconds
-    double softirq_seconds = 0;         // /proc/stat softirq (already inside the above)
+    double server_seconds = 0;         // the given server processes
+    double kernel_thread_seconds = 0;  // kworkers, ksoftirqd, ...: kernel work outside both
+    double other_seconds = 0;          // every other process (other users of the machine)
+    double tasks_seconds = 0;          // every task's time, measured independently of busy_seconds
+    double softirq_seconds = 0;        // /proc/stat softirq (already inside the above)
     double steal_seconds = 0;
 };
 

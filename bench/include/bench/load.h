@@ -33,8 +33,8 @@ struct LoadOptions {
     double warmup = 1;            // seconds before measuring
     unsigned workers = 0;         // epoll threads; 0 = min(max(4, cores), 16, connections)
     ClientEngine engine = ClientEngine::epoll;
-    double rate = 0;                // > 0: open loop, requests/s over all connections (bench/open_loop.h)
-    std::vector<int> server_pids;   // processes whose CPU time is the server's (attribution)
+    double rate = 0;               // > 0: open loop, requests/s over all connections (bench/open_loop.h)
+    std::vector<int> server_pids;  // processes whose CPU time is the server's (attribution)
 };
 
 struct LoadResult {
@@ -49,8 +49,8 @@ struct LoadResult {
     double cpu_busy_seconds = 0;         // system-wide CPU-seconds in the window
     double client_cpu_seconds = 0;       // the bench's own CPU-seconds in the window
     double client_user_cpu_seconds = 0;  // of which in user space
-    CpuUsage cpu;                   // the whole split (client, servers, kernel threads, others)
-    unsigned workers = 0;           // client threads that drove the connections
+    CpuUsage cpu;                        // the whole split (client, servers, kernel threads, others)
+    unsigned workers = 0;                // client threads that drove the connections
 };
 
 // Opens the connections, warms up, measures, closes. Throws Error when connections cannot be

@@ -37,7 +37,7 @@ struct Stat {
 struct ModeResults {
     Target target;
     std::vector<Metrics> runs;
-    std::vector<std::string> errors;  // first error of each failed run, if any
+    std::vector<std::string> errors;         // first error of each failed run, if any
     std::vector<nlohmann::json> histograms;  // each run's latency histogram (LatencyHistogram::to_json)
     std::map<std::string, Stat> summary() const;
     // Why this row cannot be trusted, empty when it can: the primary metric's spread (max-min)/median
