@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <filesystem>
 
+#include <unistd.h>
+
 namespace kecho::bench {
 namespace {
 
@@ -94,6 +96,10 @@ Metrics load_metrics(const std::string& workload, const LoadResult& r) {
         m["server_cpu_us_per_mb"] = per_unit(r.cpu.server_seconds * 1e6, mb_back);
         m["kernel_thread_us_per_mb"] = per_unit(r.cpu.kernel_thread_seconds * 1e6, mb_back);
     }
+    // Interference: the share of the machine that processes other than the client and the servers
+    // (and kernel threads) used while this run was measured.
+    const double cpu_seconds = r.seconds * static_cast<double>(::sysconf(_SC_NPROCESSORS_ONLN));
+    m["other_cpu_percent"] = cpu_seconds > 0 ? 100.0 * r.cpu.other_seconds / cpu_seconds : 0.0;
     m["cpu_tasks_seconds"] = r.cpu.tasks_seconds;  // every task's time: checks the split against the machine's
     m["cpu_busy_seconds"] = r.cpu_busy_seconds - r.cpu.steal_seconds;
     return m;

@@ -164,16 +164,17 @@ namespace {
 std::string machine_section(const std::vector<ResultFile>& files) {
     const json first = files.front().doc.value("run", json::object());
     std::string started = "?", finished = "?";
-    double load_max = 0;
+    double load_at_start = -1;  // before the job's first run: later runs see the job's own load
     std::set<std::string> layouts, commits;
     for (const auto& f : files) {
         const json run = f.doc.value("run", json::object());
         if (run.empty()) continue;
-        if (started == "?" || run.value("started_utc", "?") < started) started = run.value("started_utc", "?");
+        if (started == "?" || run.value("started_utc", "?") < started) {
+            started = run.value("started_utc", "?");
+            if (run.contains("load_before") && run["load_before"][0].is_number())
+                load_at_start = run["load_before"][0].get<double>();
+        }
         if (finished == "?" || run.value("finished_utc", "?") > finished) finished = run.value("finished_utc", "?");
-        if (run.contains("load_before"))
-            load_max =
-                std::max(load_max, (run["load_before"][0].is_number() ? run["load_before"][0].get<double>() : 0.0));
         layouts.insert(run.value("client", json::object()).value("layout", "not said"));
         commits.insert(run.value("git_commit", "?"));
     }
@@ -190,8 +191,10 @@ std::string machine_section(const std::vector<ResultFile>& files) {
         << "| memory | " << fmt(first.value("memory_bytes", 0.0) / (1u << 30), 1) << " GiB |\n"
         << "| kecho-bpf | " << first.value("version", "?") << ", commit " << join(commits) << " |\n"
         << "| measured (UTC) | " << started << " to " << finished << " |\n"
-        << "| highest 1-min load average before a run | " << fmt(load_max, 2) << " (noisy above "
-        << fmt(first.value("online_cpus", 0) / 2.0, 1) << ") |\n"
+        << "| 1-min load average before the first run | " << fmt(load_at_start, 2)
+        << (load_at_start > first.value("online_cpus", 0) / 2.0 ? " (above half the CPUs: the whole job is noisy)"
+                                                                : " (quiet: at most half the CPUs)")
+        << " |\n"
         << "| layout | " << join(layouts) << " |\n";
     for (const auto& s : first.value("servers", json::array())) out << "| server | " << s.dump() << " |\n";
     out << "\n";
@@ -364,9 +367,9 @@ std::string noisy_section(const std::vector<ResultFile>& files) {
         for (const auto& m : f.doc["modes"])
             if (!noisy_of(m).empty())
                 out << "- " << f.name << " / " << m.value("mode", "?") << ": " << noisy_of(m) << "\n";
-    return "## Noisy rows\n\nA row is noisy when its runs spread more than 10 % ((max-min)/median) or a run started "
-           "with "
-           "the load average above half the CPUs.\n\n" +
+    return "## Noisy rows\n\nA row is noisy when its runs spread more than 10 % ((max-min)/median) or, while it "
+           "ran, processes other than the client, the servers and kernel threads used more than 5 % of the CPUs. "
+           "(The load average before each run is in the JSON, but it mostly shows this job's own previous runs.)\n\n" +
            (out.tellp() == 0 ? std::string("None.\n") : out.str()) + "\n";
 }
 

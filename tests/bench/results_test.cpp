@@ -15,6 +15,7 @@
 
 #include "bench/histogram.h"
 #include "bench/open_loop.h"
+#include "bench/report.h"
 #include "kecho/error.h"
 #include "process.h"
 #include "test_server.h"
@@ -61,6 +62,22 @@ private:
 };
 
 }  // namespace
+
+// A row is noisy for what happened while it ran: a wide spread, or other processes taking the CPUs.
+TEST(Noise, FlagsSpreadAndInterferenceNotTheJobsOwnLoad) {
+    kecho::bench::ModeResults quiet;
+    quiet.runs = {{{"requests_per_s", 100}, {"other_cpu_percent", 1}, {"load_before", 40}},
+                  {{"requests_per_s", 105}, {"other_cpu_percent", 2}, {"load_before", 40}}};
+    EXPECT_EQ(quiet.noise("requests_per_s", 2), "");  // a high load average alone is the job's own
+
+    auto spread = quiet;
+    spread.runs[1]["requests_per_s"] = 130;
+    EXPECT_EQ(spread.noise("requests_per_s", 2), "spread 26%");  // (130-100) / median 115
+
+    auto disturbed = quiet;
+    disturbed.runs[0]["other_cpu_percent"] = 12;
+    EXPECT_EQ(disturbed.noise("requests_per_s", 2), "others used 12% of the CPUs");
+}
 
 TEST(Histogram, SavedFormRoundTripsAndMergesByAddingCounts) {
     LatencyHistogram a, b;

@@ -41,8 +41,10 @@ struct ModeResults {
     std::vector<nlohmann::json> histograms;  // each run's latency histogram (LatencyHistogram::to_json)
     std::map<std::string, Stat> summary() const;
     // Why this row cannot be trusted, empty when it can: the primary metric's spread (max-min)/median
-    // above 10 %, or a run started with the load average above half the CPUs (metric "load_before").
+    // above 10 %, or processes other than the client, the servers and kernel threads using more than
+    // other_cpu_limit_percent of the machine during a run (metric "other_cpu_percent").
     std::string noise(const std::string& primary, double cpus) const;
+    static constexpr double other_cpu_limit_percent = 5.0;
 };
 
 struct Report {
