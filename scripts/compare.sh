@@ -86,6 +86,7 @@ server_info=() # --server-info arguments for bench, one per server started
 cleanup() {
 	local ns
 	server_stop_all
+	stop_kmod_native
 	for ns in "${netns_made[@]}"; do ip netns delete "$ns" 2>/dev/null || true; done
 	rm -rf "$run_dir"
 }
@@ -123,6 +124,36 @@ start_one() {
 	server_info+=(--server-info "mode=$mode engine=$engine threads=1 cpus=$server_cpus pid=$pid port=$port")
 }
 
+# start_kmod_native: where this kernel loads modules, kecho.ko built for it (or kecho-dkms's) is
+# loaded beside the others (port 12345) and unloaded at exit; elsewhere kmod runs in the guest.
+kmod_loaded=0
+start_kmod_native() {
+	local ko
+	[ -e /proc/modules ] || return 1
+	if [ "$layout" = split ]; then
+		say "kmod: the module listens in the host's own network namespace: not compared in the split layout"
+		return 1
+	fi
+	# shellcheck source=scripts/kmod-native.sh
+	. "$KECHO_TOP/scripts/kmod-native.sh"
+	ko=$(kmod_for_running_kernel "$KECHO_BUILD") || return 1
+	if listening 12345; then
+		say "kmod: port 12345 is taken by another program: kmod not compared"
+		return 1
+	fi
+	insmod "$ko" port=12345 || { say "kmod: insmod $ko failed (see dmesg)"; return 1; }
+	kmod_loaded=1
+	say "kmod: loaded $ko (port 12345)"
+	server_info+=(--server-info "mode=kmod engine=kecho.ko threads=workqueue cpus=any port=12345")
+}
+
+# shellcheck disable=SC2317  # also called through the EXIT trap
+stop_kmod_native() {
+	[ "$kmod_loaded" = 1 ] || return 0
+	if rmmod kecho; then say "kmod: unloaded"; else say "kmod: rmmod kecho failed: unload it by hand"; fi
+	kmod_loaded=0
+}
+
 # start_servers: every server of the table this host can run; sets modes (comma-separated).
 start_servers() {
 	local mode port engine cmd started=()
@@ -130,6 +161,7 @@ start_servers() {
 		# shellcheck disable=SC2086  # cmd is a command line of words without spaces inside them
 		start_one "$mode" "$port" "$engine" $cmd && started+=("$mode")
 	done < <(server_table)
+	start_kmod_native && started+=(kmod)
 	[ ${#started[@]} -gt 0 ] || die "no server could be started (see the messages above)"
 	modes=$(IFS=,; echo "${started[*]}")
 }
@@ -213,6 +245,7 @@ floor_alone() {
 	# The floor spins on a core even when idle: measured alone, after the others are stopped.
 	local c
 	server_stop_all
+	stop_kmod_native
 	server_info=()
 	start_one floor 12349 floor "$server" --engine floor --threads 1 || return 0
 	echo
