@@ -258,6 +258,9 @@ static int kecho_conn_open(struct socket *sock)
 	return 0;
 }
 
+/* Set before unload shuts the listener down: the acceptor may see -EINVAL before kthread_stop(). */
+static bool kecho_stopping;
+
 static int kecho_accept_loop(void *unused)
 {
 	struct socket *sock;
@@ -269,7 +272,7 @@ static int kecho_accept_loop(void *unused)
 			continue; /* receive timeout: check for stop */
 		if (err < 0) {
 			/* -EINVAL once unload shut the listener down. */
-			if (!kthread_should_stop())
+			if (!READ_ONCE(kecho_stopping) && !kthread_should_stop())
 				pr_warn_ratelimited("accept failed: %d\n", err);
 			schedule_timeout_interruptible(HZ / 10);
 			continue;
@@ -416,6 +419,7 @@ static void __exit kecho_exit(void)
 	unsigned int closed;
 
 	/* Shutting the listener down wakes the acceptor with -EINVAL. */
+	WRITE_ONCE(kecho_stopping, true);
 	kernel_sock_shutdown(kecho_listen_sock, SHUT_RDWR);
 	kthread_stop(kecho_accept_task);
 	sock_release(kecho_listen_sock);
