@@ -137,49 +137,13 @@ INSTANTIATE_TEST_SUITE_P(Engines, BusyPort, ::testing::ValuesIn(engine_cases()),
                          [](const auto& info) { return engine_case_name(info.param); });
 
 // Runs the server with io_uring_setup failing with `err` (a seccomp filter, as containers and
-// hardened hosts install); returns stderr and the exit code.
+// hardened hosts install); returns what a terminal would show (stdout then stderr, in `err`) and the
+// exit code.
 RunResult run_without_io_uring(const std::vector<std::string>& args, int err) {
-    int pipe_fds[2];
-    if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return {};
-    pid_t pid = ::fork();
-    if (pid == 0) {
-        ::dup2(pipe_fds[1], 2);
-        ::dup2(pipe_fds[1], 1);
-        sock_filter filter[] = {
-            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
-            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
-            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (static_cast<unsigned>(err) & SECCOMP_RET_DATA)),
-            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-        };
-        sock_fprog program{static_cast<unsigned short>(sizeof(filter) / sizeof(filter[0])), filter};
-        if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
-            ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0)
-            ::_exit(126);
-        std::vector<char*> argv;
-        std::string path = binary("user-echo-server");
-        argv.push_back(path.data());
-        std::vector<std::string> copy = args;
-        for (auto& a : copy) argv.push_back(a.data());
-        argv.push_back(nullptr);
-        ::execv(argv[0], argv.data());
-        ::_exit(127);
-    }
-    ::close(pipe_fds[1]);
-    RunResult result;
-    auto deadline = std::chrono::steady_clock::now() + 10s;
-    char buffer[4096];
-    while (std::chrono::steady_clock::now() < deadline) {
-        pollfd p{pipe_fds[0], POLLIN, 0};
-        if (::poll(&p, 1, 100) <= 0) continue;
-        ssize_t n = ::read(pipe_fds[0], buffer, sizeof(buffer));
-        if (n <= 0) break;
-        result.err.append(buffer, static_cast<std::size_t>(n));
-    }
-    ::close(pipe_fds[0]);
-    ::kill(pid, SIGKILL);  // no-op when it already exited
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    std::vector<std::string> argv = {binary("user-echo-server")};
+    argv.insert(argv.end(), args.begin(), args.end());
+    RunResult result = run_with_failing_syscall(argv, __NR_io_uring_setup, err, 10s);
+    result.err = result.out + result.err;
     return result;
 }
 
