@@ -1,18 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
-#include "bench/burst.h"
-
 #include <algorithm>
 #include <barrier>
 #include <cerrno>
-#include <chrono>
-#include <cstring>
 #include <fstream>
-#include <mutex>
 
-#include "bench/blocking.h"
-#include "bench/clock.h"
-#include "bench/threads.h"
-#include "kecho/error.h"
+#include "bench/workloads.h"
 
 namespace kecho::bench {
 namespace {
@@ -28,11 +20,9 @@ double exchange(const SocketAddress& address, const std::string& message) {
 
 }  // namespace
 
-BurstResult run_burst(const SocketAddress& address, const BurstOptions& options) {
-    BurstResult result;
+void run_burst(const SocketAddress& address, const BurstOptions& options, BurstResult& result) {
     std::vector<double> sum(options.threads, 0.0);
     std::vector<std::uint32_t> ok(options.threads, 0);
-    std::mutex mutex;
     const auto start = Clock::now();
     for (std::uint32_t round = 0; round < options.rounds; ++round) {
         // Every thread waits here until all exist, then they go at once.
@@ -48,9 +38,7 @@ BurstResult run_burst(const SocketAddress& address, const BurstOptions& options)
                             sum[i] += exchange(address, options.message);
                             ++ok[i];
                         } catch (const Error& e) {
-                            std::lock_guard lock(mutex);
-                            if (result.errors++ == 0)
-                                result.first_error = "thread " + std::to_string(i) + ": " + e.what();
+                            result.errors.add("thread " + std::to_string(i) + ": " + e.what());
                         }
                     },
                     128 * 1024);
@@ -82,7 +70,6 @@ BurstResult run_burst(const SocketAddress& address, const BurstOptions& options)
         result.p99_us = sorted[std::min(sorted.size() - 1, sorted.size() * 99 / 100)];
         result.max_us = sorted.back();
     }
-    return result;
 }
 
 void write_burst_file(const std::string& path, const std::vector<double>& per_thread_us) {

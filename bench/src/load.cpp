@@ -1,38 +1,160 @@
 // SPDX-License-Identifier: GPL-2.0-only
-#include "bench/load.h"
+// pingpong and stream: the load, its open-loop timetable and the CPU accounting around it.
+#include <dirent.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <mutex>
+#include <cctype>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <sstream>
 #include <thread>
-#include <vector>
 
-#include "bench/blocking.h"
-#include "bench/cpu.h"
-#include "bench/driver.h"
-#include "bench/open_loop.h"
-#include "bench/threads.h"
-#include "kecho/error.h"
+#include "bench/workloads.h"
 
 namespace kecho::bench {
 namespace {
+
+// CPU ticks (USER_HZ) of every task at one instant.
+struct TaskTicks {
+    std::uint64_t own = 0;       // utime + stime of the process (all its threads)
+    std::uint64_t children = 0;  // cutime + cstime: reaped children
+    bool kernel_thread = false;  // PF_KTHREAD
+};
+
+struct CpuSample {
+    std::uint64_t busy_ticks = 0;     // every CPU: user+nice+system+irq+softirq+steal
+    std::uint64_t total_ticks = 0;    // ... + idle + iowait
+    std::uint64_t softirq_ticks = 0;  // of busy: softirq
+    std::uint64_t steal_ticks = 0;    // of busy: stolen by the hypervisor (no task's time)
+    double self_seconds = 0;          // this process, user + system, every thread
+    double self_user_seconds = 0;     // this process, user space only
+    std::map<int, TaskTicks> tasks;   // every process
+};
+
+constexpr unsigned long kPfKthread = 0x00200000;  // include/linux/sched.h
+
+// /proc/<pid>/stat: "pid (comm) state ppid ... flags(9) ... utime(14) stime(15) cutime(16) cstime(17)".
+bool read_task(int pid, TaskTicks& out) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (!std::getline(in, line)) return false;
+    auto paren = line.rfind(')');
+    if (paren == std::string::npos) return false;
+    std::istringstream fields(line.substr(paren + 2));
+    std::string value;
+    std::vector<std::string> f;  // f[0] = field 3 (state)
+    while (f.size() < 15 && fields >> value) f.push_back(value);
+    if (f.size() < 15) return false;
+    auto num = [&](int field) { return std::strtoull(f[static_cast<std::size_t>(field - 3)].c_str(), nullptr, 10); };
+    out.kernel_thread = (num(9) & kPfKthread) != 0;
+    out.own = num(14) + num(15);
+    out.children = num(16) + num(17);
+    return true;
+}
+
+std::map<int, TaskTicks> read_tasks() {
+    std::map<int, TaskTicks> tasks;
+    std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir("/proc"), ::closedir);
+    if (!dir) return tasks;
+    while (dirent* e = ::readdir(dir.get())) {
+        if (!std::isdigit(static_cast<unsigned char>(e->d_name[0]))) continue;
+        int pid = std::atoi(e->d_name);
+        TaskTicks t;
+        if (read_task(pid, t)) tasks[pid] = t;
+    }
+    return tasks;
+}
+
+double ticks_to_seconds(double ticks) {
+    return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+// Splits every task's time over the interval into classes. Time of processes that ended in the
+// interval is found in their parent's children counters (when the parent reaped them).
+void attribute(const CpuSample& start, const CpuSample& end, const std::vector<int>& server_pids, CpuUsage& u) {
+    double total = 0, servers = 0, kthreads = 0, self = 0;
+    auto delta = [&](int pid, const TaskTicks& now) {
+        auto before = start.tasks.find(pid);
+        std::uint64_t own0 = before == start.tasks.end() ? 0 : before->second.own;
+        std::uint64_t kids0 = before == start.tasks.end() ? 0 : before->second.children;
+        return std::pair{static_cast<double>(now.own - std::min(now.own, own0)),
+                         static_cast<double>(now.children - std::min(now.children, kids0))};
+    };
+    // Processes gone at the end: what they had at the start (their own and their reaped children's
+    // time) is inside their parent's children counter at the end, already counted.
+    double vanished = 0;
+    for (const auto& [pid, t] : start.tasks)
+        if (!end.tasks.count(pid)) vanished += static_cast<double>(t.own + t.children);
+    for (const auto& [pid, t] : end.tasks) {
+        auto [own, kids] = delta(pid, t);
+        total += own + kids;
+        if (t.kernel_thread)
+            kthreads += own;
+        else if (std::find(server_pids.begin(), server_pids.end(), pid) != server_pids.end())
+            servers += own + kids;
+        else if (pid == ::getpid())
+            self += own;
+    }
+    total = std::max(0.0, total - vanished);
+    u.tasks_seconds = ticks_to_seconds(total);
+    u.server_seconds = ticks_to_seconds(servers);
+    u.kernel_thread_seconds = ticks_to_seconds(kthreads);
+    u.other_seconds = std::max(0.0, ticks_to_seconds(total - servers - kthreads - self));
+}
+
+// Reads /proc/stat, this process's usage and every task's /proc/<pid>/stat (a few ms).
+CpuSample sample_cpu() {
+    CpuSample s;
+    s.tasks = read_tasks();
+    std::ifstream stat("/proc/stat");
+    std::string line;
+    if (std::getline(stat, line) && line.rfind("cpu ", 0) == 0) {
+        std::istringstream in(line.substr(4));
+        std::uint64_t user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
+        in >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal;
+        s.busy_ticks = user + nice + system + irq + softirq + steal;
+        s.total_ticks = s.busy_ticks + idle + iowait;
+        s.softirq_ticks = softirq;
+        s.steal_ticks = steal;
+    }
+    rusage ru{};
+    if (::getrusage(RUSAGE_SELF, &ru) == 0) {
+        s.self_seconds = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+        s.self_user_seconds = static_cast<double>(ru.ru_utime.tv_sec) + static_cast<double>(ru.ru_utime.tv_usec) / 1e6;
+    }
+    return s;
+}
+
+CpuUsage cpu_between(const CpuSample& start, const CpuSample& end, const std::vector<int>& server_pids) {
+    CpuUsage u;
+    const auto busy = static_cast<double>(end.busy_ticks - start.busy_ticks);
+    const auto total = static_cast<double>(end.total_ticks - start.total_ticks);
+    u.busy_percent = total > 0 ? 100.0 * busy / total : 0;
+    u.busy_seconds = ticks_to_seconds(busy);
+    u.softirq_seconds = ticks_to_seconds(static_cast<double>(end.softirq_ticks - start.softirq_ticks));
+    u.steal_seconds = ticks_to_seconds(static_cast<double>(end.steal_ticks - start.steal_ticks));
+    u.client_seconds = end.self_seconds - start.self_seconds;
+    u.client_user_seconds = end.self_user_seconds - start.self_user_seconds;
+    if (!start.tasks.empty() && !end.tasks.empty()) attribute(start, end, server_pids, u);
+    return u;
+}
 
 // What every client thread shares: the phase flags, the tallies and the errors.
 struct Shared {
     std::atomic<bool> measuring{false}, stopping{false};
     Clock::time_point start = Clock::now();  // the open loop's timetable starts here
     std::mutex mutex;
-    Tally tally;
-    std::uint64_t errors = 0;
-    std::string first_error;
+    LoadResult& result;
 
-    void error(const std::string& message) {
-        std::lock_guard lock(mutex);
-        if (errors++ == 0) first_error = message;
-    }
     void add(const Tally& t) {
         std::lock_guard lock(mutex);
-        tally.merge(t);
+        result.tally.merge(t);
     }
 };
 
@@ -53,7 +175,7 @@ void blocking_client(UniqueFd fd, std::uint32_t id, std::size_t size, Shared& sh
             tally.bytes_received += size;
         }
     } catch (const Error& e) {
-        shared.error("connection " + std::to_string(id) + ": " + e.what());
+        shared.result.errors.add("connection " + std::to_string(id) + ": " + e.what());
     }
     shared.add(tally);
 }
@@ -81,7 +203,7 @@ void epoll_client(const SocketAddress& address, Shard conns, const LoadOptions& 
     }
     driver.run(Clock::time_point::max(), [&] { return shared.stopping.load(std::memory_order_relaxed); });
     for (const auto& out : driver.outcomes())
-        if (!out.error.empty()) shared.error(out.error);
+        if (!out.error.empty()) shared.result.errors.add(out.error);
     shared.add(driver.tally());
 }
 
@@ -127,9 +249,9 @@ std::vector<SmallThread> start_clients(const SocketAddress& address, const LoadO
 
 }  // namespace
 
-LoadResult run_load(const SocketAddress& address, const LoadOptions& options,
-                    const std::function<void(double)>& progress) {
-    Shared shared;
+void run_load(const SocketAddress& address, const LoadOptions& options, LoadResult& result,
+              const std::function<void(double)>& progress) {
+    Shared shared{.result = result};
     std::vector<SmallThread> threads = start_clients(address, options, shared);
     const auto start = Clock::now();
     const auto total = options.warmup + options.duration;
@@ -140,33 +262,45 @@ LoadResult run_load(const SocketAddress& address, const LoadOptions& options,
         }
     };
     sleep_until(options.warmup);
-    CpuSample cpu_start = sample_cpu(true);
+    CpuSample cpu_start = sample_cpu();
     const auto measure_start = Clock::now();
     shared.measuring.store(true);
     sleep_until(total);
     shared.measuring.store(false);
     shared.stopping.store(true);
-    const auto measure_end = Clock::now();
-    CpuSample cpu_end = sample_cpu(true);
+    result.seconds = seconds_since(measure_start);
+    result.cpu = cpu_between(cpu_start, sample_cpu(), options.server_pids);
     for (auto& t : threads) t.join();
     if (progress) progress(1.0);
-
-    LoadResult result;
-    result.seconds = std::chrono::duration<double>(measure_end - measure_start).count();
-    result.messages = shared.tally.messages;
-    result.bytes_sent = shared.tally.bytes_sent;
-    result.bytes_received = shared.tally.bytes_received;
-    result.latency_ns = shared.tally.latency_ns;
-    result.errors = shared.errors;
-    result.first_error = shared.first_error;
-    CpuUsage cpu = cpu_between(cpu_start, cpu_end, options.server_pids);
-    result.cpu = cpu;
     result.workers = options.engine == ClientEngine::blocking ? options.connections : epoll_threads(options);
-    result.cpu_busy_percent = cpu.busy_percent;
-    result.cpu_busy_seconds = cpu.busy_seconds;
-    result.client_cpu_seconds = cpu.client_seconds;
-    result.client_user_cpu_seconds = cpu.client_user_seconds;
-    return result;
+}
+
+Timetable::Timetable(double rate, std::uint32_t connections, std::uint32_t index, Clock::time_point start)
+    : interval_s_(static_cast<double>(connections) / rate),
+      offset_s_(static_cast<double>(index) / rate),
+      start_(start) {}
+
+Clock::time_point Timetable::due(std::uint64_t k) const {
+    const double at = offset_s_ + static_cast<double>(k) * interval_s_;
+    return start_ + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(at));
+}
+
+std::string RateCheck::describe() const {
+    char text[160];
+    if (kept)
+        std::snprintf(text, sizeof(text), "kept %.0f req/s (%.0f achieved)", target, achieved);
+    else
+        std::snprintf(text, sizeof(text), "could not keep %.0f req/s: %.0f achieved (%.0f%%)", target, achieved,
+                      target > 0 ? 100 * achieved / target : 0);
+    return text;
+}
+
+RateCheck check_rate(double target, std::uint64_t completed, double seconds) {
+    RateCheck r;
+    r.target = target;
+    r.achieved = seconds > 0 ? static_cast<double>(completed) / seconds : 0;
+    r.kept = r.achieved >= 0.95 * target;
+    return r;
 }
 
 }  // namespace kecho::bench

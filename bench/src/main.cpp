@@ -11,15 +11,11 @@
 #include <string>
 #include <vector>
 
-#include "bench/comparison.h"
-#include "bench/merge.h"
-#include "bench/open_loop.h"
-#include "bench/run_context.h"
-#include "bench/summary.h"
-#include "bench/target.h"
-#include "bench/verify.h"
+#include "bench/results.h"
 #include "kecho/cli.h"
+#include "kecho/cpu_set.h"
 #include "kecho/error.h"
+#include "kecho/run_info.h"
 
 namespace {
 
@@ -27,8 +23,6 @@ using namespace kecho;
 using namespace kecho::bench;
 
 const std::vector<std::string> comparisons = {"pingpong", "stream", "burst"};
-const std::vector<std::string> case_workloads = {"verify", "held", "churn",    "half-close",
-                                                 "resets", "slow", "bad-input"};
 const std::vector<std::string> tools = {"merge", "summarize"};  // read results, drive no server
 
 enum class ClientChoice { automatic, epoll, blocking };
@@ -42,8 +36,12 @@ struct Options {
     std::string json_path;
     // pingpong, stream, burst: a comparison
     unsigned repeat = 0;  // 0: 3 when several modes run, else 1
-    Mode baseline = Mode::user;
+    std::string baseline = "user";
     std::string csv_path, plot_path;
+    // the run's record: where the client runs, how each server was started, the placement
+    std::string cpus;                      // CPU list the client is pinned to (empty: not pinned)
+    std::vector<std::string> server_info;  // "mode=user engine=epoll threads=1 cpus=1 pid=123"
+    std::string layout;                    // "shared", "split", or empty (not said)
     // pingpong, stream
     LoadOptions load;
     std::uint64_t size = 64, stream_size = 64 * 1024, window = 256 * 1024;
@@ -54,40 +52,26 @@ struct Options {
     // verify and the stress workloads
     std::vector<std::string> cases;
     CaseOptions case_options;
-    // the run's record (comparisons), and the open loop
-    RunContextOptions context;
-    int argc = 0;
-    char** argv = nullptr;
     // merge, summarize
     std::vector<std::string> merge_files;
     std::string summarize_dir;
+    int argc = 0;
+    char** argv = nullptr;
 };
 
-std::map<std::string, Mode> mode_map() {
-    std::map<std::string, Mode> map;
-    for (Mode m : all_modes()) map[mode_name(m)] = m;
-    return map;
-}
-
-std::vector<std::string> mode_names_and_all() {
+std::vector<std::string> mode_names() {
     std::vector<std::string> names;
-    for (Mode m : all_modes()) names.push_back(mode_name(m));
-    names.push_back("all");
+    for (const auto& m : server_modes()) names.push_back(m.name);
     return names;
 }
 
-std::vector<Mode> selected_modes(const Options& o) {
-    std::vector<Mode> modes;
+std::vector<std::string> selected_modes(const Options& o) {
+    std::vector<std::string> modes;
     for (const auto& name : o.modes) {
-        if (name == "all") return all_modes();
-        Mode m = *parse_mode(name);
-        if (std::find(modes.begin(), modes.end(), m) == modes.end()) modes.push_back(m);
+        if (name == "all") return mode_names();
+        if (std::find(modes.begin(), modes.end(), name) == modes.end()) modes.push_back(name);
     }
     return modes;
-}
-
-bool several_modes(const Options& o) {
-    return selected_modes(o).size() > 1;
 }
 
 // An option with a range and its default shown in --help.
@@ -97,18 +81,20 @@ CLI::Option* ranged(CLI::App* app, const char* name, T& value, R low, R high, co
 }
 
 void setup_common(CLI::App& app, Options& o) {
+    auto names_and_all = mode_names();
+    names_and_all.push_back("all");
     app.add_option("--mode", o.modes,
                    "server to drive: bpf, kmod, user, uring, floor, splice; all = every reachable one; or a list "
                    "(user,uring): several run interleaved, unreachable ones are skipped")
         ->delimiter(',')
-        ->check(CLI::IsMember(mode_names_and_all()))
+        ->check(CLI::IsMember(names_and_all))
         ->capture_default_str();
     auto* mode_port =
         app.add_option("--mode-port", o.mode_ports, "MODE=PORT: that mode's port when several modes run (repeatable)")
             ->check(cli::validator(
                 [](const std::string& spec) {
                     auto eq = spec.find('=');
-                    if (eq == std::string::npos || !parse_mode(spec.substr(0, eq)))
+                    if (eq == std::string::npos || !find_mode(spec.substr(0, eq)))
                         throw Error("expected MODE=PORT with MODE one of bpf, kmod, user, uring, floor, splice, got '" +
                                     spec + "'");
                     parse_port(spec.substr(eq + 1));
@@ -127,7 +113,7 @@ void add_comparison_options(CLI::App& sub, Options& o) {
     sub.add_option("--repeat", o.repeat, "runs per mode (default 3 with several modes, else 1)")
         ->check(CLI::Range(1, 100));
     sub.add_option("--baseline", o.baseline, "mode the ratio column compares with")
-        ->transform(CLI::CheckedTransformer(mode_map(), CLI::ignore_case))
+        ->check(CLI::IsMember(mode_names(), CLI::ignore_case))
         ->option_text("MODE (default user)");
     sub.add_option("--csv", o.csv_path, "write one CSV row per run to this file");
     sub.add_option("--plot", o.plot_path, "draw the results with gnuplot into this .png or .svg file")
@@ -137,7 +123,22 @@ void add_comparison_options(CLI::App& sub, Options& o) {
                 if (ext != ".png" && ext != ".svg") throw Error("'" + path + "' must end in .png or .svg");
             },
             "PATH"));
-    add_run_context_options(sub, o.context);
+    sub.add_option("--cpus", o.cpus, "pin the client to these CPUs (e.g. 0 or 0-1,3); recorded in the results")
+        ->check(cli::cpu_list_validator());
+    sub.add_option("--server-info", o.server_info,
+                   "how a server was started, recorded in the results: 'mode=user engine=epoll threads=1 cpus=1 "
+                   "pid=123' (repeatable; pid= also counts that process's CPU time as the server's)")
+        ->check([](const std::string& value) -> std::string {
+            try {
+                if (!parse_key_values(value).contains("mode"))
+                    return "--server-info needs mode=NAME, got '" + value + "'";
+            } catch (const Error& e) {
+                return e.what();
+            }
+            return {};
+        });
+    sub.add_option("--layout", o.layout, "placement of client and servers, recorded in the results")
+        ->check(CLI::IsMember({"shared", "split"}));
 }
 
 void add_load_options(CLI::App& sub, Options& o, std::uint64_t& size, const char* size_help) {
@@ -197,9 +198,10 @@ void setup_cases(CLI::App& app, Options& o) {
     verify->add_option("--case", o.cases, "run only this case (repeatable)")
         ->check(cli::validator(
             [](const std::string& name) {
-                if (is_verify_case(name)) return;
+                const auto& names = verify_case_names();
+                if (std::find(names.begin(), names.end(), name) != names.end()) return;
                 std::string list;
-                for (const auto& n : verify_case_names()) list += (list.empty() ? "" : ", ") + n;
+                for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
                 throw Error("unknown case '" + name + "' (cases: " + list + ")");
             },
             "NAME"));
@@ -222,13 +224,30 @@ void setup_cases(CLI::App& app, Options& o) {
     bad_input->add_flag("--quick", c.quick, "1 MiB instead of 16 MiB messages");
 }
 
+void setup_tools(CLI::App& app, Options& o) {
+    auto* merge = app.add_subcommand("merge",
+                                     "combine results of one server driven from several client hosts: "
+                                     "latency histograms added (percentiles from the sum), rates added");
+    merge->add_option("files", o.merge_files, "bench --json files of the same workload (two or more)")
+        ->required()
+        ->check(CLI::ExistingFile);
+    auto* summarize = app.add_subcommand("summarize",
+                                         "write summary.md, all.csv and the figures for a results "
+                                         "directory written by scripts/compare.sh");
+    summarize->add_option("dir", o.summarize_dir, "the results directory")->required()->check(CLI::ExistingDirectory);
+}
+
+bool is_one_of(const std::string& name, const std::vector<std::string>& list) {
+    return std::find(list.begin(), list.end(), name) != list.end();
+}
+
 // Checks that span options (CLI11 runs this after parsing, its errors are usage errors).
 void check_combinations(const CLI::App& app, const Options& o) {
     const std::string workload = app.get_subcommands().front()->get_name();
-    if (several_modes(o) && o.port != 0)
+    const bool several_modes = selected_modes(o).size() > 1;
+    if (several_modes && o.port != 0)
         throw CLI::ValidationError("--port", "picks one server's port; with several modes use --mode-port MODE=PORT");
-    if (several_modes(o) && workload != "verify" &&
-        std::find(case_workloads.begin(), case_workloads.end(), workload) != case_workloads.end())
+    if (several_modes && workload != "verify" && !is_one_of(workload, comparisons) && !is_one_of(workload, tools))
         throw CLI::ValidationError("--mode", "bench " + workload + " drives one server (one --mode)");
     if (o.load.rate > 0 && o.client == ClientChoice::blocking)
         throw CLI::ValidationError("--rate", "drives the epoll client; drop --client blocking");
@@ -239,14 +258,11 @@ void check_combinations(const CLI::App& app, const Options& o) {
 }
 
 // `bench --workload X ...` (how scripts say it) is `bench X ...`; no workload at all is pingpong.
-std::vector<std::string> with_subcommand(std::vector<std::string> args) {
-    auto is_sub = [](const std::string& a) {
-        return std::find(comparisons.begin(), comparisons.end(), a) != comparisons.end() ||
-               std::find(case_workloads.begin(), case_workloads.end(), a) != case_workloads.end() ||
-               std::find(tools.begin(), tools.end(), a) != tools.end();
-    };
+std::vector<std::string> with_subcommand(const CLI::App& app, std::vector<std::string> args) {
+    std::vector<std::string> subcommands;
+    for (const auto* sub : app.get_subcommands({})) subcommands.push_back(sub->get_name());
     for (std::size_t i = 0; i + 1 < args.size(); ++i) {
-        if (args[i] == "--workload" && is_sub(args[i + 1])) {
+        if (args[i] == "--workload" && is_one_of(args[i + 1], subcommands)) {
             std::string workload = args[i + 1];
             args.erase(args.begin() + static_cast<std::ptrdiff_t>(i),
                        args.begin() + static_cast<std::ptrdiff_t>(i) + 2);
@@ -257,7 +273,8 @@ std::vector<std::string> with_subcommand(std::vector<std::string> args) {
     bool asks = std::any_of(args.begin(), args.end(), [](const std::string& a) {
         return a == "--help" || a == "-h" || a == "--help-all" || a == "--version";
     });
-    if (!asks && std::none_of(args.begin(), args.end(), is_sub)) args.insert(args.begin(), "pingpong");
+    bool named = std::any_of(args.begin(), args.end(), [&](const auto& a) { return is_one_of(a, subcommands); });
+    if (!asks && !named) args.insert(args.begin(), "pingpong");
     return args;
 }
 
@@ -269,14 +286,14 @@ void write_text(const std::string& path, const std::string& text) {
 }
 
 std::vector<Target> targets_for(const Options& o) {
-    std::map<Mode, std::uint16_t> ports;
+    std::map<std::string, std::uint16_t> ports;
     for (const auto& spec : o.mode_ports) {
         auto eq = spec.find('=');
-        ports[*parse_mode(spec.substr(0, eq))] = parse_port(spec.substr(eq + 1));
+        ports[spec.substr(0, eq)] = parse_port(spec.substr(eq + 1));
     }
     std::vector<Target> targets;
-    for (Mode m : selected_modes(o)) {
-        std::uint16_t port = o.port ? o.port : ports.count(m) ? ports[m] : default_port(m);
+    for (const auto& m : selected_modes(o)) {
+        std::uint16_t port = o.port ? o.port : ports.count(m) ? ports[m] : find_mode(m)->port;
         targets.push_back({m, parse_address(o.host, port)});
     }
     return targets;
@@ -287,75 +304,116 @@ void show_progress(const std::string& text) {
     if (::isatty(2) == 1) std::fprintf(stderr, "\r\033[K%s", text.c_str());
 }
 
+// Pins the calling thread (every thread the bench starts inherits it) when --cpus was given, and
+// starts the run record with the servers as described.
+RunInfo begin_run(const Options& o) {
+    if (!o.cpus.empty()) pin_current_thread(parse_cpu_list(o.cpus));
+    RunInfo run = RunInfo::begin(o.argc, o.argv);
+    for (const auto& info : o.server_info) run.servers.push_back(parse_key_values(info));
+    run.client["cpus"] = o.cpus.empty() ? "any" : format_cpu_list(parse_cpu_list(o.cpus));
+    if (!o.layout.empty()) run.client["layout"] = o.layout;
+    return run;
+}
+
+// The pids --server-info gave for this mode (the processes whose CPU time counts as the server's).
+std::vector<int> server_pids(const RunInfo& run, const std::string& mode) {
+    std::vector<int> pids;
+    for (const auto& s : run.servers)
+        if (s.value("mode", "") == mode && s.contains("pid") && s["pid"].is_number_integer())
+            pids.push_back(s["pid"].get<int>());
+    return pids;
+}
+
+// "bench.txt" for one mode; "bench-user.txt" when several modes write their own file.
+std::string per_mode_path(const std::string& path, const std::string& mode, bool many) {
+    if (!many) return path;
+    std::filesystem::path p(path);
+    return (p.parent_path() / (p.stem().string() + "-" + mode + p.extension().string())).string();
+}
+
 // One run of pingpong, stream or burst into mode (its metrics, the load average before it, its
-// latency histogram); `error` gets the run's first error, if any. The client's shape goes to run.
-void run_once(const std::string& workload, Options& o, ModeResults& mode, const std::string& label, std::string& error,
-              std::vector<double>& burst_series, RunInfo& run) {
+// latency histogram); returns the run's first error, if any. The client's shape goes to run.
+std::string run_once(const std::string& workload, Options& o, ModeResults& mode, const std::string& label,
+                     std::vector<double>& burst_series, RunInfo& run) {
     const double load_before = load_average()[0];
     if (workload == "burst") {
-        BurstResult b = run_burst(mode.target.address, o.burst);
+        BurstResult b;
+        run_burst(mode.target.address, o.burst, b);
         burst_series = b.per_thread_us;
-        if (b.errors)
-            error = std::to_string(b.errors) + (b.errors == 1 ? " error" : " errors") + "; first: " + b.first_error;
         mode.runs.push_back(burst_metrics(b));
         mode.runs.back()["load_before"] = load_before;
         run.client["workers"] = o.burst.threads;
-        return;
+        return b.errors.describe();
     }
-    o.load.server_pids = server_pids(run, mode_name(mode.target.mode));
-    LoadResult l = run_load(mode.target.address, o.load, [&](double f) {
-        show_progress(label + " " + std::to_string(static_cast<int>(f * 100)) + "%");
-    });
-    if (l.errors)
-        error = std::to_string(l.errors) + (l.errors == 1 ? " error" : " errors") + "; first: " + l.first_error;
+    o.load.server_pids = server_pids(run, mode.target.mode);
+    LoadResult l;
+    run_load(mode.target.address, o.load, l,
+             [&](double f) { show_progress(label + " " + std::to_string(static_cast<int>(f * 100)) + "%"); });
     mode.runs.push_back(load_metrics(workload, l));
     mode.runs.back()["load_before"] = load_before;
-    mode.histograms.push_back(l.latency_ns.to_json());
+    mode.histograms.push_back(l.tally.latency_ns.to_json());
     run.client["workers"] = l.workers;
-    if (o.load.rate <= 0) return;
-    RateCheck check = check_rate(o.load.rate, l.messages, l.seconds);
-    mode.runs.back()["target_rate"] = o.load.rate;
-    mode.runs.back()["rate_kept"] = check.kept ? 1 : 0;
-    if (!check.kept) {
-        show_progress("");
-        std::cerr << "bench: " << mode.target.describe() << ": " << check.describe() << "\n";
+    if (o.load.rate > 0) {
+        RateCheck check = check_rate(o.load.rate, l.tally.messages, l.seconds);
+        mode.runs.back()["target_rate"] = o.load.rate;
+        mode.runs.back()["rate_kept"] = check.kept ? 1 : 0;
+        if (!check.kept) {
+            show_progress("");
+            std::cerr << "bench: " << mode.target.describe() << ": " << check.describe() << "\n";
+        }
     }
+    return l.errors.describe();
 }
 
-int run_comparison(const std::string& workload, Options& o, const std::vector<Target>& reachable,
-                   const std::vector<std::pair<Target, std::string>>& skipped) {
+// The report of a comparison before its runs: client engine, title, config, modes.
+Report start_comparison(const std::string& workload, Options& o, const std::vector<Target>& reachable,
+                        const std::vector<std::pair<Target, std::string>>& skipped, RunInfo& run) {
     // Few connections: a thread each costs nothing and saves the epoll_wait per request, so the
     // client is never the reason a server looks slow (measured against the floor server).
     const bool blocking =
         o.client == ClientChoice::blocking || (o.client == ClientChoice::automatic && workload == "pingpong" &&
                                                o.load.connections <= 4 && o.load.in_flight == 1);
     o.load.engine = blocking && o.load.rate <= 0 ? ClientEngine::blocking : ClientEngine::epoll;
-    RunInfo run = begin_run(o.context, o.argc, o.argv);
     run.client["engine"] = workload == "burst" ? "threads" : blocking ? "blocking" : "epoll";
     const bool many = reachable.size() + skipped.size() > 1;
-    RunShape shape{workload, reachable.size(), o.repeat ? o.repeat : (many ? 3u : 1u)};
+    if (o.repeat == 0) o.repeat = many ? 3 : 1;
     o.load.size = workload == "stream" ? o.stream_size : o.size;
     if (workload == "stream") o.load.in_flight = static_cast<std::uint32_t>(o.window / o.load.size);
-    Report report = comparison_report(shape, o.load, o.burst);
+    Report report = comparison_report(workload, o.repeat, reachable.size() > 1, o.load, o.burst);
     if (o.load.rate > 0 && workload == "pingpong") {
         report.config["rate"] = o.load.rate;
         report.title += "; open loop: " + std::to_string(static_cast<long long>(o.load.rate)) +
                         " req/s offered, latency from each request's scheduled time";
     }
-    report.baseline = mode_name(o.baseline);
-    for (const auto& [t, why] : skipped) report.skipped.emplace_back(mode_name(t.mode), why);
+    report.baseline = o.baseline;
+    for (const auto& [t, why] : skipped) report.skipped.emplace_back(t.mode, why);
     for (const Target& t : reachable) report.modes.push_back({t, {}, {}});
+    return report;
+}
+
+void write_report(const Report& report, const Options& o) {
+    std::cout << report.title << "\n" << format_table(report) << std::flush;
+    if (!o.json_path.empty()) write_text(o.json_path, report_json(report).dump(2) + "\n");
+    if (!o.csv_path.empty()) write_text(o.csv_path, report_csv(report));
+    if (!o.plot_path.empty()) plot_report(report, o.plot_path);
+}
+
+int run_comparison(const std::string& workload, Options& o, const std::vector<Target>& reachable,
+                   const std::vector<std::pair<Target, std::string>>& skipped) {
+    RunInfo run = begin_run(o);
+    Report report = start_comparison(workload, o, reachable, skipped, run);
+    const bool many = reachable.size() + skipped.size() > 1;
     int exit_code = cli::exit_ok;
     std::size_t done = 0;
-    for (unsigned r = 0; r < shape.repeat; ++r) {
+    for (unsigned r = 0; r < o.repeat; ++r) {
         for (auto& mode : report.modes) {
-            const std::string name = mode_name(mode.target.mode);
+            const std::string& name = mode.target.mode;
             const std::string label = "[" + std::to_string(++done) + "/" +
-                                      std::to_string(shape.repeat * report.modes.size()) + "] " + name + " " + workload;
+                                      std::to_string(o.repeat * report.modes.size()) + "] " + name + " " + workload;
             show_progress(label);
             std::string error;
             try {
-                run_once(workload, o, mode, label, error, report.burst_series[name], run);
+                error = run_once(workload, o, mode, label, report.burst_series[name], run);
                 if (!o.out_path.empty())
                     write_burst_file(per_mode_path(o.out_path, name, many), report.burst_series[name]);
             } catch (const Error& e) {
@@ -372,10 +430,7 @@ int run_comparison(const std::string& workload, Options& o, const std::vector<Ta
     show_progress("");
     run.finish();
     report.run = run.to_json();
-    std::cout << report.title << "\n" << format_table(report) << std::flush;
-    if (!o.json_path.empty()) write_text(o.json_path, report_json(report).dump(2) + "\n");
-    if (!o.csv_path.empty()) write_text(o.csv_path, report_csv(report));
-    if (!o.plot_path.empty()) plot_report(report, o.plot_path);
+    write_report(report, o);
     return exit_code;
 }
 
@@ -384,34 +439,34 @@ int run_case_workload(const std::string& workload, const Options& o, const std::
                       const std::vector<std::pair<Target, std::string>>& skipped) {
     const bool many = reachable.size() + skipped.size() > 1;
     const auto names = workload_cases(workload, o.case_options.quick, o.cases);
-    nlohmann::json all_cases = nlohmann::json::array(), skip = nlohmann::json::array();
+    nlohmann::json cases = nlohmann::json::array(), skip = nlohmann::json::array();
     int passed = 0, failed = 0;
     for (const auto& [target, why] : skipped) {
-        std::cout << "skipped " << mode_name(target.mode) << ": " << why << "\n";
-        skip.push_back({{"mode", mode_name(target.mode)}, {"reason", why}});
+        std::cout << "skipped " << target.mode << ": " << why << "\n";
+        skip.push_back({{"mode", target.mode}, {"reason", why}});
     }
     for (const Target& target : reachable) {
         if (many) std::cout << "== " << target.describe() << std::endl;
-        auto results = run_cases(target.address, names, o.case_options,
-                                 [](const CaseResult& r) { std::cout << format_case_line(r) << std::endl; });
-        nlohmann::json doc = verify_json(results);
-        for (auto& c : doc["cases"]) {
-            if (many) c["mode"] = mode_name(target.mode);
-            all_cases.push_back(c);
+        for (const auto& r : run_cases(target.address, names, o.case_options, [](const CaseResult& r) {
+                 std::cout << (r.passed ? "PASS " : "FAIL ") << r.name << " " << r.detail << std::endl;
+             })) {
+            cases.push_back({{"name", r.name},
+                             {"passed", r.passed},
+                             {"detail", r.detail},
+                             {"seconds", r.seconds},
+                             {"metrics", r.metrics}});
+            if (many) cases.back()["mode"] = target.mode;
+            (r.passed ? passed : failed)++;
         }
-        for (const auto& r : results) (r.passed ? passed : failed)++;
     }
     std::cout << workload << ": " << passed << " passed, " << failed << " failed" << std::endl;
     if (!o.json_path.empty()) {
         RunInfo run = RunInfo::begin(o.argc, o.argv);  // where it ran (the load is the one at the end)
         run.finish();
-        nlohmann::json doc = {{"workload", workload},
-                              {"cases", all_cases},
-                              {"passed", passed},
-                              {"failed", failed},
-                              {"run", run.to_json()}};
+        nlohmann::json doc = {
+            {"workload", workload}, {"cases", cases}, {"passed", passed}, {"failed", failed}, {"run", run.to_json()}};
         if (many) doc["skipped"] = skip;
-        if (!many) doc["mode"] = mode_name(reachable.front().mode);
+        if (!many) doc["mode"] = reachable.front().mode;
         write_text(o.json_path, doc.dump(2) + "\n");
     }
     return failed == 0 ? cli::exit_ok : cli::exit_failure;
@@ -433,21 +488,8 @@ int run_tool(const std::string& tool, const Options& o) try {
     throw Error(std::string("a result file is not in the bench's layout: ") + e.what());
 }
 
-void setup_tools(CLI::App& app, Options& o) {
-    auto* merge = app.add_subcommand("merge",
-                                     "combine results of one server driven from several client hosts: "
-                                     "latency histograms added (percentiles from the sum), rates added");
-    merge->add_option("files", o.merge_files, "bench --json files of the same workload (two or more)")
-        ->required()
-        ->check(CLI::ExistingFile);
-    auto* summarize = app.add_subcommand("summarize",
-                                         "write summary.md, all.csv and the figures for a results "
-                                         "directory written by scripts/compare.sh");
-    summarize->add_option("dir", o.summarize_dir, "the results directory")->required()->check(CLI::ExistingDirectory);
-}
-
 int run(const std::string& workload, Options& o) {
-    if (std::find(tools.begin(), tools.end(), workload) != tools.end()) return run_tool(workload, o);
+    if (is_one_of(workload, tools)) return run_tool(workload, o);
     cli::raise_fd_limit();  // 1,000 connections need more than the usual 1,024 descriptors
     auto targets = targets_for(o);
     std::vector<Target> reachable;
@@ -463,8 +505,7 @@ int run(const std::string& workload, Options& o) {
         for (const auto& [t, why] : skipped) std::cerr << why << (targets.size() == 1 ? "\n" : "\n  ");
         return cli::exit_failure;
     }
-    if (std::find(comparisons.begin(), comparisons.end(), workload) != comparisons.end())
-        return run_comparison(workload, o, reachable, skipped);
+    if (is_one_of(workload, comparisons)) return run_comparison(workload, o, reachable, skipped);
     return run_case_workload(workload, o, reachable, skipped);
 }
 
@@ -491,7 +532,7 @@ int main(int argc, char** argv) {
     app.final_callback([&] { check_combinations(app, o); });
 
     std::vector<std::string> args(argv + std::min(argc, 1), argv + argc);
-    if (int rc = cli::parse(app, with_subcommand(std::move(args))); rc >= 0) return rc;
+    if (int rc = cli::parse(app, with_subcommand(app, std::move(args))); rc >= 0) return rc;
     try {
         return run(app.get_subcommands().front()->get_name(), o);
     } catch (const Error& e) {

@@ -1,10 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
-#include "bench/report.h"
-
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -12,29 +11,12 @@
 #include <fstream>
 #include <sstream>
 
+#include "bench/results.h"
 #include "kecho/error.h"
+#include "kecho/ports.h"
 
 namespace kecho::bench {
 namespace {
-
-std::string number(double value, int decimals) {
-    if (std::isnan(value)) return "-";
-    char text[64];
-    if (decimals == 0 && std::fabs(value) >= 1000) {
-        // 1234567 -> 1,234,567: easier to read in a table.
-        std::snprintf(text, sizeof(text), "%.0f", value);
-        std::string digits = text, out;
-        int count = 0;
-        for (auto it = digits.rbegin(); it != digits.rend(); ++it) {
-            if (count && count % 3 == 0 && *it != '-') out.insert(out.begin(), ',');
-            out.insert(out.begin(), *it);
-            ++count;
-        }
-        return out;
-    }
-    std::snprintf(text, sizeof(text), "%.*f", decimals, value);
-    return text;
-}
 
 // A CSV field: quoted when it holds a comma, a quote or a newline.
 std::string csv_cell(const std::string& value) {
@@ -44,11 +26,67 @@ std::string csv_cell(const std::string& value) {
     return out + "\"";
 }
 
-std::string ends_with_ext(const std::string& path) {
-    return std::filesystem::path(path).extension().string();
+// A JSON object's field as CSV text: strings as they are, numbers as JSON, missing or null empty.
+std::string csv_field(const nlohmann::json& object, const std::string& key) {
+    if (!object.contains(key) || object[key].is_null()) return "";
+    const auto& v = object[key];
+    return csv_cell(v.is_string() ? v.get<std::string>() : v.dump());
 }
 
 }  // namespace
+
+const std::vector<ServerMode>& server_modes() {
+    static const std::vector<ServerMode> modes = {
+        {"bpf", ports::bpf, "sudo ./echo-loader attach"},
+        {"kmod", ports::kmod,
+         "sudo insmod kmod/kecho.ko; where the kernel cannot load modules: scripts/vm/compare-in-guest.sh"},
+        {"user", ports::user, "./user-echo-server"},
+        {"uring", ports::uring, "./user-echo-server --engine uring"},
+        {"floor", ports::floor, "./user-echo-server --engine floor"},
+        {"splice", ports::splice, "./user-echo-server --engine splice"},
+    };
+    return modes;
+}
+
+const ServerMode* find_mode(const std::string& name) {
+    for (const auto& m : server_modes())
+        if (name == m.name) return &m;
+    return nullptr;
+}
+
+std::string Target::describe() const {
+    return mode + " server at " + address.to_string();
+}
+
+std::optional<std::string> probe(const Target& target) {
+    try {
+        UniqueFd fd = connect_to(target.address, 2000);
+    } catch (const Error& e) {
+        std::string why = e.what();
+        // connect_to says "cannot connect to <address>: <reason>"; keep the reason only.
+        auto colon = why.rfind(": ");
+        if (colon != std::string::npos) why = why.substr(colon + 2);
+        return "no " + target.describe() + ": " + why + " (start it with " + find_mode(target.mode)->start + ")";
+    }
+    return std::nullopt;
+}
+
+std::string format_number(double value, int decimals) {
+    if (std::isnan(value)) return "-";
+    char text[64];
+    std::snprintf(text, sizeof(text), "%.*f", decimals, value);
+    std::string s = text;
+    if (decimals == 0 && std::fabs(value) >= 1000) {  // thousands separators
+        for (int i = static_cast<int>(s.size()) - 3; i > (value < 0 ? 1 : 0); i -= 3)
+            s.insert(static_cast<std::size_t>(i), ",");
+    }
+    return s;
+}
+
+std::string format_range(const Stat& stat, int decimals) {
+    return format_number(stat.median, decimals) + " (" + format_number(stat.min, decimals) + "-" +
+           format_number(stat.max, decimals) + ")";
+}
 
 const WorkloadDef& workload_def(const std::string& name) {
     static const std::vector<WorkloadDef> defs = {
@@ -64,8 +102,7 @@ const WorkloadDef& workload_def(const std::string& name) {
           {"cpu_busy_percent", "cpu %", 1},
           {"cpu_us_per_request", "cpu us/req", 2},
           {"client_cpu_us_per_request", "client us/req", 2},
-          {"client_user_us_per_request", "(user)", 2}},
-         false},
+          {"client_user_us_per_request", "(user)", 2}}},
         {"stream",
          {{"recv_mb_per_s", "MB/s back", 1},
           {"send_mb_per_s", "MB/s sent", 1},
@@ -74,8 +111,7 @@ const WorkloadDef& workload_def(const std::string& name) {
           {"errors", "errors", 0},
           {"cpu_busy_percent", "cpu %", 1},
           {"cpu_us_per_mb", "cpu us/MB", 0},
-          {"client_cpu_us_per_mb", "client us/MB", 0}},
-         false},
+          {"client_cpu_us_per_mb", "client us/MB", 0}}},
         {"burst",
          {{"mean_us", "mean us", 1},
           {"median_us", "median us", 1},
@@ -83,8 +119,7 @@ const WorkloadDef& workload_def(const std::string& name) {
           {"max_us", "max us", 1},
           {"exchanges", "exchanges", 0},
           {"errors", "errors", 0},
-          {"seconds", "seconds", 2}},
-         true},
+          {"seconds", "seconds", 2}}},
     };
     for (const auto& d : defs)
         if (d.name == name) return d;
@@ -92,14 +127,10 @@ const WorkloadDef& workload_def(const std::string& name) {
 }
 
 Stat summarize(std::vector<double> values) {
-    Stat s;
     if (values.empty()) return {NAN, NAN, NAN};
     std::sort(values.begin(), values.end());
-    s.min = values.front();
-    s.max = values.back();
-    std::size_t n = values.size();
-    s.median = n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
-    return s;
+    const std::size_t n = values.size();
+    return {n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2, values.front(), values.back()};
 }
 
 std::map<std::string, Stat> ModeResults::summary() const {
@@ -111,26 +142,25 @@ std::map<std::string, Stat> ModeResults::summary() const {
     return out;
 }
 
-std::string ModeResults::noise(const std::string& primary, double cpus) const {
+std::string ModeResults::noise(const std::string& primary) const {
     auto s = summary();
     std::string why;
     if (runs.size() > 1 && s.count(primary) && s[primary].median > 0) {
         double spread = (s[primary].max - s[primary].min) / s[primary].median;
-        if (spread > 0.10) why = "spread " + number(spread * 100, 0) + "%";
+        if (spread > 0.10) why = "spread " + format_number(spread * 100, 0) + "%";
     }
     // Interference measured during the run, not the load average before it: the 1-minute load average
     // mostly shows this job's own previous runs (kecho's burst alone raises it past 100 on 2 CPUs).
     if (s.count("other_cpu_percent") && s["other_cpu_percent"].max > other_cpu_limit_percent)
-        why += (why.empty() ? "" : ", ") + std::string("others used ") + number(s["other_cpu_percent"].max, 0) +
+        why += (why.empty() ? "" : ", ") + std::string("others used ") + format_number(s["other_cpu_percent"].max, 0) +
                "% of the CPUs";
-    (void)cpus;
     return why;
 }
 
 std::optional<double> Report::ratio(const ModeResults& mode) const {
     const std::string& primary = workload.metrics.front().key;
     for (const auto& m : modes) {
-        if (mode_name(m.target.mode) != baseline || m.runs.empty()) continue;
+        if (m.target.mode != baseline || m.runs.empty()) continue;
         double base = m.summary()[primary].median;
         double mine = mode.runs.empty() ? NAN : mode.summary()[primary].median;
         if (!(base > 0) || std::isnan(mine)) return std::nullopt;
@@ -141,108 +171,80 @@ std::optional<double> Report::ratio(const ModeResults& mode) const {
 
 std::string format_table(const Report& report) {
     const auto& metrics = report.workload.metrics;
-    std::vector<std::string> header = {"mode"};
-    header.push_back(metrics.front().label + " median (min-max)");
-    for (std::size_t i = 1; i < metrics.size(); ++i) header.push_back(metrics[i].label);
-    header.push_back("vs " + report.baseline);
-    header.push_back("noisy");
-    const double cpus = report.run.value("online_cpus", 0.0);
-    std::vector<std::vector<std::string>> rows;
+    std::vector<std::vector<std::string>> rows = {{"mode", metrics.front().label + " median (min-max)"}};
+    for (std::size_t i = 1; i < metrics.size(); ++i) rows[0].push_back(metrics[i].label);
+    rows[0].insert(rows[0].end(), {"vs " + report.baseline, "noisy"});
     for (const auto& mode : report.modes) {
         auto s = mode.summary();
-        std::vector<std::string> row = {mode_name(mode.target.mode)};
-        const auto& p = metrics.front();
-        row.push_back(number(s[p.key].median, p.decimals) + " (" + number(s[p.key].min, p.decimals) + "-" +
-                      number(s[p.key].max, p.decimals) + ")");
+        rows.push_back({mode.target.mode, format_range(s[metrics.front().key], metrics.front().decimals)});
         for (std::size_t i = 1; i < metrics.size(); ++i)
-            row.push_back(s.count(metrics[i].key) ? number(s[metrics[i].key].median, metrics[i].decimals) : "-");
+            rows.back().push_back(s.count(metrics[i].key) ? format_number(s[metrics[i].key].median, metrics[i].decimals)
+                                                          : "-");
         auto r = report.ratio(mode);
-        row.push_back(r ? number(*r, 2) + "x" : "-");
-        std::string noise = mode.noise(p.key, cpus);
-        row.push_back(noise.empty() ? "-" : "noisy: " + noise);
-        rows.push_back(row);
+        std::string noise = mode.noise(metrics.front().key);
+        rows.back().insert(rows.back().end(),
+                           {r ? format_number(*r, 2) + "x" : "-", noise.empty() ? "-" : "noisy: " + noise});
     }
-    std::vector<std::size_t> width(header.size());
-    for (std::size_t c = 0; c < header.size(); ++c) {
-        width[c] = header[c].size();
-        for (const auto& row : rows) width[c] = std::max(width[c], row[c].size());
-    }
+    std::vector<std::size_t> width(rows[0].size());
+    for (const auto& row : rows)
+        for (std::size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
     std::ostringstream out;
-    auto line = [&](const std::vector<std::string>& cells) {
-        for (std::size_t c = 0; c < cells.size(); ++c) {
-            if (c == 0)
-                out << cells[c] << std::string(width[c] - cells[c].size(), ' ');
-            else
-                out << "  " << std::string(width[c] - cells[c].size(), ' ') << cells[c];
-        }
+    for (const auto& row : rows) {
+        out << row[0] << std::string(width[0] - row[0].size(), ' ');
+        for (std::size_t c = 1; c < row.size(); ++c)
+            out << "  " << std::string(width[c] - row[c].size(), ' ') << row[c];
         out << "\n";
-    };
-    line(header);
-    for (const auto& row : rows) line(row);
+    }
     for (const auto& [mode, why] : report.skipped) out << "skipped " << mode << ": " << why << "\n";
     return out.str();
 }
 
 nlohmann::json report_json(const Report& report) {
-    nlohmann::json doc;
-    doc["workload"] = report.workload.name;
-    doc["run"] = report.run;
-    doc["config"] = report.config;
-    doc["baseline"] = report.baseline;
-    doc["primary_metric"] = report.workload.metrics.front().key;
-    doc["modes"] = nlohmann::json::array();
+    nlohmann::json doc = {{"workload", report.workload.name},
+                          {"run", report.run},
+                          {"config", report.config},
+                          {"baseline", report.baseline},
+                          {"primary_metric", report.workload.metrics.front().key},
+                          {"modes", nlohmann::json::array()},
+                          {"skipped", nlohmann::json::array()}};
     for (const auto& mode : report.modes) {
-        nlohmann::json m;
-        m["mode"] = mode_name(mode.target.mode);
-        m["address"] = mode.target.address.to_string();
-        m["runs"] = mode.runs;
         nlohmann::json summary = nlohmann::json::object();
         for (const auto& [key, s] : mode.summary())
             summary[key] = {{"median", s.median}, {"min", s.min}, {"max", s.max}};
-        m["summary"] = summary;
         auto r = report.ratio(mode);
-        m["ratio_vs_baseline"] = r ? nlohmann::json(*r) : nlohmann::json(nullptr);
-        m["errors"] = mode.errors;
+        std::string noise = mode.noise(report.workload.metrics.front().key);
+        nlohmann::json m = {{"mode", mode.target.mode},
+                            {"address", mode.target.address.to_string()},
+                            {"runs", mode.runs},
+                            {"summary", summary},
+                            {"ratio_vs_baseline", r ? nlohmann::json(*r) : nlohmann::json(nullptr)},
+                            {"errors", mode.errors},
+                            {"noisy", noise.empty() ? nlohmann::json(nullptr) : nlohmann::json(noise)}};
         if (!mode.histograms.empty()) m["histograms"] = mode.histograms;
-        std::string noise = mode.noise(report.workload.metrics.front().key, report.run.value("online_cpus", 0.0));
-        m["noisy"] = noise.empty() ? nlohmann::json(nullptr) : nlohmann::json(noise);
         doc["modes"].push_back(m);
     }
-    doc["skipped"] = nlohmann::json::array();
     for (const auto& [mode, why] : report.skipped) doc["skipped"].push_back({{"mode", mode}, {"reason", why}});
     return doc;
 }
 
 std::string report_csv(const Report& report) {
-    std::ostringstream out;
-    std::vector<std::string> config_keys;
-    for (const auto& [key, value] : report.config.items()) config_keys.push_back(key);
-    // Where it ran, on every row (the CSV must stand alone).
+    // Where it ran and the client, on every row (the CSV must stand alone).
     const std::vector<std::string> run_keys = {"version", "git_commit", "kernel", "online_cpus", "started_utc"};
-    auto run_cell = [&](const std::string& key) {
-        if (!report.run.contains(key)) return std::string();
-        const auto& v = report.run[key];
-        return v.is_string() ? v.get<std::string>() : v.dump();
-    };
+    const std::vector<std::string> client_keys = {"workers", "engine", "cpus", "layout"};
+    const nlohmann::json client = report.run.value("client", nlohmann::json::object());
+    std::ostringstream out;
     out << "workload,mode,run";
     for (const auto& k : run_keys) out << "," << k;
-    out << ",client_workers,client_engine,client_cpus,layout";
-    for (const auto& k : config_keys) out << "," << k;
+    for (const auto& k : client_keys) out << "," << (k == "layout" ? k : "client_" + k);
+    for (const auto& [key, value] : report.config.items()) out << "," << key;
     for (const auto& m : report.workload.metrics) out << "," << m.key;
     out << "\n";
     for (const auto& mode : report.modes) {
         for (std::size_t r = 0; r < mode.runs.size(); ++r) {
-            out << report.workload.name << "," << mode_name(mode.target.mode) << "," << r + 1;
-            for (const auto& k : run_keys) out << "," << csv_cell(run_cell(k));
-            const nlohmann::json client = report.run.value("client", nlohmann::json::object());
-            for (const char* k : {"workers", "engine", "cpus", "layout"}) {
-                auto v = client.contains(k) ? client[k] : nlohmann::json(nullptr);
-                out << "," << csv_cell(v.is_string() ? v.get<std::string>() : v.is_null() ? "" : v.dump());
-            }
-            for (const auto& k : config_keys) {
-                const auto& v = report.config[k];
-                out << "," << (v.is_string() ? v.get<std::string>() : v.dump());
-            }
+            out << report.workload.name << "," << mode.target.mode << "," << r + 1;
+            for (const auto& k : run_keys) out << "," << csv_field(report.run, k);
+            for (const auto& k : client_keys) out << "," << csv_field(client, k);
+            for (const auto& [key, value] : report.config.items()) out << "," << csv_field(report.config, key);
             for (const auto& m : report.workload.metrics) {
                 auto it = mode.runs[r].find(m.key);
                 out << ",";
@@ -254,16 +256,52 @@ std::string report_csv(const Report& report) {
     return out.str();
 }
 
+ScratchDir::ScratchDir() {
+    char dir[] = "/tmp/kecho-bench-plot.XXXXXX";
+    if (!::mkdtemp(dir)) throw_errno("cannot create a temporary directory for the plot", errno);
+    path_ = dir;
+}
+
+ScratchDir::~ScratchDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+}
+
+std::string gnuplot_output(const std::string& path, int width, int height) {
+    const bool svg = std::filesystem::path(path).extension() == ".svg";
+    return "set terminal " + std::string(svg ? "svg size " : "pngcairo size ") + std::to_string(width) + "," +
+           std::to_string(height) + (svg ? " dynamic" : " font ',10'") + "\nset output '" + path + "'\n";
+}
+
+void run_gnuplot(const ScratchDir& scratch, const std::string& script, const std::string& what) {
+    const std::string script_path = scratch.file("plot.gp"), err_path = scratch.file("gnuplot.err");
+    {
+        std::ofstream out(script_path);
+        out << script;
+        if (!out) throw Error("cannot write the gnuplot script for " + what);
+    }
+    const std::string command = "gnuplot '" + script_path + "' 2>'" + err_path + "'";
+    const int rc = std::system(command.c_str());
+    if (rc == 0) return;
+    if (WIFEXITED(rc) && WEXITSTATUS(rc) == 127)
+        throw Error("cannot draw " + what + ": gnuplot is not installed (apt-get install gnuplot-nox)");
+    std::ifstream in(err_path);
+    std::string line, text;
+    while (std::getline(in, line))  // the message is the last non-empty line (the ones above quote the script)
+        if (line.find_first_not_of(" \t^") != std::string::npos) text = line;
+    throw Error("gnuplot failed to draw " + what + (text.empty() ? "" : ": " + text));
+}
+
 namespace {
 
 // kecho's burst plot: one point per thread, its average time, one series per mode.
-void burst_plot(const Report& report, const std::string& dir, std::ostringstream& script) {
+void burst_plot(const Report& report, const ScratchDir& scratch, std::ostringstream& script) {
     script << "set title 'burst: " << report.config.value("threads", 0) << " threads x "
            << report.config.value("rounds", 0) << " rounds'\nset xlabel 'thread id'\nset ylabel 'time (usec)'\n"
            << "set key outside right\nplot ";
     bool first = true;
     for (const auto& [mode, series] : report.burst_series) {
-        std::string data = dir + "/" + mode + ".dat";
+        std::string data = scratch.file(mode + ".dat");
         std::ofstream out(data);
         for (std::size_t i = 0; i < series.size(); ++i) out << i << " " << series[i] << "\n";
         script << (first ? "" : ", ") << "'" << data << "' using 1:2 with points pt 7 ps 0.4 title '" << mode << "'";
@@ -273,17 +311,17 @@ void burst_plot(const Report& report, const std::string& dir, std::ostringstream
 }
 
 // Latency percentiles and the primary metric with its min-max, one group per mode.
-void summary_plot(const Report& report, const std::string& dir, std::ostringstream& script) {
+void summary_plot(const Report& report, const ScratchDir& scratch, std::ostringstream& script) {
     const auto& w = report.workload;
-    std::string data = dir + "/summary.dat";
+    std::string data = scratch.file("summary.dat");
     std::ofstream out(data);
     const auto& primary = w.metrics.front();
     bool pingpong = w.name == "pingpong";
     for (const auto& mode : report.modes) {
         auto s = mode.summary();
         auto get = [&](const std::string& k) { return s.count(k) ? s[k].median : 0.0; };
-        out << mode_name(mode.target.mode) << " " << get("p50_us") << " " << (pingpong ? get("p90_us") : 0) << " "
-            << get("p99_us") << " " << (pingpong ? get("p999_us") : 0) << " " << (pingpong ? get("max_us") : 0) << " "
+        out << mode.target.mode << " " << get("p50_us") << " " << (pingpong ? get("p90_us") : 0) << " " << get("p99_us")
+            << " " << (pingpong ? get("p999_us") : 0) << " " << (pingpong ? get("max_us") : 0) << " "
             << s[primary.key].median << " " << s[primary.key].min << " " << s[primary.key].max << "\n";
     }
     out.close();
@@ -307,37 +345,15 @@ void summary_plot(const Report& report, const std::string& dir, std::ostringstre
 }  // namespace
 
 void plot_report(const Report& report, const std::string& path) {
-    std::string ext = ends_with_ext(path);
-    if (ext != ".png" && ext != ".svg") throw Error("cannot plot to " + path + ": the file must end in .png or .svg");
     if (report.modes.empty()) throw Error("nothing to plot: no mode produced results");
-    char dir_template[] = "/tmp/kecho-bench-plot.XXXXXX";
-    if (!::mkdtemp(dir_template)) throw_errno("cannot create a temporary directory for the plot", errno);
-    const std::string dir = dir_template;
-    const std::string terminal = ext == ".png" ? "pngcairo size 1400,560 font ',10'" : "svg size 1400,560 dynamic";
+    ScratchDir scratch;
     std::ostringstream script;
-    script << "set terminal " << terminal << "\nset output '" << path << "'\n";
+    script << gnuplot_output(path, 1400, 560);
     if (report.workload.name == "burst")
-        burst_plot(report, dir, script);
+        burst_plot(report, scratch, script);
     else
-        summary_plot(report, dir, script);
-    std::string script_path = dir + "/plot.gp";
-    {
-        std::ofstream out(script_path);
-        out << script.str();
-    }
-    std::string command = "gnuplot '" + script_path + "' 2>" + dir + "/gnuplot.err";
-    int rc = std::system(command.c_str());
-    std::string err;
-    {
-        std::ifstream in(dir + "/gnuplot.err");
-        std::getline(in, err);
-    }
-    std::filesystem::remove_all(dir);
-    if (rc != 0) {
-        if (WIFEXITED(rc) && WEXITSTATUS(rc) == 127)
-            throw Error("cannot plot: gnuplot is not installed (apt-get install gnuplot-nox)");
-        throw Error("gnuplot failed to draw " + path + (err.empty() ? "" : ": " + err));
-    }
+        summary_plot(report, scratch, script);
+    run_gnuplot(scratch, script.str(), path);
 }
 
 }  // namespace kecho::bench

@@ -3,7 +3,7 @@
 // scheduled time, and its latency counts from that time.
 #include <gtest/gtest.h>
 
-#include "bench/driver.h"
+#include "bench/client.h"
 #include "test_server.h"
 
 using namespace kecho::bench;

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// The bench's one client engine. A Driver owns an epoll set and the connections it drives, each a
+// The bench's client engine. A Driver owns an epoll set and the connections it drives, each a
 // small state machine: waiting -> connecting (non-blocking connect) -> running -> done or failed.
 // A running connection sends its Plan's stream (pattern bytes, chunked, messages in flight),
 // receives, checks every byte back, and counts message latency. One Driver runs on one thread;
 // pingpong and stream run one per worker thread, verify and the stress workloads one in all.
+// BlockingConnection is the simple client next to it (pingpong's thread-per-connection path,
+// burst, churn, resets and the hostile-input cases).
 //
 // When a message may be sent, and where its latency counts from, is one function:
 // DriverOptions::send_at(connection index, message index) returns the message's scheduled send time.
@@ -14,19 +16,98 @@
 // a slow server cannot hide its queueing delay (coordinated omission).
 #pragma once
 
+#include <pthread.h>
+
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
-#include "bench/clock.h"
 #include "bench/histogram.h"
 #include "bench/payload.h"
+#include "kecho/error.h"
 #include "kecho/net.h"
 
 namespace kecho::bench {
+
+using Clock = std::chrono::steady_clock;
+
+inline double seconds_since(Clock::time_point start) {
+    return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+inline Clock::time_point after_seconds(double seconds) {
+    return Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+}
+
+// The first error seen by any of several threads, and how many there were.
+class ErrorCount {
+public:
+    void add(const std::string& what) {
+        std::lock_guard lock(mutex_);
+        if (count_++ == 0) first_ = what;
+    }
+    std::uint64_t count() const {
+        std::lock_guard lock(mutex_);
+        return count_;
+    }
+    std::string first() const {
+        std::lock_guard lock(mutex_);
+        return first_;
+    }
+    // Empty when there was none, else "3 errors; first: ...".
+    std::string describe() const {
+        std::lock_guard lock(mutex_);
+        if (count_ == 0) return {};
+        return std::to_string(count_) + (count_ == 1 ? " error" : " errors") + "; first: " + first_;
+    }
+
+private:
+    mutable std::mutex mutex_;
+    std::uint64_t count_ = 0;
+    std::string first_;
+};
+
+// A thread with a small stack: burst and the blocking client start up to thousands of them.
+class SmallThread {
+public:
+    explicit SmallThread(std::function<void()> body, std::size_t stack_bytes = 256 * 1024) {
+        auto heap = std::make_unique<std::function<void()>>(std::move(body));
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setstacksize(&attr, stack_bytes);
+        int rc = pthread_create(&thread_, &attr, &SmallThread::trampoline, heap.get());
+        pthread_attr_destroy(&attr);
+        if (rc != 0) throw_errno("cannot start a thread", rc);
+        heap.release();
+        joinable_ = true;
+    }
+    SmallThread(const SmallThread&) = delete;
+    SmallThread& operator=(const SmallThread&) = delete;
+    SmallThread(SmallThread&& other) noexcept : thread_(other.thread_), joinable_(other.joinable_) {
+        other.joinable_ = false;
+    }
+    ~SmallThread() { join(); }
+
+    void join() {
+        if (joinable_) pthread_join(thread_, nullptr);
+        joinable_ = false;
+    }
+
+private:
+    static void* trampoline(void* arg) {
+        std::unique_ptr<std::function<void()>> body(static_cast<std::function<void()>*>(arg));
+        (*body)();
+        return nullptr;
+    }
+
+    pthread_t thread_{};
+    bool joinable_ = false;
+};
 
 inline constexpr std::uint64_t unbounded = UINT64_MAX;
 
@@ -110,22 +191,52 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
-// Runs every plan to completion or the timeout; never throws for server misbehaviour.
-struct StreamsOptions {
-    std::chrono::milliseconds timeout{30000};
-    std::size_t max_open = 256;
-};
+// Runs every plan to completion or the timeout (then fails the rest); never throws for server
+// misbehaviour.
 std::vector<Outcome> run_streams(const SocketAddress& address, const std::vector<Plan>& plans,
-                                 const StreamsOptions& options = {});
-
-// `count` half-closing plans (ids 1..count) of varied sizes from 1 to max_bytes; their bytes in
-// all are added to `total`.
-std::vector<Plan> half_close_plans(std::uint32_t count, std::uint64_t max_bytes, std::uint64_t& total);
-
-// One fresh connection echoes `bytes` byte-exact within 10 s. Empty on success, else the error.
-std::string echo_once(const SocketAddress& address, std::uint32_t id, std::uint64_t bytes);
+                                 std::chrono::milliseconds timeout = std::chrono::seconds(30),
+                                 std::size_t max_open = 256);
 
 // The first error among outcomes, prefixed with how many failed; empty when all complete.
 std::string first_error(const std::vector<Outcome>& outcomes);
+
+// One connection with blocking calls: send the next bytes of its pattern, receive and check what
+// comes back. Every wait is bounded (SO_RCVTIMEO/SO_SNDTIMEO); when one expires, `keep_waiting`
+// (if set) says whether to go on, else the call fails.
+class BlockingConnection {
+public:
+    // Connects (within `wait`); throws Error naming the address.
+    BlockingConnection(const SocketAddress& address, std::uint32_t id, PatternKind kind = PatternKind::mixed,
+                       std::chrono::milliseconds wait = std::chrono::seconds(5));
+    // Takes a connected socket.
+    BlockingConnection(UniqueFd fd, std::uint32_t id, std::chrono::milliseconds wait);
+
+    // Asked when a wait expires: true waits again, false ends the call (it returns false).
+    void keep_waiting(std::function<bool()> ask) { keep_waiting_ = std::move(ask); }
+
+    // Sends the next `length` bytes of the pattern (length 0: one empty send()). Throws Error.
+    bool send(std::size_t length);
+    // Receives the next `length` bytes and checks them against the pattern. Throws Error on a
+    // mismatch, end-of-file, a failed recv or an expired wait.
+    bool expect(std::uint64_t length);
+    // The same with literal bytes (burst's message) instead of the pattern.
+    bool send_text(const std::string& text);
+    bool expect_text(const std::string& text);
+
+    UniqueFd release() { return std::move(fd_); }
+
+private:
+    bool send_all(const std::uint8_t* data, std::size_t length);
+    bool receive(std::uint64_t length,
+                 const std::function<std::optional<std::string>(const std::uint8_t*, std::size_t)>& check);
+    bool waited_enough(const char* what, std::uint64_t got, std::uint64_t want);
+
+    UniqueFd fd_;
+    Pattern pattern_;
+    std::chrono::milliseconds wait_;
+    std::uint64_t sent_ = 0, received_ = 0;  // pattern offsets
+    std::vector<std::uint8_t> buffer_;
+    std::function<bool()> keep_waiting_;
+};
 
 }  // namespace kecho::bench
