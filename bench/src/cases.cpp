@@ -82,31 +82,12 @@ CaseResult from_streams(const std::vector<Outcome>& outcomes, const std::string&
     return v;
 }
 
-CaseResult single_stream(PatternKind kind, std::uint64_t bytes, const SocketAddress& address, const std::string& what) {
-    Plan plan;
-    plan.kind = kind;
-    plan.bytes = bytes;
-    return from_streams(run_streams(address, {plan}, milliseconds(60000)), what + " echoed byte-exact", bytes);
-}
-
-CaseResult back_to_back(const SocketAddress& address) {
-    Plan plan;
-    plan.bytes = 1000 * 64;
-    plan.write_chunk = 64;  // one send() per message, sent without waiting for the echo
-    return from_streams(run_streams(address, {plan}),
-                        "1000 messages of 64 bytes sent back to back, all echoed in order", plan.bytes);
-}
-
-CaseResult concurrent(const SocketAddress& address) {
-    std::vector<Plan> plans(200);
-    for (std::uint32_t i = 0; i < plans.size(); ++i) {
-        plans[i].id = i + 1;
-        plans[i].bytes = 64 * 1024;
-        plans[i].write_chunk = 4096;
-    }
-    return from_streams(run_streams(address, plans, milliseconds(60000), plans.size()),
-                        "200 connections open at once, 64 KiB each, every byte back on its own connection",
-                        200 * 64 * 1024);
+// `count` connections (ids 1..count) each send `plan`'s bytes and must get every one back.
+CaseResult streams(const SocketAddress& address, std::uint32_t count, Plan plan, milliseconds timeout,
+                   const std::string& success) {
+    std::vector<Plan> plans(count, plan);
+    for (std::uint32_t i = 0; i < count; ++i) plans[i].id = i + 1;
+    return from_streams(run_streams(address, plans, timeout, count), success, plan.bytes * count);
 }
 
 // `clients` connections send 1 byte .. max_bytes each (varied), shut down writing, and must get
@@ -425,8 +406,11 @@ struct CaseDef {
     CaseFunction run;
 };
 
-CaseFunction stream_case(PatternKind kind, std::uint64_t bytes, const char* what) {
-    return [=](const SocketAddress& a, const CaseOptions&) { return single_stream(kind, bytes, a, what); };
+// One connection sends `bytes` of a pattern.
+CaseFunction stream_case(PatternKind kind, std::uint64_t bytes, const std::string& what) {
+    return [=](const SocketAddress& a, const CaseOptions&) {
+        return streams(a, 1, {.kind = kind, .bytes = bytes}, milliseconds(60000), what + " echoed byte-exact");
+    };
 }
 
 const std::vector<CaseDef>& case_defs() {
@@ -441,8 +425,17 @@ const std::vector<CaseDef>& case_defs() {
         {"all-byte-values", "verify", true,
          stream_case(PatternKind::all_bytes, 64 << 10, "64 KiB holding each byte value 0..255 256 times")},
         {"nul-heavy", "verify", true, stream_case(PatternKind::nul_heavy, 1 << 20, "1 MiB of 98% NUL bytes")},
-        {"back-to-back-1000", "verify", true, [](A a, O) { return back_to_back(a); }},
-        {"concurrent-200", "verify", true, [](A a, O) { return concurrent(a); }},
+        // One send() per message, sent without waiting for the echo.
+        {"back-to-back-1000", "verify", true,
+         [](A a, O) {
+             return streams(a, 1, {.bytes = 1000 * 64, .write_chunk = 64}, milliseconds(30000),
+                            "1000 messages of 64 bytes sent back to back, all echoed in order");
+         }},
+        {"concurrent-200", "verify", true,
+         [](A a, O) {
+             return streams(a, 200, {.bytes = 64 * 1024, .write_chunk = 4096}, milliseconds(60000),
+                            "200 connections open at once, 64 KiB each, every byte back on its own connection");
+         }},
         {"half-close-1000", "verify", true,
          [](A a, O) { return half_close(a, 1000, 16384, milliseconds(60000), 256); }},
         {"reset-mid-stream", "verify", true, [](A a, O) { return reset_mid_stream(a); }},

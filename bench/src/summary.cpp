@@ -544,22 +544,19 @@ void plot_cdf(const std::string& path, const std::string& title, const std::vect
 
 // Draws the CDF figures; returns the paths drawn.
 std::vector<std::string> plot_cdfs(const std::string& dir, const std::vector<ResultFile>& files) {
-    std::vector<std::pair<std::string, std::string>> figures;  // path, title
-    std::vector<std::vector<Entry>> groups;
-    for (const auto& [conns, modes] : best_pingpong(files)) {
-        groups.emplace_back();
-        for (const auto& [mode, e] : modes) groups.back().push_back(e);
-        figures.emplace_back(
-            dir + "/cdf-pingpong-c" + std::to_string(conns) + ".png",
-            "pingpong latency CDF, " + std::to_string(conns) + " connections (best client configuration)");
-    }
-    groups.push_back(entries_of(files, "stream"));
-    figures.emplace_back(dir + "/cdf-stream.png", "stream: latency CDF of the echo of each 64 KiB write");
     std::vector<std::string> written;
-    for (std::size_t i = 0; i < figures.size(); ++i) {
-        plot_cdf(figures[i].first, figures[i].second, groups[i]);
-        if (fs::exists(figures[i].first)) written.push_back(figures[i].first);
+    auto draw = [&](const std::string& path, const std::string& title, const std::vector<Entry>& entries) {
+        plot_cdf(path, title, entries);
+        if (fs::exists(path)) written.push_back(path);
+    };
+    for (const auto& [conns, modes] : best_pingpong(files)) {
+        std::vector<Entry> entries;
+        for (const auto& [mode, e] : modes) entries.push_back(e);
+        const std::string c = std::to_string(conns);
+        draw(dir + "/cdf-pingpong-c" + c + ".png",
+             "pingpong latency CDF, " + c + " connections (best client configuration)", entries);
     }
+    draw(dir + "/cdf-stream.png", "stream: latency CDF of the echo of each 64 KiB write", entries_of(files, "stream"));
     return written;
 }
 
