@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <algorithm>
 #include <barrier>
-#include <cerrno>
-#include <fstream>
 
 #include "bench/workloads.h"
 
@@ -70,14 +68,6 @@ void run_burst(const SocketAddress& address, const BurstOptions& options, BurstR
         result.p99_us = sorted[std::min(sorted.size() - 1, sorted.size() * 99 / 100)];
         result.max_us = sorted.back();
     }
-}
-
-void write_burst_file(const std::string& path, const std::vector<double>& per_thread_us) {
-    std::ofstream out(path);
-    if (!out) throw Error(errno_message("cannot write " + path, errno));
-    for (std::size_t i = 0; i < per_thread_us.size(); ++i)
-        out << i << " " << static_cast<long long>(per_thread_us[i] + 0.5) << "\n";
-    if (!out) throw Error("cannot write " + path);
 }
 
 }  // namespace kecho::bench

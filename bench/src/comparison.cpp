@@ -18,6 +18,16 @@ double per_second(double value, double seconds) {
     return seconds > 0 ? value / seconds : 0;
 }
 
+// p50/p90/p99/p99.9/max in microseconds from a nanosecond histogram.
+void add_latency_metrics(Metrics& metrics, const LatencyHistogram& latency_ns) {
+    const double us = 1e-3;
+    metrics["p50_us"] = static_cast<double>(latency_ns.percentile(50)) * us;
+    metrics["p90_us"] = static_cast<double>(latency_ns.percentile(90)) * us;
+    metrics["p99_us"] = static_cast<double>(latency_ns.percentile(99)) * us;
+    metrics["p999_us"] = static_cast<double>(latency_ns.percentile(99.9)) * us;
+    metrics["max_us"] = static_cast<double>(latency_ns.max()) * us;
+}
+
 std::string describe(const std::string& workload, unsigned repeat, bool interleaved, const LoadOptions& l,
                      const BurstOptions& b) {
     char text[512];
@@ -158,15 +168,6 @@ Metrics burst_metrics(const BurstResult& r) {
             {"exchanges", static_cast<double>(r.exchanges)},
             {"errors", static_cast<double>(r.errors.count())},
             {"seconds", r.seconds}};
-}
-
-void add_latency_metrics(Metrics& metrics, const LatencyHistogram& latency_ns) {
-    const double us = 1e-3;
-    metrics["p50_us"] = static_cast<double>(latency_ns.percentile(50)) * us;
-    metrics["p90_us"] = static_cast<double>(latency_ns.percentile(90)) * us;
-    metrics["p99_us"] = static_cast<double>(latency_ns.percentile(99)) * us;
-    metrics["p999_us"] = static_cast<double>(latency_ns.percentile(99.9)) * us;
-    metrics["max_us"] = static_cast<double>(latency_ns.max()) * us;
 }
 
 Report merge_reports(const std::vector<std::pair<std::string, nlohmann::json>>& files) {

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <string>
@@ -278,13 +277,6 @@ std::vector<std::string> with_subcommand(const CLI::App& app, std::vector<std::s
     return args;
 }
 
-void write_text(const std::string& path, const std::string& text) {
-    std::ofstream out(path);
-    if (!out) throw Error(errno_message("cannot write " + path, errno));
-    out << text;
-    if (!out) throw Error("cannot write " + path + ": write failed");
-}
-
 std::vector<Target> targets_for(const Options& o) {
     std::map<std::string, std::uint16_t> ports;
     for (const auto& spec : o.mode_ports) {
@@ -329,6 +321,14 @@ std::string per_mode_path(const std::string& path, const std::string& mode, bool
     if (!many) return path;
     std::filesystem::path p(path);
     return (p.parent_path() / (p.stem().string() + "-" + mode + p.extension().string())).string();
+}
+
+// kecho's data file: one "index microseconds" line per thread.
+void write_burst_file(const std::string& path, const std::vector<double>& per_thread_us) {
+    std::string text;
+    for (std::size_t i = 0; i < per_thread_us.size(); ++i)
+        text += std::to_string(i) + " " + std::to_string(static_cast<long long>(per_thread_us[i] + 0.5)) + "\n";
+    write_text(path, text);
 }
 
 // One run of pingpong, stream or burst into mode (its metrics, the load average before it, its

@@ -33,6 +33,13 @@ std::string csv_field(const nlohmann::json& object, const std::string& key) {
     return csv_cell(v.is_string() ? v.get<std::string>() : v.dump());
 }
 
+Stat summarize(std::vector<double> values) {
+    if (values.empty()) return {NAN, NAN, NAN};
+    std::sort(values.begin(), values.end());
+    const std::size_t n = values.size();
+    return {n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2, values.front(), values.back()};
+}
+
 }  // namespace
 
 const std::vector<ServerMode>& server_modes() {
@@ -124,13 +131,6 @@ const WorkloadDef& workload_def(const std::string& name) {
     for (const auto& d : defs)
         if (d.name == name) return d;
     throw Error("no report layout for workload '" + name + "'");
-}
-
-Stat summarize(std::vector<double> values) {
-    if (values.empty()) return {NAN, NAN, NAN};
-    std::sort(values.begin(), values.end());
-    const std::size_t n = values.size();
-    return {n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2, values.front(), values.back()};
 }
 
 std::map<std::string, Stat> ModeResults::summary() const {
@@ -254,6 +254,13 @@ std::string report_csv(const Report& report) {
         }
     }
     return out.str();
+}
+
+void write_text(const std::string& path, const std::string& text) {
+    std::ofstream out(path);
+    if (!out) throw Error(errno_message("cannot write " + path, errno));
+    out << text;
+    if (!out) throw Error("cannot write " + path + ": write failed");
 }
 
 ScratchDir::ScratchDir() {

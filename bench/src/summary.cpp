@@ -560,20 +560,14 @@ std::vector<std::string> plot_cdfs(const std::string& dir, const std::vector<Res
     return written;
 }
 
-void write_file(const fs::path& path, const std::string& text) {
-    std::ofstream out(path);
-    out << text;
-    if (!out) throw Error("cannot write " + path.string());
-}
-
 }  // namespace
 
 std::vector<std::string> summarize_directory(const std::string& dir) {
     auto files = load_result_files(dir);
     if (files.empty()) throw Error("no bench results (*.json) in " + dir + ": run scripts/compare.sh first");
     std::vector<std::string> written = {dir + "/summary.md", dir + "/all.csv", dir + "/sweep.png"};
-    write_file(written[0], summary_markdown(dir, files));
-    write_file(written[1], results_csv(files));
+    write_text(written[0], summary_markdown(dir, files));
+    write_text(written[1], results_csv(files));
     plot_sweep(dir, files);
     plot_latency_vs_load(dir, files);
     plot_burst_scatter(dir);

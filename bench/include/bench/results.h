@@ -62,8 +62,6 @@ struct Stat {
     double median = 0, min = 0, max = 0;
 };
 
-Stat summarize(std::vector<double> values);
-
 // 1234567 -> "1,234,567" (decimals 0), NaN -> "-".
 std::string format_number(double value, int decimals = 0);
 // "median (min-max)"
@@ -133,9 +131,6 @@ Report comparison_report(const std::string& workload, unsigned repeat, bool inte
 Metrics load_metrics(const std::string& workload, const LoadResult& result);
 Metrics burst_metrics(const BurstResult& result);
 
-// p50/p90/p99/p99.9/max in microseconds from a nanosecond histogram.
-void add_latency_metrics(Metrics& metrics, const LatencyHistogram& latency_ns);
-
 // bench merge: one server driven from several client hosts at once, each writing its own --json.
 // Run i of a mode is merged across the files: latency histograms added (percentiles from the sum),
 // rates added; per-client CPU figures are left out (they belong to different machines). Throws
@@ -144,6 +139,8 @@ Report merge_reports(const std::vector<std::pair<std::string, nlohmann::json>>& 
 
 // Reads a bench --json file; throws Error naming the file when it is missing or not JSON.
 nlohmann::json read_json_file(const std::string& path);
+// Writes text to path; throws Error naming the file when it cannot.
+void write_text(const std::string& path, const std::string& text);
 
 // bench summarize RESULTS_DIR: what scripts/compare.sh leaves in results/, read back into one
 // page a newcomer can trust: summary.md (machine, layout, the winner at each load with its client

@@ -121,9 +121,6 @@ struct BurstResult {
 
 void run_burst(const SocketAddress& address, const BurstOptions& options, BurstResult& result);
 
-// kecho's data file: one "index microseconds" line per thread.
-void write_burst_file(const std::string& path, const std::vector<double>& per_thread_us);
-
 // The named cases the bench runs for correctness and reliability, each pass or fail with a detail:
 // verify's battery and the stress workloads (held, churn, half-close, resets, slow, bad-input) in
 // one table, run by one runner, reported in one shape (scripts/reliability.sh reads its --json).
