@@ -112,7 +112,7 @@ void add_comparison_options(CLI::App& sub, Options& o) {
     sub.add_option("--repeat", o.repeat, "runs per mode (default 3 with several modes, else 1)")
         ->check(CLI::Range(1, 100));
     sub.add_option("--baseline", o.baseline, "mode the ratio column compares with")
-        ->check(CLI::IsMember(mode_names(), CLI::ignore_case))
+        ->transform(CLI::IsMember(mode_names(), CLI::ignore_case))
         ->option_text("MODE (default user)");
     sub.add_option("--csv", o.csv_path, "write one CSV row per run to this file");
     sub.add_option("--plot", o.plot_path, "draw the results with gnuplot into this .png or .svg file")

@@ -11,7 +11,6 @@ inline constexpr std::uint16_t user = 12346;   // user-echo-server --engine epol
 inline constexpr std::uint16_t bpf = 12347;    // echo-loader attach
 inline constexpr std::uint16_t uring = 12348;  // user-echo-server --engine uring
 inline constexpr std::uint16_t floor = 12349;  // user-echo-server --engine floor
-// The old name of `floor`, kept only until bench/src/target.cpp moves to `floor`; remove then.
 inline constexpr std::uint16_t splice = 12350;  // user-echo-server --engine splice
 
 }  // namespace kecho::ports
