@@ -22,7 +22,9 @@ after every repeat; a run that starts above 1.0 is not a quiet run.
 options:
   --repeat N            runs per variant and workload (default $repeat)
   --duration SEC        seconds measured per ping-pong, stream and churn run (default $duration)
-  --workloads LIST      comma-separated, from: pp1 pp8 pp64 pp1000 stream churn burst
+  --workloads LIST      comma-separated, from: pp1 pp8 pp64 pp1000 stream churn burst halfclose
+                        (halfclose: clients that send ~4 KB and shut down writing, so the echo is
+                        still in flight at their FIN: the loader's drain before close)
                         (default $workloads)
   --variants LIST       comma-separated, from (default $variants):
                           epoll, uring     user-echo-server --engine epoll|uring, 1 thread
@@ -51,6 +53,7 @@ variants=epoll,uring,bpf,bpf-1t,bpf-nometer,bpf-rps,bpf-nocork
 baseline_loader=
 burst_threads=1000
 burst_rounds=10
+halfclose_clients=5000
 out=
 
 while [ $# -gt 0 ]; do
@@ -72,7 +75,7 @@ done
 [[ $repeat =~ ^[1-9][0-9]*$ ]] || { say "--repeat must be a positive integer, not '$repeat'"; exit 2; }
 [[ $duration =~ ^[0-9]+(\.[0-9]+)?$ ]] || { say "--duration must be seconds, not '$duration'"; exit 2; }
 for w in ${workloads//,/ }; do
-	case $w in pp1 | pp8 | pp64 | pp1000 | stream | churn | burst) ;; *) say "unknown workload '$w' (see --help)"; exit 2 ;; esac
+	case $w in pp1 | pp8 | pp64 | pp1000 | stream | churn | burst | halfclose) ;; *) say "unknown workload '$w' (see --help)"; exit 2 ;; esac
 done
 for v in ${variants//,/ }; do
 	case $v in
@@ -185,6 +188,9 @@ run_workload() {
 		csv_value "$csv" recv_mb_per_s ;;
 	churn) in_ns "${bench[@]}" --workload churn --cycles 10000000 --duration-limit "$duration" >"$out/churn.txt" 2>>"$log" &&
 		cat "$out/churn.txt" >>"$log" && sed -n 's/.* \([0-9.]*\) cycles\/s.*/\1/p' "$out/churn.txt" ;;
+	halfclose) in_ns "${bench[@]}" --workload half-close --clients "$halfclose_clients" >"$out/halfclose.txt" 2>>"$log" &&
+		cat "$out/halfclose.txt" >>"$log" &&
+		sed -n "s/.* in \([0-9.]*\) s\$/\1/p" "$out/halfclose.txt" | awk -v n="$halfclose_clients" '$1 > 0 { print n / $1 }' ;;
 	burst) in_ns "${bench[@]}" --workload burst --threads "$burst_threads" --rounds "$burst_rounds" --csv "$csv" \
 		--out "$out/burst-$v-$r.txt" >>"$log" 2>&1 && csv_value "$csv" mean_us ;;
 	esac
@@ -227,6 +233,7 @@ for w in ${workloads//,/ }; do
 	pp*) unit="req/s (pingpong, ${w#pp} connections x 64 B)" ;;
 	stream) unit="MB/s (stream, 4 connections)" ;;
 	churn) unit="cycles/s (churn: connect, echo, close)" ;;
+	halfclose) unit="clients/s (half-close: $halfclose_clients clients, send, shut down writing, read every byte)" ;;
 	burst) unit="mean us per thread (burst, $burst_threads threads x $burst_rounds rounds; lower is better)" ;;
 	esac
 	echo
