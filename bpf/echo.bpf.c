@@ -25,6 +25,13 @@ const volatile __u64 max_pending = ECHO_DEFAULT_MAX_PENDING;
 /* Written by the loader through the mmapped .bss, read by `echo-loader stats`. */
 struct echo_loader_stats loader_stats[ECHO_MAX_THREADS + 1] = {};
 
+/*
+ * Failed sockops inserts since load, read by the loader through the mmapped
+ * .bss: while it is 0, every accepted socket is in the map (sockops has run
+ * before accept() returns) and the loader skips its per-connection lookup.
+ */
+__u64 sockops_insert_failures = 0;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_SOCKHASH);
 	__uint(max_entries, ECHO_DEFAULT_MAX_SOCKETS);
@@ -66,6 +73,8 @@ int echo_sockops(struct bpf_sock_ops *skops)
 
 	cookie = bpf_get_socket_cookie(skops);
 	err = bpf_sock_hash_update(skops, &echo_sockets, &cookie, BPF_NOEXIST);
+	if (err)
+		__sync_fetch_and_add(&sockops_insert_failures, 1);
 	c = counters();
 	if (c)
 		c->value[err ? ECHO_INSERT_FAILED : ECHO_INSERTED]++;

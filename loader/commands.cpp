@@ -203,8 +203,9 @@ int run_attach(const AttachOptions& options, const std::string& run_dir) {
     ServerSettings server_settings{parse_insert(options.insert),
                                    std::chrono::milliseconds(static_cast<long>(options.drain_timeout * 1000)),
                                    std::chrono::seconds(options.stats_interval)};
-    EchoServer server(make_reuseport_listeners(address, options.backlog, options.threads), program.sockets_fd(),
-                      program.events_fd(), program.loader_stats(), server_settings);
+    EchoMaps maps{program.sockets_fd(), program.events_fd(), program.sockops_insert_failures()};
+    EchoServer server(make_reuseport_listeners(address, options.backlog, options.threads), maps, program.loader_stats(),
+                      server_settings);
 
     InstanceState state = instance_state(options, address, max_pending, program.ids());
     state.cgroup = cgroup_path;

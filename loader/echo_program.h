@@ -64,6 +64,8 @@ public:
     int events_fd() const;
     // The loader's counters: ECHO_MAX_THREADS + 1 slots, one per accept thread and the main thread's.
     echo_loader_stats* loader_stats() { return skel_->bss->loader_stats; }
+    // sockops' failed inserts since load, written by the kernel (read with an atomic load).
+    const __u64* sockops_insert_failures() const { return &skel_->bss->sockops_insert_failures; }
     ObjectIds ids() const;
 
 private:

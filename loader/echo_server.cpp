@@ -43,7 +43,7 @@ std::vector<UniqueFd> make_reuseport_listeners(const SocketAddress& address, int
     return listeners;
 }
 
-EchoServer::EchoServer(std::vector<UniqueFd> listeners, int sockets_fd, int events_fd, echo_loader_stats* stats,
+EchoServer::EchoServer(std::vector<UniqueFd> listeners, const EchoMaps& maps, echo_loader_stats* stats,
                        const ServerSettings& settings)
     : settings_(settings), stats_(stats[ECHO_MAX_THREADS]) {
     if (listeners.empty() || listeners.size() > ECHO_MAX_THREADS) throw Error("bad number of accept threads");
@@ -51,8 +51,8 @@ EchoServer::EchoServer(std::vector<UniqueFd> listeners, int sockets_fd, int even
     if (!stop_fd_) throw_errno("cannot create an eventfd", errno);
     for (std::size_t i = 0; i < listeners.size(); ++i)
         workers_.push_back(
-            std::make_unique<EchoWorker>(std::move(listeners[i]), sockets_fd, stop_fd_.get(), stats[i], settings));
-    ring_ = ring_buffer__new(events_fd, &EchoServer::ring_callback, this, nullptr);
+            std::make_unique<EchoWorker>(std::move(listeners[i]), maps, stop_fd_.get(), stats[i], settings));
+    ring_ = ring_buffer__new(maps.events_fd, &EchoServer::ring_callback, this, nullptr);
     if (!ring_) throw_errno("cannot open the guard's ring buffer", errno);
     start_workers();  // last: nothing may throw once threads run
 }

@@ -31,9 +31,9 @@ std::vector<UniqueFd> make_reuseport_listeners(const SocketAddress& address, int
 class EchoServer {
 public:
     // Starts one worker thread per listener (accepting at once); worker i counts in stats[i], this thread in
-    // stats[ECHO_MAX_THREADS] (the slots are in the BPF object's mmapped .bss). `sockets_fd` is the socket hash,
-    // `events_fd` the guard's ring buffer.
-    EchoServer(std::vector<UniqueFd> listeners, int sockets_fd, int events_fd, echo_loader_stats* stats,
+    // stats[ECHO_MAX_THREADS] (the slots are in the BPF object's mmapped .bss). `maps` names the socket hash, the
+    // guard's ring buffer and sockops' failure count.
+    EchoServer(std::vector<UniqueFd> listeners, const EchoMaps& maps, echo_loader_stats* stats,
                const ServerSettings& settings);
     EchoServer(const EchoServer&) = delete;
     EchoServer& operator=(const EchoServer&) = delete;

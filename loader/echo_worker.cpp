@@ -42,9 +42,14 @@ void warn(const std::string& message) {
 
 }  // namespace
 
-EchoWorker::EchoWorker(UniqueFd listener, int sockets_fd, int stop_fd, echo_loader_stats& stats,
+EchoWorker::EchoWorker(UniqueFd listener, const EchoMaps& maps, int stop_fd, echo_loader_stats& stats,
                        const ServerSettings& settings)
-    : listener_(std::move(listener)), sockets_fd_(sockets_fd), stop_fd_(stop_fd), stats_(stats), settings_(settings) {
+    : listener_(std::move(listener)),
+      sockets_fd_(maps.sockets_fd),
+      sockops_failures_(maps.sockops_failures),
+      stop_fd_(stop_fd),
+      stats_(stats),
+      settings_(settings) {
     epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
     if (!epoll_) throw_errno("cannot create an epoll instance", errno);
     mailbox_fd_.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
@@ -143,6 +148,12 @@ void EchoWorker::pause_or_resume_accepting() {
 // True when the connection is (now) in the socket hash.
 bool EchoWorker::insert_into_map(Connection& conn) {
     if (settings_.insert == InsertMode::none || conn.cookie == 0) return false;
+    // sockops has run for this socket before accept() returned it (accept takes the socket's lock,
+    // under which the handshake's last ACK is processed): while no sockops insert has failed, it is
+    // in the map, and the lookup below (a syscall per connection) would only confirm it.
+    if (settings_.insert == InsertMode::sockops && sockops_failures_ &&
+        __atomic_load_n(sockops_failures_, __ATOMIC_ACQUIRE) == 0)
+        return true;
     std::uint64_t value = 0;
     if (bpf_map_lookup_elem(sockets_fd_, &conn.cookie, &value) == 0) return true;  // sockops did it
     // Missed by sockops (or sockops is off): insert now. This fails once the peer has already sent
@@ -281,6 +292,9 @@ bool EchoWorker::drained(const Connection& conn) {
     ++stats_.drain_checks;
     auto info = get_tcp_info(conn.fd.get());
     if (!info || info->state == TCP_CLOSE) return true;
+    // Usually the peer has acknowledged every echoed byte by the time its FIN comes: no need to ask
+    // for the send queue (one syscall less per connection).
+    if (info->bytes_acked + 1 >= info->bytes_received) return true;
     auto outq = get_outq(conn.fd.get());
     if (!outq) return true;
     // Every received byte (+1: the peer's FIN) is either acknowledged or still in our send queue,

@@ -26,6 +26,13 @@ enum class InsertMode {
     none,     // nothing inserted: every connection is echoed in user space (diagnostic)
 };
 
+// The BPF objects the workers use.
+struct EchoMaps {
+    int sockets_fd = -1;                      // the socket hash
+    int events_fd = -1;                       // the guard's ring buffer
+    const __u64* sockops_failures = nullptr;  // sockops' failed inserts (mmapped .bss), or null
+};
+
 struct ServerSettings {
     InsertMode insert = InsertMode::sockops;
     std::chrono::milliseconds drain_timeout{10000};
@@ -34,9 +41,9 @@ struct ServerSettings {
 
 class EchoWorker {
 public:
-    // `listener` is non-blocking and listening; `sockets_fd` is the socket hash; `stop_fd` becomes
-    // readable (and stays so) when every worker must stop; `stats` is this thread's slot.
-    EchoWorker(UniqueFd listener, int sockets_fd, int stop_fd, echo_loader_stats& stats,
+    // `listener` is non-blocking and listening; `stop_fd` becomes readable (and stays so) when every
+    // worker must stop; `stats` is this thread's slot.
+    EchoWorker(UniqueFd listener, const EchoMaps& maps, int stop_fd, echo_loader_stats& stats,
                const ServerSettings& settings);
     EchoWorker(const EchoWorker&) = delete;
     EchoWorker& operator=(const EchoWorker&) = delete;
@@ -99,6 +106,7 @@ private:
 
     UniqueFd listener_;
     int sockets_fd_;
+    const __u64* sockops_failures_;
     int stop_fd_;
     echo_loader_stats& stats_;
     ServerSettings settings_;

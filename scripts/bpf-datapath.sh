@@ -22,10 +22,13 @@ after every repeat; a run that starts above 1.0 is not a quiet run.
 options:
   --repeat N            runs per variant and workload (default $repeat)
   --duration SEC        seconds measured per ping-pong, stream and churn run (default $duration)
-  --workloads LIST      comma-separated, from: pp1 pp8 pp64 pp1000 stream churn burst
+  --workloads LIST      comma-separated, from: pp1 pp8 pp64 pp1000 stream churn burst halfclose
+                        (halfclose: clients that send ~4 KB and shut down writing, so the echo is
+                        still in flight at their FIN: the loader's drain before close)
                         (default $workloads)
   --variants LIST       comma-separated, from (default $variants):
                           epoll, uring     user-echo-server --engine epoll|uring, 1 thread
+                          epoll-2t, uring-2t  the same with --threads 2 (bpf accepts on 2 threads)
                           bpf              echo-loader attach with its defaults
                           bpf-1t           echo-loader --threads 1 (one accept thread, as before)
                           bpf-nometer      echo-loader --no-meter (no sk_msg program on egress)
@@ -35,7 +38,8 @@ options:
   --baseline-loader P   the echo-loader binary of variant bpf-base
   --burst-threads N     burst: threads released together (default $burst_threads, kecho's)
   --burst-rounds N      burst: rounds (default $burst_rounds, kecho's)
-  --out DIR             keep the raw results and logs in DIR (default: a temporary directory)
+  --out DIR             keep the raw results, logs and burst per-thread files (burst-VARIANT-REPEAT.txt)
+                        in DIR (default: a temporary directory)
   -h, --help            this text
 
 Needs root (network namespace, BPF). Binaries from \$KECHO_BUILD (default <top>/build).
@@ -49,6 +53,7 @@ variants=epoll,uring,bpf,bpf-1t,bpf-nometer,bpf-rps,bpf-nocork
 baseline_loader=
 burst_threads=1000
 burst_rounds=10
+halfclose_clients=5000
 out=
 
 while [ $# -gt 0 ]; do
@@ -70,11 +75,11 @@ done
 [[ $repeat =~ ^[1-9][0-9]*$ ]] || { say "--repeat must be a positive integer, not '$repeat'"; exit 2; }
 [[ $duration =~ ^[0-9]+(\.[0-9]+)?$ ]] || { say "--duration must be seconds, not '$duration'"; exit 2; }
 for w in ${workloads//,/ }; do
-	case $w in pp1 | pp8 | pp64 | pp1000 | stream | churn | burst) ;; *) say "unknown workload '$w' (see --help)"; exit 2 ;; esac
+	case $w in pp1 | pp8 | pp64 | pp1000 | stream | churn | burst | halfclose) ;; *) say "unknown workload '$w' (see --help)"; exit 2 ;; esac
 done
 for v in ${variants//,/ }; do
 	case $v in
-	epoll | uring | bpf | bpf-1t | bpf-nometer | bpf-rps | bpf-nocork) ;;
+	epoll | uring | epoll-2t | uring-2t | bpf | bpf-1t | bpf-nometer | bpf-rps | bpf-nocork) ;;
 	bpf-base) [ -x "$baseline_loader" ] || { say "variant bpf-base needs --baseline-loader PATH (an executable echo-loader)"; exit 2; } ;;
 	*) say "unknown variant '$v' (see --help)"; exit 2 ;;
 	esac
@@ -120,10 +125,13 @@ set_knobs() {
 start_server() {
 	local v=$1 log=$out/server-$1.log loader=$KECHO_BUILD/echo-loader extra=()
 	case $v in
-	epoll | uring)
-		mode=$([ "$v" = epoll ] && echo user || echo uring)
-		port=$([ "$v" = epoll ] && echo 12346 || echo 12348)
-		nsenter --net="/var/run/netns/$ns" "$KECHO_BUILD/user-echo-server" --engine "$v" --port "$port" >>"$log" 2>&1 &
+	epoll | uring | epoll-2t | uring-2t)
+		local engine=${v%-2t} threads=1
+		[ "$engine" = "$v" ] || threads=2
+		mode=$([ "$engine" = epoll ] && echo user || echo uring)
+		port=$([ "$engine" = epoll ] && echo 12346 || echo 12348)
+		nsenter --net="/var/run/netns/$ns" "$KECHO_BUILD/user-echo-server" --engine "$engine" --threads "$threads" \
+			--port "$port" >>"$log" 2>&1 &
 		;;
 	*)
 		mode=bpf port=12347
@@ -161,20 +169,30 @@ stop_server() {
 machine_jiffies() { awk '/^cpu /{print $2+$3+$4+$7+$8, $2+$3+$4+$5+$6+$7+$8}' /proc/stat; }
 process_jiffies() { awk '{print $14+$15}' "/proc/$server_pid/stat" 2>/dev/null || echo 0; }
 
+# csv_value FILE COLUMN: the first run's value in the column with that header (bench's CSV gains
+# columns over time: never pick one by position).
+csv_value() {
+	awk -F, -v name="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == name) c = i }
+		NR == 2 && c { print $c }' "$1"
+}
+
 # Runs one workload against the running server; prints its metric (empty on failure).
 run_workload() {
-	local w=$1 csv=$out/run.csv log=$out/bench.log
+	local w=$1 v=$2 r=$3 csv=$out/run.csv log=$out/bench.log
 	local bench=("$KECHO_BUILD/bench" --mode "$mode" --host 127.0.0.1 --port "$port")
 	rm -f "$csv"
 	case $w in
 	pp*) in_ns "${bench[@]}" --workload pingpong --connections "${w#pp}" --duration "$duration" --warmup 0.5 --csv "$csv" >>"$log" 2>&1 &&
-		awk -F, 'NR==2{print $11}' "$csv" ;;
+		csv_value "$csv" requests_per_s ;;
 	stream) in_ns "${bench[@]}" --workload stream --connections 4 --duration "$duration" --warmup 0.5 --csv "$csv" >>"$log" 2>&1 &&
-		awk -F, 'NR==2{print $12}' "$csv" ;;
+		csv_value "$csv" recv_mb_per_s ;;
 	churn) in_ns "${bench[@]}" --workload churn --cycles 10000000 --duration-limit "$duration" >"$out/churn.txt" 2>>"$log" &&
 		cat "$out/churn.txt" >>"$log" && sed -n 's/.* \([0-9.]*\) cycles\/s.*/\1/p' "$out/churn.txt" ;;
-	burst) in_ns "${bench[@]}" --workload burst --threads "$burst_threads" --rounds "$burst_rounds" --csv "$csv" >>"$log" 2>&1 &&
-		awk -F, 'NR==2{print $8}' "$csv" ;;
+	halfclose) in_ns "${bench[@]}" --workload half-close --clients "$halfclose_clients" >"$out/halfclose.txt" 2>>"$log" &&
+		cat "$out/halfclose.txt" >>"$log" &&
+		sed -n "s/.* in \([0-9.]*\) s\$/\1/p" "$out/halfclose.txt" | awk -v n="$halfclose_clients" '$1 > 0 { print n / $1 }' ;;
+	burst) in_ns "${bench[@]}" --workload burst --threads "$burst_threads" --rounds "$burst_rounds" --csv "$csv" \
+		--out "$out/burst-$v-$r.txt" >>"$log" 2>&1 && csv_value "$csv" mean_us ;;
 	esac
 }
 
@@ -182,7 +200,7 @@ measure() {
 	local w=$1 v=$2 r=$3 m0 m1 p0 p1 metric
 	read -r m0 t0 < <(machine_jiffies)
 	p0=$(process_jiffies)
-	metric=$(run_workload "$w" || true)
+	metric=$(run_workload "$w" "$v" "$r" || true)
 	read -r m1 t1 < <(machine_jiffies)
 	p1=$(process_jiffies)
 	[ -n "$metric" ] || { say "$w against $v failed (see $out/bench.log)"; metric=NA; }
@@ -215,6 +233,7 @@ for w in ${workloads//,/ }; do
 	pp*) unit="req/s (pingpong, ${w#pp} connections x 64 B)" ;;
 	stream) unit="MB/s (stream, 4 connections)" ;;
 	churn) unit="cycles/s (churn: connect, echo, close)" ;;
+	halfclose) unit="clients/s (half-close: $halfclose_clients clients, send, shut down writing, read every byte)" ;;
 	burst) unit="mean us per thread (burst, $burst_threads threads x $burst_rounds rounds; lower is better)" ;;
 	esac
 	echo

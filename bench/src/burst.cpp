@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <algorithm>
 #include <barrier>
+#include <cmath>
 
 #include "bench/workloads.h"
 
@@ -21,6 +22,9 @@ double exchange(const SocketAddress& address, const std::string& message) {
 void run_burst(const SocketAddress& address, const BurstOptions& options, BurstResult& result) {
     std::vector<double> sum(options.threads, 0.0);
     std::vector<std::uint32_t> ok(options.threads, 0);
+    // Every exchange's time, thread i of round r at r * threads + i (NAN: failed): the percentiles
+    // are of exchanges, not of the per-thread averages (which smooth the tail away).
+    std::vector<double> times(static_cast<std::size_t>(options.threads) * options.rounds, NAN);
     const auto start = Clock::now();
     for (std::uint32_t round = 0; round < options.rounds; ++round) {
         // Every thread waits here until all exist, then they go at once.
@@ -33,7 +37,9 @@ void run_burst(const SocketAddress& address, const BurstOptions& options, BurstR
                     [&, i] {
                         gate.arrive_and_wait();
                         try {
-                            sum[i] += exchange(address, options.message);
+                            const double us = exchange(address, options.message);
+                            times[static_cast<std::size_t>(round) * options.threads + i] = us;
+                            sum[i] += us;
                             ++ok[i];
                         } catch (const Error& e) {
                             result.errors.add("thread " + std::to_string(i) + ": " + e.what());
@@ -52,13 +58,13 @@ void run_burst(const SocketAddress& address, const BurstOptions& options, BurstR
     }
     result.seconds = seconds_since(start);
     result.per_thread_us.resize(options.threads, 0.0);
-    std::vector<double> sorted;
     for (std::uint32_t i = 0; i < options.threads; ++i) {
         result.exchanges += ok[i];
-        if (ok[i] == 0) continue;
-        result.per_thread_us[i] = sum[i] / ok[i];
-        sorted.push_back(result.per_thread_us[i]);
+        if (ok[i]) result.per_thread_us[i] = sum[i] / ok[i];
     }
+    std::vector<double> sorted;
+    for (double us : times)
+        if (!std::isnan(us)) sorted.push_back(us);
     if (!sorted.empty()) {
         std::sort(sorted.begin(), sorted.end());
         double total = 0;

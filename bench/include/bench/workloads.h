@@ -113,8 +113,8 @@ struct BurstOptions {
 
 struct BurstResult {
     std::vector<double> per_thread_us;  // average send+recv time of thread i over the rounds (index = i)
-    double mean_us = 0, median_us = 0, p99_us = 0, max_us = 0;
-    double seconds = 0;  // wall time of every round together
+    double mean_us = 0, median_us = 0, p99_us = 0, max_us = 0;  // of every exchange
+    double seconds = 0;                                         // wall time of every round together
     std::uint64_t exchanges = 0;
     ErrorCount errors;  // failed connects, wrong or missing echo
 };
