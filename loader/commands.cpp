@@ -3,7 +3,6 @@
 
 #include <poll.h>
 #include <signal.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -18,6 +17,7 @@
 #include "echo_program.h"
 #include "echo_server.h"
 #include "instance.h"
+#include "kecho/cli.h"
 #include "kecho/error.h"
 #include "kecho/net.h"
 #include "kecho/signals.h"
@@ -27,15 +27,6 @@ namespace kecho::loader {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// Every connection costs one fd: allow as many as the hard limit does.
-void raise_fd_limit() {
-    rlimit limit{};
-    if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
-        limit.rlim_cur = limit.rlim_max;
-        ::setrlimit(RLIMIT_NOFILE, &limit);
-    }
-}
 
 InsertMode parse_insert(const std::string& text) {
     if (text == "sockops") return InsertMode::sockops;
@@ -142,10 +133,10 @@ std::string join(const std::vector<std::string>& items) {
     return out;
 }
 
-ProgramSettings program_settings(const AttachOptions& options, std::uint64_t max_pending) {
+ProgramSettings program_settings(const AttachOptions& options) {
     ProgramSettings settings;
     settings.port = options.port;
-    settings.max_pending = max_pending;
+    settings.max_pending = options.max_pending;
     settings.max_sockets = options.max_connections;
     settings.meter = !options.no_meter;
     settings.sockops = options.insert == "sockops";
@@ -154,15 +145,14 @@ ProgramSettings program_settings(const AttachOptions& options, std::uint64_t max
 }
 
 // What `status` and `stats` show of this instance (the cgroup is filled in by the caller).
-InstanceState instance_state(const AttachOptions& options, const SocketAddress& address, std::uint64_t max_pending,
-                             const ObjectIds& ids) {
+InstanceState instance_state(const AttachOptions& options, const SocketAddress& address, const ObjectIds& ids) {
     InstanceState state;
     state.pid = ::getpid();
     state.address = address.to_string();
     state.port = options.port;
     state.meter = !options.no_meter;
     state.insert = options.insert;
-    state.max_pending = max_pending;
+    state.max_pending = options.max_pending;
     state.threads = options.threads;
     state.started = static_cast<std::int64_t>(std::time(nullptr));
     state.ids = ids;
@@ -173,7 +163,6 @@ InstanceState instance_state(const AttachOptions& options, const SocketAddress& 
 
 int run_attach(const AttachOptions& options, const std::string& run_dir) {
     SocketAddress address = parse_address(options.address, options.port);
-    std::uint64_t max_pending = parse_bytes(options.max_pending);
     require_privileges();
     auto root = find_cgroup2_root();
     if (!root)
@@ -185,7 +174,7 @@ int run_attach(const AttachOptions& options, const std::string& run_dir) {
 
     ShutdownSignal shutdown;  // before anything attaches: a signal now still cleans up
     InstanceLock lock(run_dir);
-    raise_fd_limit();
+    cli::raise_fd_limit();  // every connection costs a descriptor
 
     // sockops is per cgroup: the echo cgroup holds only this process, so only its sockets are seen.
     const bool default_cgroup = options.cgroup.empty();
@@ -196,7 +185,7 @@ int run_attach(const AttachOptions& options, const std::string& run_dir) {
     bool inherited = stale && stale->cgroup_owned && stale->cgroup == cgroup_path;
     CgroupMembership membership(cgroup_path, *root, default_cgroup || inherited);
 
-    ProgramSettings settings = program_settings(options, max_pending);
+    ProgramSettings settings = program_settings(options);
     EchoProgram program(settings);
     if (settings.sockops) program.attach_sockops(membership.fd(), cgroup_path);
 
@@ -206,7 +195,7 @@ int run_attach(const AttachOptions& options, const std::string& run_dir) {
     EchoServer server(make_reuseport_listeners(address, options.backlog, options.threads), program.sockets_fd(),
                       program.events_fd(), program.loader_stats(), server_settings);
 
-    InstanceState state = instance_state(options, address, max_pending, program.ids());
+    InstanceState state = instance_state(options, address, program.ids());
     state.cgroup = cgroup_path;
     state.cgroup_owned = default_cgroup || inherited || membership.created();
     lock.publish(state);
