@@ -61,6 +61,7 @@ nlohmann::json stats_json(const InstanceState& state, const StatsSnapshot& s) {
               {"closed", l.closed}}},
             {"bytes",
              {{"received", b[ECHO_RX_BYTES]},
+              {"dropped_by_guard", b[ECHO_OVER_LIMIT_BYTES]},
               {"echoed", b[ECHO_ECHOED_BYTES]},
               {"echoed_in_user_space", l.fallback_bytes}}},
             {"redirect_failures", b[ECHO_REDIRECT_FAILED]},
@@ -84,10 +85,11 @@ void print_stats_text(const InstanceState& state, const StatsSnapshot& s) {
                 static_cast<unsigned long long>(b[ECHO_INSERTED]),
                 static_cast<unsigned long long>(l.inserted_by_loader),
                 static_cast<unsigned long long>(b[ECHO_INSERT_FAILED]), static_cast<unsigned long long>(l.fallback));
-    std::printf("  bytes         received %llu, echoed %s, echoed in user space %llu\n",
+    std::printf("  bytes         received %llu, echoed %s, echoed in user space %llu, dropped by the guard %llu\n",
                 static_cast<unsigned long long>(b[ECHO_RX_BYTES]),
                 state.meter ? std::to_string(b[ECHO_ECHOED_BYTES]).c_str() : "(meter off)",
-                static_cast<unsigned long long>(l.fallback_bytes));
+                static_cast<unsigned long long>(l.fallback_bytes),
+                static_cast<unsigned long long>(b[ECHO_OVER_LIMIT_BYTES]));
     std::printf(
         "  problems      redirect failures %llu, over-limit drops %llu, guard resets %llu, drain timeouts %llu, events "
         "lost %llu\n",
