@@ -99,8 +99,10 @@ static __always_inline int over_limit(struct __sk_buff *skb, __u64 cookie, struc
 	if (pending <= max_pending)
 		return 0;
 
-	if (c)
+	if (c) {
 		c->value[ECHO_OVER_LIMIT]++;
+		c->value[ECHO_OVER_LIMIT_BYTES] += skb->len;
+	}
 	event = bpf_ringbuf_reserve(&echo_events, sizeof(*event), 0);
 	if (!event) {
 		if (c)

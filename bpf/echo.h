@@ -22,13 +22,15 @@
 
 /* Per-CPU counters kept by the BPF programs (summed over CPUs by the loader). */
 enum echo_counter {
-	ECHO_INSERTED = 0,    /* sockets inserted by sockops */
-	ECHO_INSERT_FAILED,   /* sockops insert failures */
-	ECHO_RX_BYTES,	      /* bytes seen by the verdict program */
-	ECHO_ECHOED_BYTES,    /* bytes metered on egress by sk_msg */
-	ECHO_REDIRECT_FAILED, /* verdicts whose redirect failed */
-	ECHO_OVER_LIMIT,      /* segments dropped by the pending-bytes guard */
-	ECHO_EVENTS_LOST,     /* over-limit reports the ring buffer refused */
+	ECHO_INSERTED = 0,     /* sockets inserted by sockops */
+	ECHO_INSERT_FAILED,    /* sockops insert failures */
+	ECHO_RX_BYTES,	       /* bytes seen by the verdict program */
+	ECHO_ECHOED_BYTES,     /* bytes metered on egress by sk_msg */
+	ECHO_REDIRECT_FAILED,  /* verdicts whose redirect failed */
+	ECHO_OVER_LIMIT,       /* segments dropped by the pending-bytes guard */
+	ECHO_EVENTS_LOST,      /* over-limit reports the ring buffer refused */
+	ECHO_OVER_LIMIT_BYTES, /* bytes of those segments (acknowledged to the peer, never queued)
+				*/
 	ECHO_COUNTER_MAX,
 };
 

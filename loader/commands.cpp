@@ -3,7 +3,6 @@
 
 #include <poll.h>
 #include <signal.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -18,6 +17,7 @@
 #include "echo_program.h"
 #include "echo_server.h"
 #include "instance.h"
+#include "kecho/cli.h"
 #include "kecho/error.h"
 #include "kecho/net.h"
 #include "kecho/signals.h"
@@ -27,15 +27,6 @@ namespace kecho::loader {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// Every connection costs one fd: allow as many as the hard limit does.
-void raise_fd_limit() {
-    rlimit limit{};
-    if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
-        limit.rlim_cur = limit.rlim_max;
-        ::setrlimit(RLIMIT_NOFILE, &limit);
-    }
-}
 
 InsertMode parse_insert(const std::string& text) {
     if (text == "sockops") return InsertMode::sockops;
@@ -70,6 +61,7 @@ nlohmann::json stats_json(const InstanceState& state, const StatsSnapshot& s) {
               {"closed", l.closed}}},
             {"bytes",
              {{"received", b[ECHO_RX_BYTES]},
+              {"dropped_by_guard", b[ECHO_OVER_LIMIT_BYTES]},
               {"echoed", b[ECHO_ECHOED_BYTES]},
               {"echoed_in_user_space", l.fallback_bytes}}},
             {"redirect_failures", b[ECHO_REDIRECT_FAILED]},
@@ -93,10 +85,11 @@ void print_stats_text(const InstanceState& state, const StatsSnapshot& s) {
                 static_cast<unsigned long long>(b[ECHO_INSERTED]),
                 static_cast<unsigned long long>(l.inserted_by_loader),
                 static_cast<unsigned long long>(b[ECHO_INSERT_FAILED]), static_cast<unsigned long long>(l.fallback));
-    std::printf("  bytes         received %llu, echoed %s, echoed in user space %llu\n",
+    std::printf("  bytes         received %llu, echoed %s, echoed in user space %llu, dropped by the guard %llu\n",
                 static_cast<unsigned long long>(b[ECHO_RX_BYTES]),
                 state.meter ? std::to_string(b[ECHO_ECHOED_BYTES]).c_str() : "(meter off)",
-                static_cast<unsigned long long>(l.fallback_bytes));
+                static_cast<unsigned long long>(l.fallback_bytes),
+                static_cast<unsigned long long>(b[ECHO_OVER_LIMIT_BYTES]));
     std::printf(
         "  problems      redirect failures %llu, over-limit drops %llu, guard resets %llu, drain timeouts %llu, events "
         "lost %llu\n",
@@ -142,10 +135,10 @@ std::string join(const std::vector<std::string>& items) {
     return out;
 }
 
-ProgramSettings program_settings(const AttachOptions& options, std::uint64_t max_pending) {
+ProgramSettings program_settings(const AttachOptions& options) {
     ProgramSettings settings;
     settings.port = options.port;
-    settings.max_pending = max_pending;
+    settings.max_pending = options.max_pending;
     settings.max_sockets = options.max_connections;
     settings.meter = !options.no_meter;
     settings.sockops = options.insert == "sockops";
@@ -154,15 +147,14 @@ ProgramSettings program_settings(const AttachOptions& options, std::uint64_t max
 }
 
 // What `status` and `stats` show of this instance (the cgroup is filled in by the caller).
-InstanceState instance_state(const AttachOptions& options, const SocketAddress& address, std::uint64_t max_pending,
-                             const ObjectIds& ids) {
+InstanceState instance_state(const AttachOptions& options, const SocketAddress& address, const ObjectIds& ids) {
     InstanceState state;
     state.pid = ::getpid();
     state.address = address.to_string();
     state.port = options.port;
     state.meter = !options.no_meter;
     state.insert = options.insert;
-    state.max_pending = max_pending;
+    state.max_pending = options.max_pending;
     state.threads = options.threads;
     state.started = static_cast<std::int64_t>(std::time(nullptr));
     state.ids = ids;
@@ -173,7 +165,6 @@ InstanceState instance_state(const AttachOptions& options, const SocketAddress& 
 
 int run_attach(const AttachOptions& options, const std::string& run_dir) {
     SocketAddress address = parse_address(options.address, options.port);
-    std::uint64_t max_pending = parse_bytes(options.max_pending);
     require_privileges();
     auto root = find_cgroup2_root();
     if (!root)
@@ -185,7 +176,7 @@ int run_attach(const AttachOptions& options, const std::string& run_dir) {
 
     ShutdownSignal shutdown;  // before anything attaches: a signal now still cleans up
     InstanceLock lock(run_dir);
-    raise_fd_limit();
+    cli::raise_fd_limit();  // every connection costs a descriptor
 
     // sockops is per cgroup: the echo cgroup holds only this process, so only its sockets are seen.
     const bool default_cgroup = options.cgroup.empty();
@@ -196,7 +187,7 @@ int run_attach(const AttachOptions& options, const std::string& run_dir) {
     bool inherited = stale && stale->cgroup_owned && stale->cgroup == cgroup_path;
     CgroupMembership membership(cgroup_path, *root, default_cgroup || inherited);
 
-    ProgramSettings settings = program_settings(options, max_pending);
+    ProgramSettings settings = program_settings(options);
     EchoProgram program(settings);
     if (settings.sockops) program.attach_sockops(membership.fd(), cgroup_path);
 
@@ -207,7 +198,7 @@ int run_attach(const AttachOptions& options, const std::string& run_dir) {
     EchoServer server(make_reuseport_listeners(address, options.backlog, options.threads), maps, program.loader_stats(),
                       server_settings);
 
-    InstanceState state = instance_state(options, address, max_pending, program.ids());
+    InstanceState state = instance_state(options, address, program.ids());
     state.cgroup = cgroup_path;
     state.cgroup_owned = default_cgroup || inherited || membership.created();
     lock.publish(state);

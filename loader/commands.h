@@ -5,14 +5,16 @@
 #include <cstdint>
 #include <string>
 
+#include "echo.h"
+
 namespace kecho::loader {
 
 struct AttachOptions {
     std::string address = "0.0.0.0";
     std::uint16_t port = 0;  // filled with kecho::ports::bpf
     int backlog = 4096;
-    std::string cgroup;  // empty: <cgroup v2 root>/kecho-bpf
-    std::string max_pending = "16M";
+    std::string cgroup;                                    // empty: <cgroup v2 root>/kecho-bpf
+    std::uint64_t max_pending = ECHO_DEFAULT_MAX_PENDING;  // bytes
     std::uint32_t max_connections = 65536;
     double drain_timeout = 10.0;
     int stats_interval = 0;

@@ -15,26 +15,16 @@
 
 namespace {
 
-CLI::Validator address_validator() {
-    return CLI::Validator(
-        [](std::string& value) -> std::string {
-            try {
-                kecho::parse_address(value, 1);
-            } catch (const kecho::Error& e) {
-                return e.what();
-            }
-            return {};
-        },
-        "ADDR", "address");
-}
-
 // The limits `attach` enforces on peers.
 void add_attach_limits(CLI::App* cmd, kecho::loader::AttachOptions& attach) {
-    cmd->add_option("--max-pending", attach.max_pending,
-                    "reset a connection whose peer leaves more than this many echoed bytes unacknowledged (a client "
-                    "that does not read); keep it above the peers' receive buffers (tcp_rmem max, 6 MiB by default)")
-        ->check(kecho::cli::bytes_validator())
-        ->capture_default_str();
+    cmd->add_option(
+           "--max-pending", attach.max_pending,
+           "reset a connection whose peer leaves more than this many echoed bytes unacknowledged (a client "
+           "that does not read); keep it above the peers' receive buffers (tcp_rmem max, 6 MiB by default); at least "
+           "64K")
+        ->transform(kecho::cli::bytes_transformer(64 * 1024))
+        ->default_str("16M");
+    static_assert(ECHO_DEFAULT_MAX_PENDING == 16 << 20, "the default --help shows");
     cmd->add_option("--max-connections", attach.max_connections, "size of the socket hash")
         ->check(CLI::Range(1, 1 << 24))
         ->capture_default_str();
@@ -49,9 +39,11 @@ CLI::App* add_attach(CLI::App& app, kecho::loader::AttachOptions& attach) {
     attach.port = kecho::ports::bpf;
     auto* cmd = app.add_subcommand("attach", "load and attach the echo, listen, run until SIGINT/SIGTERM");
     cmd->add_option("--address", attach.address, "address to listen on (IPv4 or IPv6; '::' is dual stack)")
-        ->check(address_validator())
+        ->check(kecho::cli::validator([](const std::string& text) { kecho::parse_address(text, 1); }, "ADDR"))
         ->capture_default_str();
-    cmd->add_option("--port", attach.port, "TCP port to echo on")->check(CLI::Range(1, 65535))->capture_default_str();
+    cmd->add_option("--port", attach.port, "TCP port to echo on")
+        ->transform(kecho::cli::port_transformer())
+        ->capture_default_str();
     cmd->add_option("--backlog", attach.backlog, "listen backlog")
         ->check(CLI::Range(1, 1 << 20))
         ->capture_default_str();

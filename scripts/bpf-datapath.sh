@@ -58,30 +58,29 @@ out=
 
 while [ $# -gt 0 ]; do
 	case $1 in
-	--repeat) repeat=${2:?--repeat needs a number}; shift ;;
-	--duration) duration=${2:?--duration needs seconds}; shift ;;
-	--workloads) workloads=${2:?--workloads needs a list}; shift ;;
-	--variants) variants=${2:?--variants needs a list}; shift ;;
-	--baseline-loader) baseline_loader=${2:?--baseline-loader needs a path}; shift ;;
-	--burst-threads) burst_threads=${2:?--burst-threads needs a number}; shift ;;
-	--burst-rounds) burst_rounds=${2:?--burst-rounds needs a number}; shift ;;
-	--out) out=${2:?--out needs a directory}; shift ;;
+	--repeat) need_value "$@"; repeat=$2; shift 2 ;;
+	--duration) need_value "$@"; duration=$2; shift 2 ;;
+	--workloads) need_value "$@"; workloads=$2; shift 2 ;;
+	--variants) need_value "$@"; variants=$2; shift 2 ;;
+	--baseline-loader) need_value "$@"; baseline_loader=$2; shift 2 ;;
+	--burst-threads) need_value "$@"; burst_threads=$2; shift 2 ;;
+	--burst-rounds) need_value "$@"; burst_rounds=$2; shift 2 ;;
+	--out) need_value "$@"; out=$2; shift 2 ;;
 	-h | --help) usage; exit 0 ;;
-	*) say "unknown option '$1' (see --help)"; exit 2 ;;
+	*) bad_usage "unknown option '$1'" ;;
 	esac
-	shift
 done
 
-[[ $repeat =~ ^[1-9][0-9]*$ ]] || { say "--repeat must be a positive integer, not '$repeat'"; exit 2; }
-[[ $duration =~ ^[0-9]+(\.[0-9]+)?$ ]] || { say "--duration must be seconds, not '$duration'"; exit 2; }
+[[ $repeat =~ ^[1-9][0-9]*$ ]] || bad_usage "--repeat must be a positive integer, not '$repeat'"
+[[ $duration =~ ^[0-9]+(\.[0-9]+)?$ ]] || bad_usage "--duration must be seconds, not '$duration'"
 for w in ${workloads//,/ }; do
-	case $w in pp1 | pp8 | pp64 | pp1000 | stream | churn | burst | halfclose) ;; *) say "unknown workload '$w' (see --help)"; exit 2 ;; esac
+	case $w in pp1 | pp8 | pp64 | pp1000 | stream | churn | burst | halfclose) ;; *) bad_usage "unknown workload '$w'" ;; esac
 done
 for v in ${variants//,/ }; do
 	case $v in
 	epoll | uring | epoll-2t | uring-2t | bpf | bpf-1t | bpf-nometer | bpf-rps | bpf-nocork) ;;
-	bpf-base) [ -x "$baseline_loader" ] || { say "variant bpf-base needs --baseline-loader PATH (an executable echo-loader)"; exit 2; } ;;
-	*) say "unknown variant '$v' (see --help)"; exit 2 ;;
+	bpf-base) [ -x "$baseline_loader" ] || bad_usage "variant bpf-base needs --baseline-loader PATH (an executable echo-loader)" ;;
+	*) bad_usage "unknown variant '$v'" ;;
 	esac
 done
 [ "$(id -u)" -eq 0 ] || die "needs root (network namespace, BPF): run it as root"

@@ -12,10 +12,10 @@ set -euo pipefail
 out=$KECHO_TOP/dist build=$KECHO_TOP/build-bundle
 while [ $# -gt 0 ]; do
 	case $1 in
-	--out) [ $# -ge 2 ] || { echo "bundle.sh: --out needs a directory" >&2; exit 2; }; out=$2; shift 2 ;;
-	--build) [ $# -ge 2 ] || { echo "bundle.sh: --build needs a directory" >&2; exit 2; }; build=$2; shift 2 ;;
+	--out) need_value "$@"; out=$2; shift 2 ;;
+	--build) need_value "$@"; build=$2; shift 2 ;;
 	-h | --help) print_usage; exit 0 ;;
-	*) echo "bundle.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+	*) bad_usage "unknown argument '$1'" ;;
 	esac
 done
 programs=(bench user-echo-server echo-loader)

@@ -26,34 +26,18 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-usage() {
-	print_usage
-}
-bad_usage() {
-	echo "compare.sh: $1" >&2
-	echo "run 'scripts/compare.sh --help' for usage" >&2
-	exit 2
-}
-
 quick=0 layout=shared role=all remote='' address=127.0.0.1 build=1
 while [ $# -gt 0 ]; do
 	case $1 in
-	-h | --help) usage; exit 0 ;;
-	--quick) quick=1 ;;
-	--no-build) build=0 ;;
-	--serve) role=serve address=0.0.0.0 ;;
-	--layout | --remote | --address)
-		[ $# -ge 2 ] || bad_usage "$1 needs a value"
-		case $1 in
-		--layout) layout=$2 ;;
-		--remote) role=remote remote=$2 ;;
-		--address) address=$2 ;;
-		esac
-		shift
-		;;
+	-h | --help) print_usage; exit 0 ;;
+	--quick) quick=1; shift ;;
+	--no-build) build=0; shift ;;
+	--serve) role=serve address=0.0.0.0; shift ;;
+	--layout) need_value "$@"; layout=$2; shift 2 ;;
+	--remote) need_value "$@"; role=remote remote=$2; shift 2 ;;
+	--address) need_value "$@"; address=$2; shift 2 ;;
 	*) bad_usage "unknown argument '$1'" ;;
 	esac
-	shift
 done
 case $layout in shared | split) ;; *) bad_usage "--layout takes shared or split, not '$layout'" ;; esac
 [ "$layout" = shared ] || [ "$role" = all ] || bad_usage "--layout split is for the one-machine job (two hosts are split already)"

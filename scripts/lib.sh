@@ -6,6 +6,11 @@ KECHO_BUILD=${KECHO_BUILD:-$KECHO_TOP/build}
 
 say() { printf '%s: %s\n' "$(basename "$0")" "$*" >&2; }
 die() { say "$*"; exit 1; }
+# bad_usage MESSAGE: a wrong argument; says so in one line and exits 2 (as every binary does).
+bad_usage() { say "$* (see --help)"; exit 2; }
+# need_value "$@": the option in $1 takes a value; exits 2 when none follows. Every script's
+# argument loop reads: --opt) need_value "$@"; var=$2; shift 2 ;;
+need_value() { [ $# -ge 2 ] || bad_usage "$1 needs a value"; }
 
 # Re-runs the calling script as root through sudo (apt, BPF and QEMU need it), saying so.
 # As root (CI, these machines) it does nothing.
@@ -30,32 +35,40 @@ build_all() {
 	cmake --build "$KECHO_BUILD" -j "$jobs" || die "build failed (see the compiler output above)"
 }
 
-# --- servers a script starts and stops (compare.sh, perf.sh) ------------------------------------
+# --- servers a script starts and stops (compare.sh, perf.sh, reliability.sh) ----------------------
 # KECHO_SERVERS holds "name pid" of every server started with server_start; server_stop_all
-# (call it from the EXIT trap) stops them. Logs go to KECHO_SERVER_LOGS (a temporary directory).
+# (call it from the EXIT trap) stops them. Logs go to KECHO_SERVER_LOGS (a temporary directory
+# unless the caller names one), one NAME.log per server (server_log NAME).
 KECHO_SERVERS=()
 KECHO_SERVER_LOGS=${KECHO_SERVER_LOGS:-}
 
 listening() { ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
 
+# server_log NAME: the file server_start sends that server's stdout and stderr to.
+server_log() { echo "$KECHO_SERVER_LOGS/$1.log"; }
+
 # server_start NAME PORT COMMAND...: starts COMMAND in the background and waits (10 s at most)
-# for its ready line ("echoing on"). Returns 1, with the reason said, when it did not start.
+# for its ready line ("echoing on"). COMMAND may begin with a wrapper that execs the server
+# (nsenter --net=..., taskset): the pid recorded is the server's. Returns 1, with the reason
+# said, when it did not start.
 server_start() {
-	local name=$1 port=$2 pid _
+	local name=$1 port=$2 pid log _
 	shift 2
 	[ -n "$KECHO_SERVER_LOGS" ] || KECHO_SERVER_LOGS=$(mktemp -d /tmp/kecho-servers.XXXXXX)
-	"$@" >"$KECHO_SERVER_LOGS/$name.log" 2>&1 &
+	mkdir -p "$KECHO_SERVER_LOGS"
+	log=$(server_log "$name")
+	"$@" >"$log" 2>&1 &
 	pid=$!
 	for _ in $(seq 100); do
-		if grep -q "echoing on" "$KECHO_SERVER_LOGS/$name.log"; then
+		if grep -q "echoing on" "$log"; then
 			KECHO_SERVERS+=("$name $pid")
-			say "$name: started (pid $pid, port $port): $(grep -m1 'echoing on' "$KECHO_SERVER_LOGS/$name.log")"
+			say "$name: started (pid $pid, port $port): $(grep -m1 'echoing on' "$log")"
 			return 0
 		fi
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done
-	say "$name: did not start: $(tail -n 2 "$KECHO_SERVER_LOGS/$name.log" | tr '\n' ' ')"
+	say "$name: did not start: $(tail -n 2 "$log" | tr '\n' ' ')"
 	server_kill_pid "$name" "$pid"
 	return 1
 }
@@ -69,27 +82,29 @@ server_pid() {
 	return 0
 }
 
-# server_kill_pid NAME PID: SIGTERM, 5 s to exit, then SIGKILL (said).
+# server_kill_pid NAME PID [SIGNAL]: SIGNAL (default TERM), 15 s to exit (echo-loader closes
+# every connection and detaches), then SIGKILL (said).
 server_kill_pid() {
-	local name=$1 pid=$2 _
-	kill -TERM "$pid" 2>/dev/null || return 0
-	for _ in $(seq 50); do
+	local name=$1 pid=$2 signal=${3:-TERM} _
+	kill "-$signal" "$pid" 2>/dev/null || return 0
+	for _ in $(seq 150); do
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done
 	if kill -0 "$pid" 2>/dev/null; then
-		say "$name (pid $pid) ignored SIGTERM for 5 s: killing it"
+		say "$name (pid $pid) ignored SIG$signal for 15 s: killing it"
 		kill -KILL "$pid" 2>/dev/null || true
 	fi
 	wait "$pid" 2>/dev/null || true
 }
 
-# server_stop NAME: stops the server started under that name.
+# server_stop NAME [SIGNAL]: stops the server started under that name (SIGTERM, or SIGNAL:
+# KILL is how a crash looks).
 server_stop() {
 	local entry keep=()
 	for entry in "${KECHO_SERVERS[@]}"; do
 		if [ "${entry%% *}" = "$1" ]; then
-			server_kill_pid "$1" "${entry#* }"
+			server_kill_pid "$1" "${entry#* }" "${2:-TERM}"
 		else
 			keep+=("$entry")
 		fi

@@ -16,7 +16,7 @@ case ${1:-} in
 '') ;;
 --deb-only) deb_only=1 ;;
 -h | --help) print_usage; exit 0 ;;
-*) echo "package.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+*) bad_usage "unknown argument '$1'" ;;
 esac
 
 dist=${KECHO_DIST:-$KECHO_TOP/dist}

@@ -14,29 +14,20 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-usage() {
-	echo "perf.sh: $1 (see --help)" >&2
-	exit 2
-}
 duration=2 repeat=3 out=$KECHO_TOP/results/perf build=1
 while [ $# -gt 0 ]; do
 	case $1 in
 	-h | --help) print_usage; exit 0 ;;
-	--no-build) build=0; shift; continue ;;
-	--quick) duration=1 repeat=2; shift; continue ;;
-	--duration | --repeat | --out) ;;
-	*) usage "unknown argument '$1'" ;;
+	--no-build) build=0; shift ;;
+	--quick) duration=1 repeat=2; shift ;;
+	--duration) need_value "$@"; duration=$2; shift 2 ;;
+	--repeat) need_value "$@"; repeat=$2; shift 2 ;;
+	--out) need_value "$@"; out=$2; shift 2 ;;
+	*) bad_usage "unknown argument '$1'" ;;
 	esac
-	[ $# -ge 2 ] || usage "$1 needs a value"
-	case $1 in
-	--duration) duration=$2 ;;
-	--repeat) repeat=$2 ;;
-	--out) out=$2 ;;
-	esac
-	shift 2
 done
-[[ $duration =~ ^[0-9]+(\.[0-9]+)?$ ]] || usage "--duration takes seconds, not '$duration'"
-[[ $repeat =~ ^[1-9][0-9]*$ ]] || usage "--repeat takes a positive whole number, not '$repeat'"
+[[ $duration =~ ^[0-9]+(\.[0-9]+)?$ ]] || bad_usage "--duration takes seconds, not '$duration'"
+[[ $repeat =~ ^[1-9][0-9]*$ ]] || bad_usage "--repeat takes a positive whole number, not '$repeat'"
 need_root "$@"
 
 if [ "$build" = 1 ]; then

@@ -11,14 +11,9 @@
 #   scripts/spdx.sh --fix --all         add it to every tracked file that lacks it
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
-top=$(cd "$(dirname "$0")/.." && pwd)
+top=$KECHO_TOP
 license=GPL-2.0-only
 pattern='SPDX-License-Identifier: (GPL-2\.0-only|GPL-2\.0)( |\*|$)'
-
-usage() {
-	echo "spdx.sh: $1 (usage: spdx.sh --check [FILE...] | --fix FILE... | --fix --all)" >&2
-	exit 2
-}
 
 # The comment a file's kind takes, or nothing when the file needs no SPDX line.
 comment_for() {
@@ -58,7 +53,7 @@ add_line() {
 	echo "spdx.sh: added to $file"
 }
 
-[ $# -ge 1 ] || usage "say --check or --fix"
+[ $# -ge 1 ] || bad_usage "say --check or --fix"
 action=$1
 shift
 files=()
@@ -79,7 +74,7 @@ case $action in
 	echo "spdx.sh: all ${#files[@]} source, script and build files carry an SPDX line"
 	;;
 --fix)
-	[ $# -gt 0 ] || usage "--fix needs the files to change, or --all"
+	[ $# -gt 0 ] || bad_usage "--fix needs the files to change, or --all"
 	if [ "$1" = --all ]; then
 		mapfile -t files < <(tracked_sources)
 		files=("${files[@]/#/$top/}")
@@ -87,10 +82,10 @@ case $action in
 		files=("$@")
 	fi
 	for f in "${files[@]}"; do
-		[ -f "$f" ] || usage "$f: no such file"
+		[ -f "$f" ] || bad_usage "$f: no such file"
 		add_line "$f"
 	done
 	;;
 -h | --help) print_usage ;;
-*) usage "unknown action '$action'" ;;
+*) bad_usage "unknown action '$action'" ;;
 esac

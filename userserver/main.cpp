@@ -3,7 +3,6 @@
 #include <malloc.h>
 #include <poll.h>
 #include <sys/eventfd.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -73,48 +72,6 @@ CLI::Validator choice(const std::vector<std::pair<std::string, Enum>>& names, co
         expected);
 }
 
-// Byte counts with K/M/G suffixes, rewritten to plain numbers for the size_t they are bound to.
-CLI::Validator byte_count() {
-    return CLI::Validator(
-        [](std::string& value) -> std::string {
-            try {
-                std::uint64_t bytes = parse_bytes(value);
-                if (bytes == 0) return "invalid size '" + value + "': the buffer limit must be at least 1 byte";
-                value = std::to_string(bytes);
-            } catch (const Error& e) {
-                return e.what();
-            }
-            return {};
-        },
-        "");
-}
-
-CLI::Validator port_number() {
-    return CLI::Validator(
-        [](std::string& value) -> std::string {
-            try {
-                value = std::to_string(parse_port(value));
-            } catch (const Error& e) {
-                return e.what();
-            }
-            return {};
-        },
-        "");
-}
-
-CLI::Validator listen_address() {
-    return CLI::Validator(
-        [](std::string& value) -> std::string {
-            try {
-                parse_address(value, 1);
-            } catch (const Error& e) {
-                return e.what();
-            }
-            return {};
-        },
-        "");
-}
-
 std::uint16_t default_port(Engine engine) {
     switch (engine) {
         case Engine::epoll:
@@ -127,15 +84,6 @@ std::uint16_t default_port(Engine engine) {
             return ports::splice;
     }
     return ports::user;
-}
-
-// Many connections need many descriptors: take the whole hard limit.
-void raise_fd_limit() {
-    rlimit limit{};
-    if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
-        limit.rlim_cur = limit.rlim_max;
-        ::setrlimit(RLIMIT_NOFILE, &limit);
-    }
 }
 
 std::unique_ptr<Loop> make_loop(LoopContext context) {
@@ -234,7 +182,7 @@ private:
 
 int serve(const Options& options) {
     ShutdownSignal shutdown;  // first: threads inherit the blocked SIGINT/SIGTERM
-    raise_fd_limit();
+    cli::raise_fd_limit();    // every connection costs a descriptor (splice: three)
     // A fixed threshold (no dynamic growth) so large echo buffers are mmap'ed and really given
     // back when a burst is over: the memory bound holds over time, not only for the first client.
     ::mallopt(M_MMAP_THRESHOLD, 128 * 1024);
@@ -279,10 +227,10 @@ int serve(const Options& options) {
 void add_server_options(CLI::App& app, Options& options) {
     app.add_option("--port", options.port,
                    "port to listen on (default by engine: epoll 12346, uring 12348, floor 12349, splice 12350)")
-        ->transform(port_number())
+        ->transform(cli::port_transformer(""))
         ->type_name("PORT");
     app.add_option("--address", options.address, "address to listen on, IPv4 or IPv6 (default 0.0.0.0)")
-        ->check(listen_address())
+        ->check(cli::validator([](const std::string& text) { parse_address(text, 1); }, ""))
         ->type_name("ADDR");
     app.add_option("--engine", options.config.engine,
                    "epoll: edge-triggered epoll (default); uring: io_uring with multishot accept/recv and "
@@ -313,7 +261,7 @@ void add_server_options(CLI::App& app, Options& options) {
     app.add_option("--max-buffer", options.config.max_buffer,
                    "unsent bytes per connection before the server stops reading it until they drain "
                    "(K/M/G suffixes, default 4M; splice: the size of the connection's pipe)")
-        ->transform(byte_count())
+        ->transform(cli::bytes_transformer(1, UINT64_MAX, ""))
         ->type_name("BYTES");
     app.add_flag("--verbose", options.config.verbose,
                  "a line on stderr per connection opened and closed (never per message)");

@@ -47,27 +47,18 @@ SpliceConnection::State SpliceConnection::read(int budget) {
     for (int i = 0; i < budget; ++i) {
         if (State state = flush(); state != State::open) return state;
         // Bytes left in the pipe: the send buffer is full, so stop reading until it drains.
-        if (in_pipe_ != 0 || !maybe_readable_) return State::open;
+        if (in_pipe_ != 0 || !status_.maybe_readable) return State::open;
         // The pipe is empty, so EAGAIN below can only mean the socket has nothing more.
         ssize_t n = ::splice(fd_.get(), nullptr, pipe_.write_end.get(), nullptr, pipe_.capacity, splice_flags);
         if (n > 0) {
             in_pipe_ = static_cast<std::size_t>(n);
             continue;
         }
-        if (n == 0) {
-            peer_closed_ = true;
-            maybe_readable_ = false;
-            return state_after_io();
-        }
-        if (errno == EAGAIN) {
-            maybe_readable_ = false;
-            return State::open;
-        }
-        if (errno == EINTR) continue;
-        error_ = errno;
-        return State::failed;
+        SocketStatus::Next next = status_.after_empty_read(n);
+        if (next == SocketStatus::Next::again) continue;
+        return next == SocketStatus::Next::failed ? State::failed : state_after_io();
     }
-    return flush();  // budget used up: maybe_readable_ stays set and the loop comes back
+    return flush();  // budget used up: status_.maybe_readable stays set and the loop comes back
 }
 
 SpliceConnection::State SpliceConnection::flush() {
@@ -80,7 +71,7 @@ SpliceConnection::State SpliceConnection::flush() {
         }
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && errno == EAGAIN) return State::open;  // the send buffer is full: wait to be writable
-        error_ = n == 0 ? EPIPE : errno;
+        status_.error = n == 0 ? EPIPE : errno;
         return State::failed;
     }
     return state_after_io();

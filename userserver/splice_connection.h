@@ -45,26 +45,24 @@ public:
     // Drains the pipe into the socket. Call when the socket became writable.
     State flush();
 
-    bool wants_read() const { return maybe_readable_ && in_pipe_ == 0; }
-    void mark_readable() { maybe_readable_ = true; }
+    bool wants_read() const { return status_.maybe_readable && in_pipe_ == 0; }
+    void mark_readable() { status_.maybe_readable = true; }
     void mark_hangup() {}  // reading goes on to EAGAIN or end of stream anyway
     bool has_unsent() const { return in_pipe_ != 0; }
 
     std::uint64_t bytes_echoed() const { return echoed_; }
-    int error() const { return error_; }
+    int error() const { return status_.error; }
 
     std::string peer;  // "address:port", filled only with --verbose
 
 private:
-    State state_after_io() const { return peer_closed_ && in_pipe_ == 0 ? State::finished : State::open; }
+    State state_after_io() const { return status_.peer_closed && in_pipe_ == 0 ? State::finished : State::open; }
 
     UniqueFd fd_;
     Extra pipe_;
     std::size_t in_pipe_ = 0;  // bytes read from the socket, not yet sent back
     std::uint64_t echoed_ = 0;
-    int error_ = 0;
-    bool maybe_readable_ = true;  // a fresh connection may have bytes queued already
-    bool peer_closed_ = false;
+    SocketStatus status_;
 };
 
 }  // namespace kecho::userserver

@@ -9,31 +9,22 @@ namespace kecho::userserver {
 
 StreamConnection::State StreamConnection::read(int budget) {
     for (int i = 0; i < budget; ++i) {
-        if (paused_ || peer_closed_) return state_after_io();
+        if (paused_ || status_.peer_closed) return state_after_io();
         ssize_t n = ::recv(fd_.get(), scratch_.data(), scratch_.size(), 0);
         if (n > 0) {
             if (echo(scratch_.data(), static_cast<std::size_t>(n)) == State::failed) return State::failed;
             if (static_cast<std::size_t>(n) < scratch_.size() && !hangup_) {
                 // The receive queue was emptied; new bytes raise a new edge.
-                maybe_readable_ = false;
+                status_.maybe_readable = false;
                 return State::open;
             }
             continue;
         }
-        if (n == 0) {
-            peer_closed_ = true;
-            maybe_readable_ = false;
-            return state_after_io();
-        }
-        if (errno == EAGAIN) {
-            maybe_readable_ = false;
-            return State::open;
-        }
-        if (errno == EINTR) continue;
-        error_ = errno;
-        return State::failed;
+        SocketStatus::Next next = status_.after_empty_read(n);
+        if (next == SocketStatus::Next::again) continue;
+        return next == SocketStatus::Next::failed ? State::failed : state_after_io();
     }
-    return State::open;  // budget used up: maybe_readable_ stays set, the loop comes back
+    return State::open;  // budget used up: status_.maybe_readable stays set, the loop comes back
 }
 
 StreamConnection::State StreamConnection::echo(const char* bytes, std::size_t n) {
@@ -47,7 +38,7 @@ StreamConnection::State StreamConnection::echo(const char* bytes, std::size_t n)
         } while (sent < 0 && errno == EINTR);
         if (sent < 0) {
             if (errno != EAGAIN) {
-                error_ = errno;
+                status_.error = errno;
                 return State::failed;
             }
             sent = 0;
@@ -65,7 +56,7 @@ StreamConnection::State StreamConnection::flush() {
         if (sent < 0) {
             if (errno == EINTR) continue;
             if (errno == EAGAIN) break;
-            error_ = errno;
+            status_.error = errno;
             return State::failed;
         }
         echoed_ += static_cast<std::size_t>(sent);

@@ -44,29 +44,27 @@ public:
 
     // True while bytes may be waiting in the kernel and reading is not paused: the loop should
     // call read() again (its budget ran out, or reading just resumed).
-    bool wants_read() const { return maybe_readable_ && !paused_; }
-    void mark_readable() { maybe_readable_ = true; }
+    bool wants_read() const { return status_.maybe_readable && !paused_; }
+    void mark_readable() { status_.maybe_readable = true; }
     void mark_hangup() { hangup_ = true; }  // EPOLLRDHUP, EPOLLHUP or EPOLLERR was reported
     bool has_unsent() const { return !unsent_.empty(); }
 
     std::uint64_t bytes_echoed() const { return echoed_; }
-    int error() const { return error_; }  // errno of a failure, 0 otherwise
+    int error() const { return status_.error; }  // errno of a failure, 0 otherwise
 
     std::string peer;  // "address:port", filled only with --verbose
 
 private:
     State echo(const char* bytes, std::size_t n);
-    State state_after_io() const { return peer_closed_ && unsent_.empty() ? State::finished : State::open; }
+    State state_after_io() const { return status_.peer_closed && unsent_.empty() ? State::finished : State::open; }
 
     UniqueFd fd_;
     std::size_t max_buffer_;
     std::span<char> scratch_;
     OutBuffer unsent_;
     std::uint64_t echoed_ = 0;
-    int error_ = 0;
-    bool maybe_readable_ = true;  // a fresh connection may have bytes queued already
+    SocketStatus status_;
     bool paused_ = false;
-    bool peer_closed_ = false;
     bool hangup_ = false;
 };
 

@@ -58,11 +58,11 @@ int parse(CLI::App& app, std::vector<std::string> args) {
     return -1;
 }
 
-CLI::Validator validator(std::function<void(const std::string&)> parse, const std::string& name) {
+CLI::Validator transformer(std::function<std::string(const std::string&)> convert, const std::string& name) {
     return CLI::Validator(
-        [parse](std::string& value) -> std::string {
+        [convert](std::string& value) -> std::string {
             try {
-                parse(value);
+                value = convert(value);
             } catch (const Error& e) {
                 return e.what();
             }
@@ -71,25 +71,30 @@ CLI::Validator validator(std::function<void(const std::string&)> parse, const st
         name, name);
 }
 
-CLI::Validator bytes_validator() {
-    return validator([](const std::string& value) { parse_bytes(value); }, "BYTES");
+CLI::Validator validator(std::function<void(const std::string&)> parse, const std::string& name) {
+    return transformer(
+        [parse](const std::string& value) {
+            parse(value);
+            return value;
+        },
+        name);
 }
 
-CLI::Validator bytes_transformer(std::uint64_t min, std::uint64_t max) {
-    return CLI::Validator(
-        [min, max](std::string& value) -> std::string {
-            try {
-                std::uint64_t n = parse_bytes(value);
-                if (n < min || n > max)
-                    return "'" + value + "' is out of range: from " + std::to_string(min) + " to " +
-                           std::to_string(max) + " bytes";
-                value = std::to_string(n);
-            } catch (const Error& e) {
-                return e.what();
-            }
-            return {};
+CLI::Validator bytes_transformer(std::uint64_t min, std::uint64_t max, const std::string& name) {
+    return transformer(
+        [min, max](const std::string& value) {
+            std::uint64_t n = parse_bytes(value);
+            if (n < min)
+                throw Error("invalid size '" + value + "': must be at least " + std::to_string(min) +
+                            (min == 1 ? " byte" : " bytes"));
+            if (n > max) throw Error("invalid size '" + value + "': must be at most " + std::to_string(max) + " bytes");
+            return std::to_string(n);
         },
-        "BYTES", "bytes");
+        name);
+}
+
+CLI::Validator port_transformer(const std::string& name) {
+    return transformer([](const std::string& value) { return std::to_string(parse_port(value)); }, name);
 }
 
 std::uint64_t raise_fd_limit() {

@@ -10,29 +10,23 @@
 set -euo pipefail
 . "$(dirname "$0")/vm-lib.sh"
 
-usage() {
-	echo "compare-in-guest.sh: $1 (see --help)" >&2
-	exit 2
-}
 kernel=$KECHO_VM_DEFAULT_KERNEL build=$KECHO_BUILD connections=8 size=64 duration=5 warmup=1
 while [ $# -gt 0 ]; do
-	case $1 in -h | --help) print_usage; exit 0 ;; esac
-	[ $# -ge 2 ] || usage "$1 needs a value"
 	case $1 in
-	--kernel) kernel=$2 ;;
-	--build) build=$2 ;;
-	--connections) connections=$2 ;;
-	--size) size=$2 ;;
-	--duration) duration=$2 ;;
-	--warmup) warmup=$2 ;;
-	*) usage "unknown argument '$1'" ;;
+	-h | --help) print_usage; exit 0 ;;
+	--kernel) need_value "$@"; kernel=$2; shift 2 ;;
+	--build) need_value "$@"; build=$2; shift 2 ;;
+	--connections) need_value "$@"; connections=$2; shift 2 ;;
+	--size) need_value "$@"; size=$2; shift 2 ;;
+	--duration) need_value "$@"; duration=$2; shift 2 ;;
+	--warmup) need_value "$@"; warmup=$2; shift 2 ;;
+	*) bad_usage "unknown argument '$1'" ;;
 	esac
-	shift 2
 done
 for v in "$connections" "$duration" "$warmup"; do
-	[[ $v =~ ^[0-9]+$ ]] || usage "--connections, --duration and --warmup take whole numbers, not '$v'"
+	[[ $v =~ ^[0-9]+$ ]] || bad_usage "--connections, --duration and --warmup take whole numbers, not '$v'"
 done
-[[ $size =~ ^[0-9]+[KMG]?$ ]] || usage "--size takes bytes (K/M/G suffixes), not '$size'"
+[[ $size =~ ^[0-9]+[KMG]?$ ]] || bad_usage "--size takes bytes (K/M/G suffixes), not '$size'"
 
 # Boot, plan and poweroff, plus the table's own time (every mode runs duration+warmup, repeated).
 status=0

@@ -15,14 +15,13 @@ set -euo pipefail
 kernel=$KECHO_VM_DEFAULT_KERNEL
 while [ $# -gt 0 ]; do
 	case $1 in
-	--kernel) [ $# -ge 2 ] || { echo "fetch-kernel.sh: --kernel needs one of: $KECHO_VM_KERNELS" >&2; exit 2; }
-		kernel=$2; shift 2 ;;
+	--kernel) need_value "$@"; kernel=$2; shift 2 ;;
 	-h | --help) print_usage; exit 0 ;;
-	*) echo "fetch-kernel.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+	*) bad_usage "unknown argument '$1'" ;;
 	esac
 done
 read -r abi_prefix flavour suite _ < <(vm_kernel_spec "$kernel") ||
-	{ echo "fetch-kernel.sh: unknown kernel '$kernel': one of $KECHO_VM_KERNELS" >&2; exit 2; }
+	bad_usage "unknown kernel '$kernel': one of $KECHO_VM_KERNELS"
 dir=$(vm_kernel_dir "$kernel")
 env_file=$dir/kernel.env
 

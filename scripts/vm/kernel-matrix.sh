@@ -11,20 +11,14 @@
 set -euo pipefail
 . "$(dirname "$0")/vm-lib.sh"
 
-usage() {
-	echo "kernel-matrix.sh: $1 (see --help)" >&2
-	exit 2
-}
 build=$KECHO_BUILD out=''
 while [ $# -gt 0 ]; do
-	case $1 in -h | --help) print_usage; exit 0 ;; esac
-	[ $# -ge 2 ] || usage "$1 needs a value"
 	case $1 in
-	--build) build=$2 ;;
-	--out) out=$2 ;;
-	*) usage "unknown argument '$1'" ;;
+	-h | --help) print_usage; exit 0 ;;
+	--build) need_value "$@"; build=$2; shift 2 ;;
+	--out) need_value "$@"; out=$2; shift 2 ;;
+	*) bad_usage "unknown argument '$1'" ;;
 	esac
-	shift 2
 done
 [ -d "$build" ] || die "build dir $build does not exist"
 out=${out:-$build/vm/kernel-matrix.md}

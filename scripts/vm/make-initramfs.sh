@@ -15,17 +15,17 @@ set -euo pipefail
 module='' build='' plan_env='' out='' netem=''
 while [ $# -gt 0 ]; do
 	case $1 in
-	--module) module=$2; shift 2 ;;
-	--build) build=$2; shift 2 ;;
-	--plan-env) plan_env=$2; shift 2 ;;
-	--out) out=$2; shift 2 ;;
-	--netem) netem=$2; shift 2 ;;
-	*) echo "make-initramfs.sh: unknown argument '$1'" >&2; exit 2 ;;
+	--module) need_value "$@"; module=$2; shift 2 ;;
+	--build) need_value "$@"; build=$2; shift 2 ;;
+	--plan-env) need_value "$@"; plan_env=$2; shift 2 ;;
+	--out) need_value "$@"; out=$2; shift 2 ;;
+	--netem) need_value "$@"; netem=$2; shift 2 ;;
+	*) bad_usage "unknown argument '$1'" ;;
 	esac
 done
 # shellcheck disable=SC2015 # the || branch is the error for either test failing
 [ -n "$module" ] && [ -n "$build" ] && [ -n "$plan_env" ] && [ -n "$out" ] ||
-	{ echo "make-initramfs.sh: --module, --build, --plan-env and --out are required" >&2; exit 2; }
+	bad_usage "--module, --build, --plan-env and --out are required"
 [ -f "$module" ] || die "module $module not found"
 busybox=$(command -v busybox || true)
 # shellcheck disable=SC2015 # the || branch is the error for either test failing

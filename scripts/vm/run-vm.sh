@@ -15,34 +15,30 @@
 set -euo pipefail
 . "$(dirname "$0")/vm-lib.sh"
 
-usage() {
-	echo "run-vm.sh: $1 (see --help)" >&2
-	exit 2
-}
 
 build=$KECHO_BUILD plan=test timeout_s=600 accel=auto quiet=0 kernel=$KECHO_VM_DEFAULT_KERNEL
 table_args="--connections 8 --size 64 --duration 2 --warmup 0.5"
 while [ $# -gt 0 ]; do
 	case $1 in
-	--kernel) [ $# -ge 2 ] || usage "--kernel needs one of: $KECHO_VM_KERNELS"; kernel=$2; shift 2 ;;
-	--build) [ $# -ge 2 ] || usage "--build needs a directory"; build=$2; shift 2 ;;
-	--plan) [ $# -ge 2 ] || usage "--plan needs test, compare, rmmod, dkms or bundle"; plan=$2; shift 2 ;;
-	--timeout) [ $# -ge 2 ] || usage "--timeout needs seconds"; timeout_s=$2; shift 2 ;;
-	--accel) [ $# -ge 2 ] || usage "--accel needs auto, tcg or kvm"; accel=$2; shift 2 ;;
-	--table-args) [ $# -ge 2 ] || usage "--table-args needs a string"; table_args=$2; shift 2 ;;
+	--kernel) need_value "$@"; kernel=$2; shift 2 ;;
+	--build) need_value "$@"; build=$2; shift 2 ;;
+	--plan) need_value "$@"; plan=$2; shift 2 ;;
+	--timeout) need_value "$@"; timeout_s=$2; shift 2 ;;
+	--accel) need_value "$@"; accel=$2; shift 2 ;;
+	--table-args) need_value "$@"; table_args=$2; shift 2 ;;
 	--quiet) quiet=1; shift ;;
 	-h | --help) print_usage; exit 0 ;;
-	*) usage "unknown argument '$1'" ;;
+	*) bad_usage "unknown argument '$1'" ;;
 	esac
 done
-case $plan in test | compare | rmmod | dkms | bundle) ;; *) usage "--plan must be test, compare, rmmod, dkms or bundle, not '$plan'" ;; esac
+case $plan in test | compare | rmmod | dkms | bundle) ;; *) bad_usage "--plan must be test, compare, rmmod, dkms or bundle, not '$plan'" ;; esac
 if [ "$plan" = bundle ]; then
-	[ -f "${KECHO_VM_BUNDLE:-}/compare" ] || usage "--plan bundle needs KECHO_VM_BUNDLE=DIR, an unpacked bundle (DIR/compare)"
+	[ -f "${KECHO_VM_BUNDLE:-}/compare" ] || bad_usage "--plan bundle needs KECHO_VM_BUNDLE=DIR, an unpacked bundle (DIR/compare)"
 fi
-case $accel in auto | tcg | kvm) ;; *) usage "--accel must be auto, tcg or kvm, not '$accel'" ;; esac
-read -r _ _ _ scope netem_spec < <(vm_kernel_spec "$kernel") || usage "--kernel must be one of: $KECHO_VM_KERNELS, not '$kernel'"
+case $accel in auto | tcg | kvm) ;; *) bad_usage "--accel must be auto, tcg or kvm, not '$accel'" ;; esac
+read -r _ _ _ scope netem_spec < <(vm_kernel_spec "$kernel") || bad_usage "--kernel must be one of: $KECHO_VM_KERNELS, not '$kernel'"
 # shellcheck disable=SC2015 # the || branch is the error for either test failing
-[[ $timeout_s =~ ^[0-9]+$ ]] && [ "$timeout_s" -ge 10 ] || usage "--timeout must be at least 10 seconds"
+[[ $timeout_s =~ ^[0-9]+$ ]] && [ "$timeout_s" -ge 10 ] || bad_usage "--timeout must be at least 10 seconds"
 [ -d "$build" ] || die "build dir $build does not exist: configure and build first (cmake -S . -B $build)"
 build=$(cd "$build" && pwd)
 command -v qemu-system-x86_64 >/dev/null ||

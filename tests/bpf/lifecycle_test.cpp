@@ -4,16 +4,11 @@
 #include <bpf/bpf.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
-#include <poll.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstddef>
+#include <cerrno>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -330,51 +325,11 @@ TEST_F(Errors, NoCgroupV2IsReported) {
     expect_one_line_error(r, 1, "no cgroup v2 hierarchy is mounted");
 }
 
-// A kernel without sockmap answers BPF_MAP_CREATE/BPF_PROG_LOAD of these types with EINVAL. Run the
-// loader under a seccomp filter that makes every bpf() call fail that way.
-test::RunResult run_without_bpf_syscall(const std::vector<std::string>& argv) {
-    int err_pipe[2];
-    EXPECT_EQ(::pipe(err_pipe), 0);
-    pid_t pid = ::fork();
-    if (pid == 0) {
-        ::dup2(err_pipe[1], 2);
-        ::close(err_pipe[0]);
-        sock_filter filter[] = {
-            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
-            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_bpf, 0, 1),
-            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EINVAL & SECCOMP_RET_DATA)),
-            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-        };
-        sock_fprog prog{static_cast<unsigned short>(sizeof(filter) / sizeof(filter[0])), filter};
-        if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
-            ::_exit(126);
-        std::vector<char*> args;
-        for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-        args.push_back(nullptr);
-        ::execv(args[0], args.data());
-        ::_exit(127);
-    }
-    ::close(err_pipe[1]);
-    test::RunResult result;
-    char buf[4096];
-    pollfd p{err_pipe[0], POLLIN, 0};
-    auto deadline = std::chrono::steady_clock::now() + seconds(20);
-    while (std::chrono::steady_clock::now() < deadline && ::poll(&p, 1, 100) >= 0) {
-        if (!(p.revents & (POLLIN | POLLHUP))) continue;
-        ssize_t n = ::read(err_pipe[0], buf, sizeof(buf));
-        if (n <= 0) break;
-        result.err.append(buf, static_cast<size_t>(n));
-    }
-    ::close(err_pipe[0]);
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return result;
-}
-
 TEST_F(Errors, KernelWithoutSockmapIsReported) {
     auto cmd = fresh_loader_command();
-    auto r = run_without_bpf_syscall(cmd.attach_argv());
+    // A kernel without sockmap answers BPF_MAP_CREATE/BPF_PROG_LOAD of these types with EINVAL:
+    // every bpf() call of the loader fails that way.
+    auto r = test::run_with_failing_syscall(cmd.attach_argv(), __NR_bpf, EINVAL, seconds(20));
     expect_one_line_error(r, 1, "this kernel does not support sockhash maps");
     EXPECT_NE(r.err.find("CONFIG_BPF_STREAM_PARSER"), std::string::npos) << r.err;
     EXPECT_FALSE(exists(cmd.cgroup));

@@ -24,16 +24,22 @@ int parse(CLI::App& app, int argc, char** argv);
 // The same with the arguments (after the program name) already in a vector, in order.
 int parse(CLI::App& app, std::vector<std::string> args);
 
-// A CLI11 validator from a parser that throws kecho::Error on bad input: the error's message is
-// what the user sees. `name` is the value's name in --help (ADDR, PORT, ...).
+// A CLI11 transformer from a converter that throws kecho::Error on bad input: the value becomes
+// what `convert` returns (a plain number the option's integer binds to, say), and the error's
+// message is what the user sees. `name` is the value's name in --help after the type (TEXT:ADDR);
+// empty when the option sets its own type_name.
+CLI::Validator transformer(std::function<std::string(const std::string&)> convert, const std::string& name);
+
+// The same for a parser that only checks: the value is kept as given.
 CLI::Validator validator(std::function<void(const std::string&)> parse, const std::string& name);
 
-// CLI11 validator for byte counts with K/M/G suffixes (parsed with kecho::parse_bytes).
-CLI::Validator bytes_validator();
+// Byte counts with K/M/G suffixes (kecho::parse_bytes) in [min, max], rewritten as a plain number
+// so the option binds to an integer ("64K" -> 65536).
+CLI::Validator bytes_transformer(std::uint64_t min = 0, std::uint64_t max = UINT64_MAX,
+                                 const std::string& name = "BYTES");
 
-// CLI11 transformer for byte counts with K/M/G suffixes in [min, max]: rewrites the value as a plain
-// number, so the option binds to an integer ("64K" -> 65536).
-CLI::Validator bytes_transformer(std::uint64_t min = 0, std::uint64_t max = UINT64_MAX);
+// A TCP port (kecho::parse_port: 1 to 65535), rewritten as a plain number.
+CLI::Validator port_transformer(const std::string& name = "PORT");
 
 // Takes the hard RLIMIT_NOFILE as the soft limit: every connection costs a descriptor. Returns the
 // limit now in force.
