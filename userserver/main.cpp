@@ -322,8 +322,9 @@ void add_server_options(CLI::App& app, Options& options) {
 // Knobs for tests and measurements (docs/performance.md), not for running a server.
 void add_knob_options(CLI::App& app, Options& options) {
     app.add_option("--uring-features", options.config.uring_features,
-                   "test knob: force io_uring fallbacks (auto, single-shot, no-buffer-ring)")
+                   "test knob: force io_uring fallbacks (auto, no-bundle, single-shot, no-buffer-ring)")
         ->transform(choice<UringFeatures>({{"auto", UringFeatures::automatic},
+                                           {"no-bundle", UringFeatures::no_bundle},
                                            {"single-shot", UringFeatures::single_shot},
                                            {"no-buffer-ring", UringFeatures::no_buffer_ring}},
                                           "io_uring feature set"))
