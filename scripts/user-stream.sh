@@ -8,6 +8,12 @@
 # network namespace of their own, so the fixed ports never meet another run's.
 #
 #   scripts/user-stream.sh [--threads "1 2"] [--rounds 5] [--duration 2] [--connections 4]
+#                          [--engines "epoll uring splice"] [--pingpong "1 8 64 1000"]
+#
+# --engines: the servers compared, the first being the baseline of the ratio column; an entry
+# ENGINE+OPTION=VALUE+... starts that engine with extra options, e.g. uring+--uring-features=no-bundle
+# (the A/B of an io_uring feature). --pingpong: after the stream rounds, ping-pong (64 B) at these
+# connection counts against the same servers, interleaved the same way (req/s, ratio to the first).
 #
 # Quote numbers only from a quiet machine (load average well below 1 before the run).
 set -euo pipefail
@@ -18,12 +24,16 @@ threads_list="1 2"
 rounds=5
 duration=2
 connections=4
+engines="epoll uring splice"
+pingpong=""
 while [ $# -gt 0 ]; do
 	case $1 in
 	--threads) threads_list=$2; shift 2 ;;
 	--rounds) rounds=$2; shift 2 ;;
 	--duration) duration=$2; shift 2 ;;
 	--connections) connections=$2; shift 2 ;;
+	--engines) engines=$2; shift 2 ;;
+	--pingpong) pingpong=$2; shift 2 ;;
 	-h | --help) print_usage; exit 0 ;;
 	*) die "unknown option '$1' (see --help)" ;;
 	esac
@@ -47,19 +57,29 @@ ip netns add "$netns"
 ip -n "$netns" link set lo up
 in_netns() { nsenter --net="/var/run/netns/$netns" "$@"; }
 
-engines="epoll uring splice"
-declare -A port=([epoll]=12346 [uring]=12348 [splice]=12350)
+# Each entry gets a port of its own (in this namespace) and a file-name-safe key.
+declare -A port key
+next_port=23000
+for entry in $engines; do
+	port[$entry]=$next_port
+	key[$entry]=$(printf '%s' "$entry" | tr -c 'A-Za-z0-9_' '_')
+	next_port=$((next_port + 1))
+done
+baseline=${engines%% *}
 
-# Starts one server per engine with $1 threads and waits for each ready line.
+# Starts one server per entry with $1 threads and waits for each ready line.
 start_servers() {
 	pids=()
-	for engine in $engines; do
+	for entry in $engines; do
+		local engine=${entry%%+*} extra=()
+		if [ "$engine" != "$entry" ]; then IFS=+ read -ra extra <<<"${entry#*+}"; fi
 		# $! is the server itself (nsenter execs it, no shell between), so kill reaches it
 		nsenter --net="/var/run/netns/$netns" "$server" --engine "$engine" --threads "$1" --address 127.0.0.1 \
-			>"$work/$engine.out" 2>&1 &
+			--port "${port[$entry]}" "${extra[@]}" >"$work/${key[$entry]}.out" 2>&1 &
 		pids+=($!)
 	done
-	for engine in $engines; do
+	for entry in $engines; do
+		local engine=${key[$entry]}
 		for _ in $(seq 50); do grep -q "echoing on" "$work/$engine.out" && break; sleep 0.1; done
 		grep -q "echoing on" "$work/$engine.out" || die "$engine server did not start: $(cat "$work/$engine.out")"
 	done
@@ -73,33 +93,60 @@ stop_servers() {
 	pids=()
 }
 
+# The value of CSV column $2 (by its header name) in bench's one-row file $1.
+csv_value() { awk -F, -v name="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == name) col = i } NR == 2 { print $col }' "$1"; }
+
 # One bench stream run against $1's port; prints MB/s echoed back.
 stream_once() {
 	rm -f "$work/run.csv"
 	in_netns "$bench" --mode user --port "${port[$1]}" --workload stream --connections "$connections" \
 		--size 64K --window 256K --duration "$duration" --warmup 0.5 --csv "$work/run.csv" >/dev/null ||
 		die "bench failed against $1"
-	awk -F, 'NR == 2 { print $10 }' "$work/run.csv"
+	csv_value "$work/run.csv" recv_mb_per_s
+}
+
+# One bench ping-pong run (64 B) with $2 connections against $1's port; prints requests/s.
+pingpong_once() {
+	rm -f "$work/run.csv"
+	in_netns "$bench" --mode user --port "${port[$1]}" --workload pingpong --connections "$2" \
+		--duration "$duration" --warmup 0.5 --csv "$work/run.csv" >/dev/null || die "bench failed against $1"
+	csv_value "$work/run.csv" requests_per_s
+}
+
+# Prints the table rows of one measurement: $1 the first column, $2 the file suffix (.mbs, .pp8...).
+print_rows() {
+	local base_median median low high
+	read -r base_median _ _ < <(summary <"$work/${key[$baseline]}$2")
+	for entry in $engines; do
+		read -r median low high < <(summary <"$work/${key[$entry]}$2")
+		printf '%-8s %-40s %10s %10s %10s %9s\n' "$1" "$entry" "$median" "$low" "$high" \
+			"$(awk -v a="$median" -v b="$base_median" 'BEGIN { printf "%.2fx", (b > 0 ? a / b : 0) }')"
+	done
 }
 
 # median min max of the numbers on stdin
 summary() { sort -g | awk '{ v[NR] = $1 } END { printf "%.0f %.0f %.0f\n", (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2), v[1], v[NR] }'; }
 
 echo "# user-echo-server stream, $connections connections, 64 KiB writes, 256 KiB window, ${duration} s x $rounds interleaved rounds"
+[ -z "$pingpong" ] || echo "# then ping-pong, 64 B, at $pingpong connections (req/s), same rounds"
 echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-8s %-7s %8s %8s %8s %9s\n' threads engine median min max vs-epoll
 for threads in $threads_list; do
 	start_servers "$threads"
-	for engine in $engines; do : >"$work/$engine.mbs"; done
+	for entry in $engines; do : >"$work/${key[$entry]}.mbs"; done
 	for _ in $(seq "$rounds"); do
-		for engine in $engines; do stream_once "$engine" >>"$work/$engine.mbs"; done
+		for entry in $engines; do stream_once "$entry" >>"$work/${key[$entry]}.mbs"; done
+	done
+	echo "# $threads thread(s), stream MB/s; load average now $(cut -d' ' -f1-3 /proc/loadavg)"
+	printf '%-8s %-40s %10s %10s %10s %9s\n' threads server median min max "vs $baseline"
+	print_rows "$threads" .mbs
+	for conns in $pingpong; do
+		for entry in $engines; do : >"$work/${key[$entry]}.pp$conns"; done
+		for _ in $(seq "$rounds"); do
+			for entry in $engines; do pingpong_once "$entry" "$conns" >>"$work/${key[$entry]}.pp$conns"; done
+		done
+		echo "# $threads thread(s), ping-pong $conns connections, req/s; load average now $(cut -d' ' -f1-3 /proc/loadavg)"
+		print_rows "$threads" ".pp$conns"
 	done
 	stop_servers
-	read -r epoll_median _ _ < <(summary <"$work/epoll.mbs")
-	for engine in $engines; do
-		read -r median low high < <(summary <"$work/$engine.mbs")
-		printf '%-8s %-7s %8s %8s %8s %9s\n' "$threads" "$engine" "$median" "$low" "$high" \
-			"$(awk -v a="$median" -v b="$epoll_median" 'BEGIN { printf "%.2fx", (b > 0 ? a / b : 0) }')"
-	done
 done
 echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
