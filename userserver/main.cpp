@@ -286,7 +286,8 @@ void add_server_options(CLI::App& app, Options& options) {
         ->type_name("ADDR");
     app.add_option("--engine", options.config.engine,
                    "epoll: edge-triggered epoll (default); uring: io_uring with multishot accept/recv and "
-                   "provided buffers; splice: epoll moving bytes socket -> pipe -> socket with splice(2), never "
+                   "provided buffers, filled in bundles where the kernel has them (6.10+; --verbose tells); splice: "
+                   "epoll moving bytes socket -> pipe -> socket with splice(2), never "
                    "copied to user space (3 descriptors per connection); floor: spins on non-blocking sockets "
                    "and never sleeps, a measuring reference for the floor of wakeup-free latency, NOT for "
                    "production (burns a core per thread)")

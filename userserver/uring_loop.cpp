@@ -46,11 +46,13 @@ constexpr unsigned IORING_RECVSEND_BUNDLE = 1U << 4;  // sqe->ioprio
 #ifndef IORING_FEAT_RECVSEND_BUNDLE
 constexpr unsigned IORING_FEAT_RECVSEND_BUNDLE = 1U << 14;  // io_uring_params.features
 #endif
-// Ring positions remembered, so the buffers of a bundle (consecutive ring entries after the one the
-// completion names) can be found. A position is overwritten only after this many more buffers
-// were added: far more than can be added between a buffer's consumption and its completion,
-// which the same turn handles.
-constexpr unsigned slot_history = 4 * buffer_count;
+// The buffer ring has more entries than there are buffers, so an entry the kernel took from stays
+// as it was (which buffer, and the length the kernel used) until this many more buffers were given
+// back: far more than can come back between a buffer's consumption and its completion, which the
+// same turn handles. That is how the buffers of a bundle are found: the ring entries after the one
+// the completion names. The first one's length is read from its entry, not assumed: kernels before
+// 6.19 may shorten a buffer's entry to the bytes the socket held and leave it shortened.
+constexpr unsigned ring_entries = 4 * buffer_count;
 
 // user_data: a connection pointer (8-byte aligned) with the operation in the low bits, or one of
 // the small tags below for operations that belong to the loop (no pointer is that small).
@@ -139,7 +141,7 @@ public:
         multishot_accept_ = automatic;
         multishot_recv_ = automatic && buffer_ring_ != nullptr;
         // Bundles only where this loop is the ring's single issuer with deferred task work (always
-        // so on 6.10+): every buffer consumed in a turn then completes in that turn (slot_history).
+        // so on 6.10+): every buffer consumed in a turn then completes in that turn (ring_entries).
         bundle_recv_ = multishot_recv_ && deferred_task_run_ && (ring_features_ & IORING_FEAT_RECVSEND_BUNDLE) &&
                        features != UringFeatures::no_bundle;
     }
@@ -148,7 +150,7 @@ public:
         io_uring_queue_exit(&ring_);
         connections_.clear();
         dead_.clear();
-        if (buffer_ring_) ::munmap(buffer_ring_, buffer_count * sizeof(io_uring_buf));
+        if (buffer_ring_) ::munmap(buffer_ring_, ring_entries * sizeof(io_uring_buf));
         if (buffers_) ::munmap(buffers_, static_cast<std::size_t>(buffer_count) * buffer_size);
     }
 
@@ -197,12 +199,12 @@ private:
     }
 
     void setup_buffer_ring() {
-        std::size_t ring_bytes = buffer_count * sizeof(io_uring_buf);
+        std::size_t ring_bytes = ring_entries * sizeof(io_uring_buf);
         void* ring = ::mmap(nullptr, ring_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (ring == MAP_FAILED) throw_errno("cannot allocate the io_uring buffer ring", errno);
         io_uring_buf_reg reg{};
         reg.ring_addr = reinterpret_cast<std::uintptr_t>(ring);
-        reg.ring_entries = buffer_count;
+        reg.ring_entries = ring_entries;
         reg.bgid = buffer_group;
         int ret = io_uring_register_buf_ring(&ring_, &reg, 0);
         if (ret != 0) {
@@ -399,11 +401,13 @@ private:
     }
 
     // The provided buffers one completion filled: `first`, and with bundles the ring entries after
-    // it, each full but the last.
+    // it, each filled to its entry's length but the last.
     void take_buffers(Connection* c, int first, std::size_t n) {
-        unsigned position = slot_of_buffer_[static_cast<unsigned>(first)];
-        for (int id = first; n > 0; id = slot_buffer_[++position % slot_history]) {
-            std::size_t length = std::min<std::size_t>(n, buffer_size);
+        unsigned position = ring_position_[static_cast<unsigned>(first)];
+        while (n > 0) {
+            const io_uring_buf& entry = buffer_ring_->bufs[position++ % ring_entries];
+            int id = entry.bid;
+            std::size_t length = std::min<std::size_t>(n, entry.len);
             --buffers_available_;
             take(c, buffer_data(id), length, id);
             n -= length;
@@ -577,10 +581,9 @@ private:
 
     void recycle(int id) {
         io_uring_buf_ring_add(buffer_ring_, buffer_data(id), buffer_size, static_cast<unsigned short>(id),
-                              io_uring_buf_ring_mask(buffer_count), static_cast<int>(recycled_));
+                              io_uring_buf_ring_mask(ring_entries), static_cast<int>(recycled_));
         ++recycled_;
-        slot_buffer_[added_ % slot_history] = static_cast<std::uint16_t>(id);
-        slot_of_buffer_[static_cast<unsigned>(id)] = added_++;
+        ring_position_[static_cast<unsigned>(id)] = added_++;
     }
 
     void release(int id) {
@@ -610,10 +613,9 @@ private:
     io_uring_buf_ring* buffer_ring_ = nullptr;
     char* buffers_ = nullptr;
     unsigned recycled_ = 0;  // added to the ring, not yet published
-    unsigned added_ = 0;     // ring positions filled so far (wraps; slot_history divides 2^32)
-    std::array<std::uint16_t, slot_history> slot_buffer_{};  // buffer id by ring position
-    std::array<unsigned, buffer_count> slot_of_buffer_{};    // last ring position of each buffer
-    long buffers_available_ = 0;                             // buffers the kernel may fill
+    unsigned added_ = 0;     // ring positions filled so far (wraps; ring_entries divides 2^32)
+    std::array<unsigned, buffer_count> ring_position_{};  // where each buffer was last given to the ring
+    long buffers_available_ = 0;                          // buffers the kernel may fill
     std::vector<std::unique_ptr<Connection>> connections_;
     std::vector<std::unique_ptr<Connection>> dead_;  // freed after the turn that closed them
     std::vector<Connection*> starved_;
