@@ -14,6 +14,8 @@
 # ENGINE+OPTION=VALUE+... starts that engine with extra options, e.g. uring+--uring-features=no-bundle
 # (the A/B of an io_uring feature). --pingpong: after the stream rounds, ping-pong (64 B) at these
 # connection counts against the same servers, interleaved the same way (req/s, ratio to the first).
+# Each table also gives the server's own CPU time per MB (per request for ping-pong), median over
+# the rounds: less disturbed by other load on the machine than the rates are.
 #
 # Quote numbers only from a quiet machine (load average well below 1 before the run).
 set -euo pipefail
@@ -58,7 +60,7 @@ ip -n "$netns" link set lo up
 in_netns() { nsenter --net="/var/run/netns/$netns" "$@"; }
 
 # Each entry gets a port of its own (in this namespace) and a file-name-safe key.
-declare -A port key
+declare -A port key server_pid
 next_port=23000
 for entry in $engines; do
 	port[$entry]=$next_port
@@ -77,6 +79,7 @@ start_servers() {
 		nsenter --net="/var/run/netns/$netns" "$server" --engine "$engine" --threads "$1" --address 127.0.0.1 \
 			--port "${port[$entry]}" "${extra[@]}" >"$work/${key[$entry]}.out" 2>&1 &
 		pids+=($!)
+		server_pid[$entry]=$!
 	done
 	for entry in $engines; do
 		local engine=${key[$entry]}
@@ -93,59 +96,66 @@ stop_servers() {
 	pids=()
 }
 
-# The value of CSV column $2 (by its header name) in bench's one-row file $1.
-csv_value() { awk -F, -v name="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == name) col = i } NR == 2 { print $col }' "$1"; }
-
-# One bench stream run against $1's port; prints MB/s echoed back.
-stream_once() {
-	rm -f "$work/run.csv"
-	in_netns "$bench" --mode user --port "${port[$1]}" --workload stream --connections "$connections" \
-		--size 64K --window 256K --duration "$duration" --warmup 0.5 --csv "$work/run.csv" >/dev/null ||
-		die "bench failed against $1"
-	csv_value "$work/run.csv" recv_mb_per_s
+# One bench run of workload $2 (with its options after) against $1's server; appends the rate
+# ($rate_field) to $1's file $suffix and the server's CPU time per unit ($cpu_field) to $suffix.cpu.
+run_once() {
+	local entry=$1
+	shift
+	rm -f "$work/run.json"
+	in_netns "$bench" --mode user --port "${port[$entry]}" --workload "$@" --duration "$duration" --warmup 0.5 \
+		--server-info "mode=user engine=$entry pid=${server_pid[$entry]}" --json "$work/run.json" >/dev/null ||
+		die "bench failed against $entry"
+	jq -r ".modes[0].runs[0].$rate_field" "$work/run.json" >>"$work/${key[$entry]}$suffix"
+	jq -r ".modes[0].runs[0].$cpu_field" "$work/run.json" >>"$work/${key[$entry]}$suffix.cpu"
 }
 
-# One bench ping-pong run (64 B) with $2 connections against $1's port; prints requests/s.
-pingpong_once() {
-	rm -f "$work/run.csv"
-	in_netns "$bench" --mode user --port "${port[$1]}" --workload pingpong --connections "$2" \
-		--duration "$duration" --warmup 0.5 --csv "$work/run.csv" >/dev/null || die "bench failed against $1"
-	csv_value "$work/run.csv" requests_per_s
-}
-
-# Prints the table rows of one measurement: $1 the first column, $2 the file suffix (.mbs, .pp8...).
-print_rows() {
-	local base_median median low high
-	read -r base_median _ _ < <(summary <"$work/${key[$baseline]}$2")
-	for entry in $engines; do
-		read -r median low high < <(summary <"$work/${key[$entry]}$2")
-		printf '%-8s %-40s %10s %10s %10s %9s\n' "$1" "$entry" "$median" "$low" "$high" \
-			"$(awk -v a="$median" -v b="$base_median" 'BEGIN { printf "%.2fx", (b > 0 ? a / b : 0) }')"
+# Runs "$@" (a workload and its options) $rounds times against every server in turn.
+interleave() {
+	for entry in $engines; do : >"$work/${key[$entry]}$suffix" && : >"$work/${key[$entry]}$suffix.cpu"; done
+	for _ in $(seq "$rounds"); do
+		for entry in $engines; do run_once "$entry" "$@"; done
 	done
 }
 
-# median min max of the numbers on stdin
-summary() { sort -g | awk '{ v[NR] = $1 } END { printf "%.0f %.0f %.0f\n", (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2), v[1], v[NR] }'; }
+# Prints the table of the last interleave(): $1 the thread count, $2 the heading.
+print_rows() {
+	local base_median base_cpu median low high cpu
+	echo "# $1 thread(s), $2; load average now $(cut -d' ' -f1-3 /proc/loadavg)"
+	printf '%-8s %-40s %10s %10s %10s %9s %12s %9s\n' threads server median min max "vs $baseline" "server-cpu" \
+		"vs $baseline"
+	read -r base_median _ _ < <(summary <"$work/${key[$baseline]}$suffix")
+	read -r base_cpu _ _ < <(summary <"$work/${key[$baseline]}$suffix.cpu")
+	for entry in $engines; do
+		read -r median low high < <(summary <"$work/${key[$entry]}$suffix")
+		read -r cpu _ _ < <(summary <"$work/${key[$entry]}$suffix.cpu")
+		printf '%-8s %-40s %10s %10s %10s %9s %12s %9s\n' "$1" "$entry" "$median" "$low" "$high" \
+			"$(ratio "$median" "$base_median")" "$cpu" "$(ratio "$cpu" "$base_cpu")"
+	done
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", (b > 0 ? a / b : 0) }'; }
+
+# median min max of the numbers on stdin (two decimals below 100, for CPU us per request)
+summary() {
+	sort -g | awk '{ v[NR] = $1 } END {
+		m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+		f = m < 100 ? "%.2f %.2f %.2f\n" : "%.0f %.0f %.0f\n"
+		printf f, m, v[1], v[NR] }'
+}
 
 echo "# user-echo-server stream, $connections connections, 64 KiB writes, 256 KiB window, ${duration} s x $rounds interleaved rounds"
 [ -z "$pingpong" ] || echo "# then ping-pong, 64 B, at $pingpong connections (req/s), same rounds"
+echo "# server-cpu: the server process's CPU time, us per MB echoed (per request for ping-pong)"
 echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for threads in $threads_list; do
 	start_servers "$threads"
-	for entry in $engines; do : >"$work/${key[$entry]}.mbs"; done
-	for _ in $(seq "$rounds"); do
-		for entry in $engines; do stream_once "$entry" >>"$work/${key[$entry]}.mbs"; done
-	done
-	echo "# $threads thread(s), stream MB/s; load average now $(cut -d' ' -f1-3 /proc/loadavg)"
-	printf '%-8s %-40s %10s %10s %10s %9s\n' threads server median min max "vs $baseline"
-	print_rows "$threads" .mbs
+	suffix=.mbs rate_field=recv_mb_per_s cpu_field=server_cpu_us_per_mb
+	interleave stream --connections "$connections" --size 64K --window 256K
+	print_rows "$threads" "stream MB/s"
 	for conns in $pingpong; do
-		for entry in $engines; do : >"$work/${key[$entry]}.pp$conns"; done
-		for _ in $(seq "$rounds"); do
-			for entry in $engines; do pingpong_once "$entry" "$conns" >>"$work/${key[$entry]}.pp$conns"; done
-		done
-		echo "# $threads thread(s), ping-pong $conns connections, req/s; load average now $(cut -d' ' -f1-3 /proc/loadavg)"
-		print_rows "$threads" ".pp$conns"
+		suffix=.pp$conns rate_field=requests_per_s cpu_field=server_cpu_us_per_request
+		interleave pingpong --connections "$conns"
+		print_rows "$threads" "ping-pong $conns connections, req/s"
 	done
 	stop_servers
 done
