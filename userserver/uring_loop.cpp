@@ -380,6 +380,12 @@ private:
             else
                 take_buffers(c, buffer, static_cast<std::size_t>(res));
             send_pending(c);
+            if (c->paused && more) {
+                // The multishot recv of a paused connection ran on (the cancel missed it while it
+                // ran): ask again, or it goes on taking the whole ring, bundle after bundle, from
+                // every other connection.
+                cancel(c, op_recv);
+            }
             pause_if_full(c);
         } else {
             if (buffer >= 0) --buffers_available_;
