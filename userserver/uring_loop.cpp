@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // The io_uring engine. Where the kernel has them: one multishot accept per listener, one multishot
-// recv per connection filling buffers from a provided-buffer ring, and the echo sent straight out
+// recv per connection filling buffers from a provided-buffer ring (in bundles from 6.10: one
+// completion per socket read, however many buffers it filled), and the echo sent straight out
 // of those buffers (no copy): while a send is in flight the buffers received meanwhile are held,
 // and the next send takes all of them at once (one sendmsg with an iovec per buffer), so a stream
 // is echoed in large sends without a copy. One send in flight per connection keeps the bytes in
@@ -50,8 +51,8 @@ constexpr unsigned IORING_FEAT_RECVSEND_BUNDLE = 1U << 14;  // io_uring_params.f
 // as it was (which buffer, and the length the kernel used) until this many more buffers were given
 // back: far more than can come back between a buffer's consumption and its completion, which the
 // same turn handles. That is how the buffers of a bundle are found: the ring entries after the one
-// the completion names. The first one's length is read from its entry, not assumed: kernels before
-// 6.19 may shorten a buffer's entry to the bytes the socket held and leave it shortened.
+// the completion names. The first one's length is read from its entry, not assumed: some kernels
+// shorten the head entry to the bytes the socket held and may leave it shortened.
 constexpr unsigned ring_entries = 4 * buffer_count;
 
 // user_data: a connection pointer (8-byte aligned) with the operation in the low bits, or one of
@@ -410,8 +411,12 @@ private:
     // it, each filled to its entry's length but the last.
     void take_buffers(Connection* c, int first, std::size_t n) {
         unsigned position = ring_position_[static_cast<unsigned>(first)];
-        while (n > 0) {
+        for (unsigned taken = 0; n > 0; ++taken) {
             const io_uring_buf& entry = buffer_ring_->bufs[position++ % ring_entries];
+            if (entry.len == 0 || taken == buffer_count) {  // cannot happen with a sane kernel
+                fail(c, EIO);
+                return;
+            }
             int id = entry.bid;
             std::size_t length = std::min<std::size_t>(n, entry.len);
             --buffers_available_;
