@@ -8,6 +8,14 @@
 # network namespace of their own, so the fixed ports never meet another run's.
 #
 #   scripts/user-stream.sh [--threads "1 2"] [--rounds 5] [--duration 2] [--connections 4]
+#                          [--engines "epoll uring splice"] [--pingpong "1 8 64 1000"]
+#
+# --engines: the servers compared, the first being the baseline of the ratio column; an entry
+# ENGINE+OPTION=VALUE+... starts that engine with extra options, e.g. uring+--uring-features=no-bundle
+# (the A/B of an io_uring feature). --pingpong: after the stream rounds, ping-pong (64 B) at these
+# connection counts against the same servers, interleaved the same way (req/s, ratio to the first).
+# Each table also gives the server's own CPU time per MB (per request for ping-pong), median over
+# the rounds: less disturbed by other load on the machine than the rates are.
 #
 # Quote numbers only from a quiet machine (load average well below 1 before the run).
 set -euo pipefail
@@ -18,12 +26,16 @@ threads_list="1 2"
 rounds=5
 duration=2
 connections=4
+engines="epoll uring splice"
+pingpong=""
 while [ $# -gt 0 ]; do
 	case $1 in
 	--threads) threads_list=$2; shift 2 ;;
 	--rounds) rounds=$2; shift 2 ;;
 	--duration) duration=$2; shift 2 ;;
 	--connections) connections=$2; shift 2 ;;
+	--engines) engines=$2; shift 2 ;;
+	--pingpong) pingpong=$2; shift 2 ;;
 	-h | --help) print_usage; exit 0 ;;
 	*) die "unknown option '$1' (see --help)" ;;
 	esac
@@ -47,19 +59,30 @@ ip netns add "$netns"
 ip -n "$netns" link set lo up
 in_netns() { nsenter --net="/var/run/netns/$netns" "$@"; }
 
-engines="epoll uring splice"
-declare -A port=([epoll]=12346 [uring]=12348 [splice]=12350)
+# Each entry gets a port of its own (in this namespace) and a file-name-safe key.
+declare -A port key server_pid
+next_port=23000
+for entry in $engines; do
+	port[$entry]=$next_port
+	key[$entry]=$(printf '%s' "$entry" | tr -c 'A-Za-z0-9_' '_')
+	next_port=$((next_port + 1))
+done
+baseline=${engines%% *}
 
-# Starts one server per engine with $1 threads and waits for each ready line.
+# Starts one server per entry with $1 threads and waits for each ready line.
 start_servers() {
 	pids=()
-	for engine in $engines; do
+	for entry in $engines; do
+		local engine=${entry%%+*} extra=()
+		if [ "$engine" != "$entry" ]; then IFS=+ read -ra extra <<<"${entry#*+}"; fi
 		# $! is the server itself (nsenter execs it, no shell between), so kill reaches it
 		nsenter --net="/var/run/netns/$netns" "$server" --engine "$engine" --threads "$1" --address 127.0.0.1 \
-			>"$work/$engine.out" 2>&1 &
+			--port "${port[$entry]}" "${extra[@]}" >"$work/${key[$entry]}.out" 2>&1 &
 		pids+=($!)
+		server_pid[$entry]=$!
 	done
-	for engine in $engines; do
+	for entry in $engines; do
+		local engine=${key[$entry]}
 		for _ in $(seq 50); do grep -q "echoing on" "$work/$engine.out" && break; sleep 0.1; done
 		grep -q "echoing on" "$work/$engine.out" || die "$engine server did not start: $(cat "$work/$engine.out")"
 	done
@@ -73,33 +96,67 @@ stop_servers() {
 	pids=()
 }
 
-# One bench stream run against $1's port; prints MB/s echoed back.
-stream_once() {
-	rm -f "$work/run.csv"
-	in_netns "$bench" --mode user --port "${port[$1]}" --workload stream --connections "$connections" \
-		--size 64K --window 256K --duration "$duration" --warmup 0.5 --csv "$work/run.csv" >/dev/null ||
-		die "bench failed against $1"
-	awk -F, 'NR == 2 { print $10 }' "$work/run.csv"
+# One bench run of workload $2 (with its options after) against $1's server; appends the rate
+# ($rate_field) to $1's file $suffix and the server's CPU time per unit ($cpu_field) to $suffix.cpu.
+run_once() {
+	local entry=$1
+	shift
+	rm -f "$work/run.json"
+	in_netns "$bench" --mode user --port "${port[$entry]}" --workload "$@" --duration "$duration" --warmup 0.5 \
+		--server-info "mode=user engine=$entry pid=${server_pid[$entry]}" --json "$work/run.json" >/dev/null ||
+		die "bench failed against $entry"
+	jq -r ".modes[0].runs[0].$rate_field" "$work/run.json" >>"$work/${key[$entry]}$suffix"
+	jq -r ".modes[0].runs[0].$cpu_field" "$work/run.json" >>"$work/${key[$entry]}$suffix.cpu"
 }
 
-# median min max of the numbers on stdin
-summary() { sort -g | awk '{ v[NR] = $1 } END { printf "%.0f %.0f %.0f\n", (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2), v[1], v[NR] }'; }
+# Runs "$@" (a workload and its options) $rounds times against every server in turn.
+interleave() {
+	for entry in $engines; do : >"$work/${key[$entry]}$suffix" && : >"$work/${key[$entry]}$suffix.cpu"; done
+	for _ in $(seq "$rounds"); do
+		for entry in $engines; do run_once "$entry" "$@"; done
+	done
+}
+
+# Prints the table of the last interleave(): $1 the thread count, $2 the heading.
+print_rows() {
+	local base_median base_cpu median low high cpu
+	echo "# $1 thread(s), $2; load average now $(cut -d' ' -f1-3 /proc/loadavg)"
+	printf '%-8s %-40s %10s %10s %10s %9s %12s %9s\n' threads server median min max "vs $baseline" "server-cpu" \
+		"vs $baseline"
+	read -r base_median _ _ < <(summary <"$work/${key[$baseline]}$suffix")
+	read -r base_cpu _ _ < <(summary <"$work/${key[$baseline]}$suffix.cpu")
+	for entry in $engines; do
+		read -r median low high < <(summary <"$work/${key[$entry]}$suffix")
+		read -r cpu _ _ < <(summary <"$work/${key[$entry]}$suffix.cpu")
+		printf '%-8s %-40s %10s %10s %10s %9s %12s %9s\n' "$1" "$entry" "$median" "$low" "$high" \
+			"$(ratio "$median" "$base_median")" "$cpu" "$(ratio "$cpu" "$base_cpu")"
+	done
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", (b > 0 ? a / b : 0) }'; }
+
+# median min max of the numbers on stdin (two decimals below 100, for CPU us per request)
+summary() {
+	sort -g | awk '{ v[NR] = $1 } END {
+		m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+		f = m < 100 ? "%.2f %.2f %.2f\n" : "%.0f %.0f %.0f\n"
+		printf f, m, v[1], v[NR] }'
+}
 
 echo "# user-echo-server stream, $connections connections, 64 KiB writes, 256 KiB window, ${duration} s x $rounds interleaved rounds"
+[ -z "$pingpong" ] || echo "# then ping-pong, 64 B, at $pingpong connections (req/s), same rounds"
+echo "# server-cpu: the server process's CPU time, us per MB echoed (per request for ping-pong)"
 echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-8s %-7s %8s %8s %8s %9s\n' threads engine median min max vs-epoll
 for threads in $threads_list; do
 	start_servers "$threads"
-	for engine in $engines; do : >"$work/$engine.mbs"; done
-	for _ in $(seq "$rounds"); do
-		for engine in $engines; do stream_once "$engine" >>"$work/$engine.mbs"; done
+	suffix=.mbs rate_field=recv_mb_per_s cpu_field=server_cpu_us_per_mb
+	interleave stream --connections "$connections" --size 64K --window 256K
+	print_rows "$threads" "stream MB/s"
+	for conns in $pingpong; do
+		suffix=.pp$conns rate_field=requests_per_s cpu_field=server_cpu_us_per_request
+		interleave pingpong --connections "$conns"
+		print_rows "$threads" "ping-pong $conns connections, req/s"
 	done
 	stop_servers
-	read -r epoll_median _ _ < <(summary <"$work/epoll.mbs")
-	for engine in $engines; do
-		read -r median low high < <(summary <"$work/$engine.mbs")
-		printf '%-8s %-7s %8s %8s %8s %9s\n' "$threads" "$engine" "$median" "$low" "$high" \
-			"$(awk -v a="$median" -v b="$epoll_median" 'BEGIN { printf "%.2fx", (b > 0 ? a / b : 0) }')"
-	done
 done
 echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -11,8 +11,9 @@ namespace kecho::userserver {
 enum class Engine { epoll, uring, floor, splice };
 
 // Which io_uring features to use. `automatic` takes the best the kernel has; the others force the
-// fallbacks so they can be tested on a kernel that has everything.
-enum class UringFeatures { automatic, single_shot, no_buffer_ring };
+// fallbacks so they can be tested on a kernel that has everything (no_bundle: multishot recv into
+// provided buffers, one buffer per completion, as before kernel 6.10).
+enum class UringFeatures { automatic, no_bundle, single_shot, no_buffer_ring };
 
 // batch: every submission of a loop turn shares one io_uring_enter; each: one per operation (a
 // measuring knob that shows what batching saves).

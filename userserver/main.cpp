@@ -234,7 +234,8 @@ void add_server_options(CLI::App& app, Options& options) {
         ->type_name("ADDR");
     app.add_option("--engine", options.config.engine,
                    "epoll: edge-triggered epoll (default); uring: io_uring with multishot accept/recv and "
-                   "provided buffers; splice: epoll moving bytes socket -> pipe -> socket with splice(2), never "
+                   "provided buffers, filled in bundles where the kernel has them (6.10+; --verbose tells); splice: "
+                   "epoll moving bytes socket -> pipe -> socket with splice(2), never "
                    "copied to user space (3 descriptors per connection); floor: spins on non-blocking sockets "
                    "and never sleeps, a measuring reference for the floor of wakeup-free latency, NOT for "
                    "production (burns a core per thread)")
@@ -270,8 +271,9 @@ void add_server_options(CLI::App& app, Options& options) {
 // Knobs for tests and measurements (docs/performance.md), not for running a server.
 void add_knob_options(CLI::App& app, Options& options) {
     app.add_option("--uring-features", options.config.uring_features,
-                   "test knob: force io_uring fallbacks (auto, single-shot, no-buffer-ring)")
+                   "test knob: force io_uring fallbacks (auto, no-bundle, single-shot, no-buffer-ring)")
         ->transform(choice<UringFeatures>({{"auto", UringFeatures::automatic},
+                                           {"no-bundle", UringFeatures::no_bundle},
                                            {"single-shot", UringFeatures::single_shot},
                                            {"no-buffer-ring", UringFeatures::no_buffer_ring}},
                                           "io_uring feature set"))

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // The io_uring engine. Where the kernel has them: one multishot accept per listener, one multishot
-// recv per connection filling buffers from a provided-buffer ring, and the echo sent straight out
+// recv per connection filling buffers from a provided-buffer ring (in bundles from 6.10: one
+// completion per socket read, however many buffers it filled), and the echo sent straight out
 // of those buffers (no copy): while a send is in flight the buffers received meanwhile are held,
 // and the next send takes all of them at once (one sendmsg with an iovec per buffer), so a stream
 // is echoed in large sends without a copy. One send in flight per connection keeps the bytes in
@@ -12,6 +13,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include <array>
 #include <cerrno>
 #include <cstdint>
 #include <fstream>
@@ -35,6 +37,23 @@ constexpr unsigned buffer_size = 16 * 1024;
 constexpr unsigned own_buffer_size = 16 * 1024;  // per connection, only without buffer rings
 constexpr std::uint16_t buffer_group = 0;
 constexpr int drain_timeout_ms = 500;
+
+// Receive bundles (kernel 6.10): one recv fills as many provided buffers as the data needs, so a
+// stream costs one completion per socket read rather than one per 16 KiB. Liburing 2.3 predates
+// them; these are the kernel's fixed uapi values.
+#ifndef IORING_RECVSEND_BUNDLE
+constexpr unsigned IORING_RECVSEND_BUNDLE = 1U << 4;  // sqe->ioprio
+#endif
+#ifndef IORING_FEAT_RECVSEND_BUNDLE
+constexpr unsigned IORING_FEAT_RECVSEND_BUNDLE = 1U << 14;  // io_uring_params.features
+#endif
+// The buffer ring has more entries than there are buffers, so an entry the kernel took from stays
+// as it was (which buffer, and the length the kernel used) until this many more buffers were given
+// back: far more than can come back between a buffer's consumption and its completion, which the
+// same turn handles. That is how the buffers of a bundle are found: the ring entries after the one
+// the completion names. The first one's length is read from its entry, not assumed: some kernels
+// shorten the head entry to the bytes the socket held and may leave it shortened.
+constexpr unsigned ring_entries = 4 * buffer_count;
 
 // user_data: a connection pointer (8-byte aligned) with the operation in the low bits, or one of
 // the small tags below for operations that belong to the loop (no pointer is that small).
@@ -78,7 +97,7 @@ struct Connection {
     bool received_any = false;
     bool peer_closed = false;
     bool paused = false;
-    bool was_paused = false;  // single-shot recv from the first pause on (see echo())
+    bool was_paused = false;  // single-shot recv from the first pause on (see pause_if_full())
     bool starved = false;     // recv ended for lack of buffers; re-armed once some come back
     bool closing = false;
     bool cancelled = false;
@@ -117,24 +136,30 @@ public:
         setup_ring();
         // io_uring waits for readiness itself; a non-blocking listener would only add EAGAINs.
         set_nonblocking(context_.listener.get(), false);
-        bool automatic = context_.config->uring_features == UringFeatures::automatic;
+        auto features = context_.config->uring_features;
+        bool automatic = features == UringFeatures::automatic || features == UringFeatures::no_bundle;
         if (context_.config->uring_features != UringFeatures::no_buffer_ring) setup_buffer_ring();
         multishot_accept_ = automatic;
         multishot_recv_ = automatic && buffer_ring_ != nullptr;
+        // Bundles only where this loop is the ring's single issuer with deferred task work (always
+        // so on 6.10+): every buffer consumed in a turn then completes in that turn (ring_entries).
+        bundle_recv_ = multishot_recv_ && deferred_task_run_ && (ring_features_ & IORING_FEAT_RECVSEND_BUNDLE) &&
+                       features != UringFeatures::no_bundle;
     }
 
     ~UringLoop() override {
         io_uring_queue_exit(&ring_);
         connections_.clear();
         dead_.clear();
-        if (buffer_ring_) ::munmap(buffer_ring_, buffer_count * sizeof(io_uring_buf));
+        if (buffer_ring_) ::munmap(buffer_ring_, ring_entries * sizeof(io_uring_buf));
         if (buffers_) ::munmap(buffers_, static_cast<std::size_t>(buffer_count) * buffer_size);
     }
 
     void run() override {
         if (context_.config->verbose) {
             log_line(std::string("io_uring: ") + (multishot_accept_ ? "multishot" : "single-shot") + " accept, " +
-                     (multishot_recv_ ? "multishot" : "single-shot") + " recv, " +
+                     (multishot_recv_ ? "multishot" : "single-shot") + " recv" +
+                     (bundle_recv_ ? " in bundles, " : ", ") +
                      (buffer_ring_ ? std::to_string(buffer_count) + " provided buffers of " +
                                          std::to_string(buffer_size / 1024) + " KiB"
                                    : std::string("a receive buffer per connection")) +
@@ -166,6 +191,7 @@ private:
             ret = io_uring_queue_init_params(sq_entries, &ring_, &params);
             if (ret == 0) {
                 deferred_task_run_ = flags & IORING_SETUP_DEFER_TASKRUN;
+                ring_features_ = params.features;
                 return;
             }
             if (ret != -EINVAL) break;
@@ -174,12 +200,12 @@ private:
     }
 
     void setup_buffer_ring() {
-        std::size_t ring_bytes = buffer_count * sizeof(io_uring_buf);
+        std::size_t ring_bytes = ring_entries * sizeof(io_uring_buf);
         void* ring = ::mmap(nullptr, ring_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (ring == MAP_FAILED) throw_errno("cannot allocate the io_uring buffer ring", errno);
         io_uring_buf_reg reg{};
         reg.ring_addr = reinterpret_cast<std::uintptr_t>(ring);
-        reg.ring_entries = buffer_count;
+        reg.ring_entries = ring_entries;
         reg.bgid = buffer_group;
         int ret = io_uring_register_buf_ring(&ring_, &reg, 0);
         if (ret != 0) {
@@ -335,6 +361,7 @@ private:
                 io_uring_prep_recv(sqe, c->fd.get(), nullptr, 0, 0);
             sqe->flags |= IOSQE_BUFFER_SELECT;
             sqe->buf_group = buffer_group;
+            if (bundle_recv_ && multishot_recv_ && !c->was_paused) sqe->ioprio |= IORING_RECVSEND_BUNDLE;
         } else {
             io_uring_prep_recv(sqe, c->fd.get(), c->own_buffer.get(), own_buffer_size, 0);
         }
@@ -346,18 +373,23 @@ private:
         bool more = flags & IORING_CQE_F_MORE;
         if (!more) c->recv_armed = false;
         int buffer = -1;
-        if (flags & IORING_CQE_F_BUFFER) {
-            buffer = static_cast<int>(flags >> IORING_CQE_BUFFER_SHIFT);
-            --buffers_available_;
-        }
+        if (flags & IORING_CQE_F_BUFFER) buffer = static_cast<int>(flags >> IORING_CQE_BUFFER_SHIFT);
         if (res > 0) {
             c->received_any = true;
-            const char* data = buffer >= 0 ? buffer_data(buffer) : c->own_buffer.get();
-            if (c->closing)
-                release(buffer);
+            if (buffer < 0)
+                take(c, c->own_buffer.get(), static_cast<std::size_t>(res), -1);
             else
-                echo(c, data, static_cast<std::size_t>(res), buffer);
+                take_buffers(c, buffer, static_cast<std::size_t>(res));
+            send_pending(c);
+            if (c->paused && more) {
+                // The multishot recv of a paused connection ran on (the cancel missed it while it
+                // ran): ask again, or it goes on taking the whole ring, bundle after bundle, from
+                // every other connection.
+                cancel(c, op_recv);
+            }
+            pause_if_full(c);
         } else {
+            if (buffer >= 0) --buffers_available_;
             release(buffer);
             if (res == 0) {
                 c->peer_closed = true;
@@ -375,7 +407,31 @@ private:
         if (!c->recv_armed) arm_recv(c);
     }
 
-    void echo(Connection* c, const char* data, std::size_t n, int buffer) {
+    // The provided buffers one completion filled: `first`, and with bundles the ring entries after
+    // it, each filled to its entry's length but the last.
+    void take_buffers(Connection* c, int first, std::size_t n) {
+        unsigned position = ring_position_[static_cast<unsigned>(first)];
+        for (unsigned taken = 0; n > 0; ++taken) {
+            const io_uring_buf& entry = buffer_ring_->bufs[position++ % ring_entries];
+            if (entry.len == 0 || taken == buffer_count) {  // cannot happen with a sane kernel
+                fail(c, EIO);
+                return;
+            }
+            int id = entry.bid;
+            std::size_t length = std::min<std::size_t>(n, entry.len);
+            --buffers_available_;
+            take(c, buffer_data(id), length, id);
+            n -= length;
+        }
+    }
+
+    // Keeps n received bytes for the echo: in their provided buffer `buffer` (held until sent,
+    // no copy), or copied.
+    void take(Connection* c, const char* data, std::size_t n, int buffer) {
+        if (c->closing) {
+            release(buffer);
+            return;
+        }
         // Hold the provided buffer until it is sent, but only while most buffers are free, so
         // clients that do not read can never hold the whole ring: past that, copy.
         if (buffer >= 0 && c->queued.empty() && buffers_available_ >= buffer_count / 2) {
@@ -386,8 +442,10 @@ private:
             c->queued.append(data, n);
             release(buffer);
         }
-        send_pending(c);
-        if (c->unsent() > context_.config->max_buffer && !c->paused) {
+    }
+
+    void pause_if_full(Connection* c) {
+        if (c->unsent() > context_.config->max_buffer && !c->paused && !c->closing) {
             // Stop reading: TCP flow control now holds the peer until the echo drains. A multishot
             // recv that keeps finding data is not cancellable (the cancel misses it while it
             // runs), so it may go on until the buffer ring runs dry, which bounds it; from then
@@ -534,8 +592,9 @@ private:
 
     void recycle(int id) {
         io_uring_buf_ring_add(buffer_ring_, buffer_data(id), buffer_size, static_cast<unsigned short>(id),
-                              io_uring_buf_ring_mask(buffer_count), static_cast<int>(recycled_));
+                              io_uring_buf_ring_mask(ring_entries), static_cast<int>(recycled_));
         ++recycled_;
+        ring_position_[static_cast<unsigned>(id)] = added_++;
     }
 
     void release(int id) {
@@ -564,13 +623,17 @@ private:
     io_uring_sqe* last_sqe_ = nullptr;
     io_uring_buf_ring* buffer_ring_ = nullptr;
     char* buffers_ = nullptr;
-    unsigned recycled_ = 0;       // added to the ring, not yet published
-    long buffers_available_ = 0;  // buffers the kernel may fill
+    unsigned recycled_ = 0;  // added to the ring, not yet published
+    unsigned added_ = 0;     // ring positions filled so far (wraps; ring_entries divides 2^32)
+    std::array<unsigned, buffer_count> ring_position_{};  // where each buffer was last given to the ring
+    long buffers_available_ = 0;                          // buffers the kernel may fill
     std::vector<std::unique_ptr<Connection>> connections_;
     std::vector<std::unique_ptr<Connection>> dead_;  // freed after the turn that closed them
     std::vector<Connection*> starved_;
     __kernel_timespec accept_pause_{};
+    unsigned ring_features_ = 0;  // IORING_FEAT_* of the kernel
     bool deferred_task_run_ = false;
+    bool bundle_recv_ = false;
     bool multishot_accept_ = false;
     bool multishot_recv_ = false;
     bool accept_armed_ = false;
