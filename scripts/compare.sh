@@ -88,7 +88,21 @@ server_table() {
 	if "$server" --help 2>/dev/null | grep -q splice && "$bench" --help 2>/dev/null | grep -q splice; then
 		echo "splice 12350 splice $server --engine splice --threads 1"
 	fi
-	echo "bpf 12347 sockmap $loader --run-dir $run_dir attach${cgroup_root:+ --cgroup $cgroup_root/kecho-bpf-$tag}"
+	# echo-loader's own default, said out loud so the run record names it: an accept thread per
+	# online CPU, at most 8.
+	local accept_threads
+	accept_threads=$(nproc)
+	[ "$accept_threads" -le 8 ] || accept_threads=8
+	echo "bpf 12347 sockmap $loader --run-dir $run_dir attach --threads $accept_threads${cgroup_root:+ --cgroup $cgroup_root/kecho-bpf-$tag}"
+}
+
+# threads_of COMMAND...: the value of its --threads option (1 when it has none).
+threads_of() {
+	while [ $# -gt 1 ]; do
+		[ "$1" = --threads ] && { echo "$2"; return; }
+		shift
+	done
+	echo 1
 }
 
 # start_one MODE PORT ENGINE COMMAND...: starts it listening on $address (pinned in split layout).
@@ -107,7 +121,7 @@ start_one() {
 	[ "$server_cpus" = any ] || pin=(taskset -c "$server_cpus")
 	server_start "$mode" "$port" "${server_prefix[@]}" "${pin[@]}" "$@" --address "$address" --port "$port" || return 1
 	pid=$(server_pid "$mode")
-	server_info+=(--server-info "mode=$mode engine=$engine threads=1 cpus=$server_cpus pid=$pid port=$port")
+	server_info+=(--server-info "mode=$mode engine=$engine threads=$(threads_of "$@") cpus=$server_cpus pid=$pid port=$port")
 }
 
 # start_kmod_native: where this kernel loads modules, kecho.ko built for it (or kecho-dkms's) is

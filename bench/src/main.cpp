@@ -103,7 +103,8 @@ void setup_common(CLI::App& app, Options& o) {
     app.add_option("--port", o.port,
                    "server port (default: the mode's port: kmod 12345, user 12346, bpf 12347, uring 12348, "
                    "floor 12349, splice 12350)")
-        ->check(CLI::Range(1, 65535))
+        ->transform(cli::port_transformer(""))
+        ->type_name("PORT")
         ->excludes(mode_port);
     app.add_option("--json", o.json_path, "write the results as JSON to this file");
 }
