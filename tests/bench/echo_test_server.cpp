@@ -82,7 +82,7 @@ int main(int argc, char** argv) {
     std::uint64_t fault_offset = 3000;
     CLI::App app{"echo server for the bench tests (optionally faulty)"};
     app.name("echo_test_server");
-    app.add_option("--port", port, "port on 127.0.0.1")->required()->check(CLI::Range(1, 65535));
+    app.add_option("--port", port, "port on 127.0.0.1")->required()->transform(kecho::cli::port_transformer(""));
     app.add_option("--fault", fault_name, "none, corrupt or drop")->check(CLI::IsMember({"none", "corrupt", "drop"}));
     app.add_option("--fault-offset", fault_offset, "stream offset of the faulty byte");
     Stall stall;
