@@ -148,7 +148,12 @@ TEST_F(Threads, HalfClosingClientsLoseNoByteOnEveryThreadCount) {
             // Large enough that the echo is still in flight when the FIN arrives.
             std::string data = random_bytes(1000 + static_cast<std::size_t>(i) * 4099, static_cast<unsigned>(i));
             auto r = echo_once(loader.address(), data, true);
-            good += r.bytes == data && r.eof && !r.error;
+            const bool ok = r.bytes == data && r.eof && !r.error;
+            good += ok;
+            if (!ok)
+                ADD_FAILURE() << "connection " << i << ": sent " << data.size() << " bytes, got " << r.bytes.size()
+                              << (r.eof ? ", end-of-file" : ", no end-of-file") << (r.error ? ", an error" : "")
+                              << (r.bytes == data.substr(0, r.bytes.size()) ? " (a prefix)" : " (different bytes)");
         }
         EXPECT_EQ(good, 200);
         auto j = stats_json(loader);
