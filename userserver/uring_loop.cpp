@@ -355,13 +355,14 @@ private:
         if (stopping_ || c->recv_armed || c->closing || c->peer_closed || c->paused || c->starved) return;
         io_uring_sqe* sqe = get_sqe();
         if (buffer_ring_) {
-            if (multishot_recv_ && !c->was_paused)
+            const bool multishot = multishot_recv_ && !c->was_paused;
+            if (multishot)
                 io_uring_prep_recv_multishot(sqe, c->fd.get(), nullptr, 0, 0);
             else
                 io_uring_prep_recv(sqe, c->fd.get(), nullptr, 0, 0);
             sqe->flags |= IOSQE_BUFFER_SELECT;
             sqe->buf_group = buffer_group;
-            if (bundle_recv_ && multishot_recv_ && !c->was_paused) sqe->ioprio |= IORING_RECVSEND_BUNDLE;
+            if (multishot && bundle_recv_) sqe->ioprio |= IORING_RECVSEND_BUNDLE;
         } else {
             io_uring_prep_recv(sqe, c->fd.get(), c->own_buffer.get(), own_buffer_size, 0);
         }
