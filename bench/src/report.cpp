@@ -270,17 +270,6 @@ void write_text(const std::string& path, const std::string& text) {
     if (!out) throw Error("cannot write " + path + ": write failed");
 }
 
-ScratchDir::ScratchDir() {
-    char dir[] = "/tmp/kecho-bench-plot.XXXXXX";
-    if (!::mkdtemp(dir)) throw_errno("cannot create a temporary directory for the plot", errno);
-    path_ = dir;
-}
-
-ScratchDir::~ScratchDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-}
-
 std::string gnuplot_output(const std::string& path, int width, int height) {
     const bool svg = std::filesystem::path(path).extension() == ".svg";
     return "set terminal " + std::string(svg ? "svg size " : "pngcairo size ") + std::to_string(width) + "," +
@@ -360,7 +349,7 @@ void summary_plot(const Report& report, const ScratchDir& scratch, std::ostrings
 
 void plot_report(const Report& report, const std::string& path) {
     if (report.modes.empty()) throw Error("nothing to plot: no mode produced results");
-    ScratchDir scratch;
+    ScratchDir scratch("kecho-bench-plot");
     std::ostringstream script;
     script << gnuplot_output(path, 1400, 560);
     if (report.workload.name == "burst")

@@ -438,7 +438,7 @@ std::string stream_bars(const ScratchDir& scratch, const std::vector<ResultFile>
 }
 
 void plot_sweep(const std::string& dir, const std::vector<ResultFile>& files) {
-    ScratchDir scratch;
+    ScratchDir scratch("kecho-bench-plot");
     const std::string path = dir + "/sweep.png";
     const json run = files.front().doc.value("run", json::object());
     std::string title = "kecho-bpf on " + run.value("kernel", "?") + ", " +
@@ -466,7 +466,7 @@ void plot_sweep(const std::string& dir, const std::vector<ResultFile>& files) {
 void plot_latency_vs_load(const std::string& dir, const std::vector<ResultFile>& files) {
     auto points = load_points(files);
     if (points.empty()) return;
-    ScratchDir scratch;
+    ScratchDir scratch("kecho-bench-plot");
     const std::string path = dir + "/latency-vs-load.png";
     std::string p50, p99;
     for (const auto& [mode, list] : points) {
@@ -490,7 +490,7 @@ void plot_latency_vs_load(const std::string& dir, const std::vector<ResultFile>&
 
 // kecho's bench.gp, one series per mode: each thread's time against its rank (fastest first).
 void plot_burst_scatter(const std::string& dir) {
-    ScratchDir scratch;
+    ScratchDir scratch("kecho-bench-plot");
     std::string plot;
     for (const auto& e : fs::directory_iterator(dir)) {
         const std::string name = e.path().stem().string();
@@ -519,7 +519,7 @@ void plot_burst_scatter(const std::string& dir) {
 
 // The latency CDF of each mode (its runs' histograms merged) in one file's or one group's modes.
 void plot_cdf(const std::string& path, const std::string& title, const std::vector<Entry>& entries) {
-    ScratchDir scratch;
+    ScratchDir scratch("kecho-bench-plot");
     std::string plot;
     for (const auto& e : entries) {
         const json& m = *e.mode;

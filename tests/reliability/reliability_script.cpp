@@ -2,8 +2,8 @@
 #include "reliability_script.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <set>
@@ -14,23 +14,13 @@ namespace kecho::test {
 
 namespace fs = std::filesystem;
 
-ReliabilityScript::ReliabilityScript()
-    : out_(fs::temp_directory_path() / ("kecho-reliability-test-" + std::to_string(::getpid()))) {
-    fs::create_directories(out_);
-}
-
-ReliabilityScript::~ReliabilityScript() {
-    std::error_code ignored;
-    fs::remove_all(out_, ignored);
-}
-
 nlohmann::json ReliabilityScript::run(const std::vector<std::string>& args, std::chrono::seconds timeout) {
     std::vector<std::string> argv = {std::string(KECHO_SOURCE_DIR) + "/scripts/reliability.sh"};
     argv.insert(argv.end(), args.begin(), args.end());
-    argv.insert(argv.end(), {"--build", fs::path(binary("bench")).parent_path().string(), "--out", out_.string()});
+    argv.insert(argv.end(), {"--build", fs::path(binary("bench")).parent_path().string(), "--out", out_.path()});
     RunResult r = test::run(argv, timeout);
     EXPECT_FALSE(r.timed_out) << "reliability.sh did not finish in " << timeout.count() << " s\n" << r.err;
-    std::ifstream in(out_ / "reliability.json");
+    std::ifstream in(out_.file("reliability.json"));
     if (!in) {
         ADD_FAILURE() << "no reliability.json written; exit " << r.exit_code << "\n" << r.err;
         return nullptr;

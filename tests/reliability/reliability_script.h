@@ -4,28 +4,24 @@
 #pragma once
 
 #include <chrono>
-#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
+
+#include "kecho/scratch_dir.h"
 
 namespace kecho::test {
 
 // One run of the script into a scratch --out directory of its own (removed afterwards).
 class ReliabilityScript {
 public:
-    ReliabilityScript();
-    ~ReliabilityScript();
-    ReliabilityScript(const ReliabilityScript&) = delete;
-    ReliabilityScript& operator=(const ReliabilityScript&) = delete;
-
     // Runs the script with `args` (--build and --out added) for at most `timeout`. Returns its
     // JSON report, or null (a failure added) when it wrote none; its exit status must agree with
     // the report (0 iff no goal was missed).
     nlohmann::json run(const std::vector<std::string>& args, std::chrono::seconds timeout);
 
 private:
-    std::filesystem::path out_;
+    kecho::ScratchDir out_{"kecho-reliability-test"};
 };
 
 // Every row of the report met its goal, and each of `required` is a case of `server`'s rows

@@ -16,6 +16,7 @@
 #include "bench/histogram.h"
 #include "bench/workloads.h"
 #include "kecho/net.h"
+#include "kecho/scratch_dir.h"
 
 namespace kecho::bench {
 
@@ -102,20 +103,6 @@ std::string report_csv(const Report& report);
 // Draws the report with gnuplot into path (.png or .svg). Throws Error when gnuplot is missing
 // or fails.
 void plot_report(const Report& report, const std::string& path);
-
-// A temporary directory for gnuplot's data files, removed with everything in it when this goes
-// out of scope.
-class ScratchDir {
-public:
-    ScratchDir();
-    ~ScratchDir();
-    ScratchDir(const ScratchDir&) = delete;
-    ScratchDir& operator=(const ScratchDir&) = delete;
-    std::string file(const std::string& name) const { return path_ + "/" + name; }
-
-private:
-    std::string path_;
-};
 
 // gnuplot's terminal and output lines for a .png or .svg path of this size.
 std::string gnuplot_output(const std::string& path, int width, int height);
