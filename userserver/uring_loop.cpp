@@ -137,14 +137,16 @@ public:
         // io_uring waits for readiness itself; a non-blocking listener would only add EAGAINs.
         set_nonblocking(context_.listener.get(), false);
         auto features = context_.config->uring_features;
-        bool automatic = features == UringFeatures::automatic || features == UringFeatures::no_bundle;
+        bool automatic = features == UringFeatures::automatic || features == UringFeatures::bundle ||
+                         features == UringFeatures::no_bundle;
         if (context_.config->uring_features != UringFeatures::no_buffer_ring) setup_buffer_ring();
         multishot_accept_ = automatic;
         multishot_recv_ = automatic && buffer_ring_ != nullptr;
-        // Bundles only where this loop is the ring's single issuer with deferred task work (always
-        // so on 6.10+): every buffer consumed in a turn then completes in that turn (ring_entries).
+        // Bundles on request only (config.h), and only where this loop is the ring's single issuer
+        // with deferred task work (always so on 6.10+): every buffer consumed in a turn then
+        // completes in that turn (ring_entries).
         bundle_recv_ = multishot_recv_ && deferred_task_run_ && (ring_features_ & IORING_FEAT_RECVSEND_BUNDLE) &&
-                       features != UringFeatures::no_bundle;
+                       features == UringFeatures::bundle;
     }
 
     ~UringLoop() override {

@@ -93,7 +93,8 @@ TEST_P(UringFallback, EveryCasePasses) {
     expect_battery_passed(run_verify("uring", server.port()), verify_case_names());
 }
 
-INSTANTIATE_TEST_SUITE_P(Features, UringFallback, ::testing::Values("no-bundle", "single-shot", "no-buffer-ring"),
+INSTANTIATE_TEST_SUITE_P(Features, UringFallback,
+                         ::testing::Values("bundle", "no-bundle", "single-shot", "no-buffer-ring"),
                          [](const auto& info) {
                              std::string name = info.param;
                              for (auto& ch : name)
