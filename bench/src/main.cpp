@@ -28,8 +28,8 @@ enum class ClientChoice { automatic, epoll, blocking };
 
 // Every option, grouped by the subcommands that take it.
 struct Options {
-    std::vector<std::string> modes{"user"};  // mode names, or "all"
-    std::vector<std::string> mode_ports;     // "user=23001": a mode's port when several run
+    std::vector<std::string> modes{"user"};           // mode names, or "all"
+    std::map<std::string, std::uint16_t> mode_ports;  // --mode-port user=23001: a mode's port
     std::string host = "127.0.0.1";
     std::uint16_t port = 0;
     std::string json_path;
@@ -58,10 +58,45 @@ struct Options {
     char** argv = nullptr;
 };
 
+bool is_one_of(const std::string& name, const std::vector<std::string>& list) {
+    return std::find(list.begin(), list.end(), name) != list.end();
+}
+
 std::vector<std::string> mode_names() {
     std::vector<std::string> names;
     for (const auto& m : server_modes()) names.push_back(m.name);
     return names;
+}
+
+// "kmod 12345, user 12346, ...": every mode's default port, lowest first.
+std::string default_ports() {
+    std::vector<ServerMode> modes = server_modes();
+    std::sort(modes.begin(), modes.end(), [](const auto& a, const auto& b) { return a.port < b.port; });
+    std::vector<std::string> items;
+    for (const auto& m : modes) items.push_back(std::string(m.name) + " " + std::to_string(m.port));
+    return join(items);
+}
+
+// --mode-port MODE=PORT, parsed once into o.mode_ports; MODE is a name of the mode table.
+CLI::Option* add_mode_port_option(CLI::App& app, Options& o) {
+    auto parse = [&o](const std::vector<std::string>& specs) {
+        for (const auto& spec : specs) {
+            const auto eq = spec.find('=');
+            const ServerMode* mode = eq == std::string::npos ? nullptr : find_mode(spec.substr(0, eq));
+            if (!mode)
+                throw CLI::ValidationError("--mode-port", "expected MODE=PORT with MODE one of " + join(mode_names()) +
+                                                              ", got '" + spec + "'");
+            try {
+                o.mode_ports[mode->name] = parse_port(spec.substr(eq + 1));
+            } catch (const Error& e) {
+                throw CLI::ValidationError("--mode-port", e.what());
+            }
+        }
+    };
+    return app
+        .add_option_function<std::vector<std::string>>(
+            "--mode-port", parse, "MODE=PORT: that mode's port when several modes run (repeatable)")
+        ->type_name("MODE=PORT");
 }
 
 std::vector<std::string> selected_modes(const Options& o) {
@@ -83,26 +118,15 @@ void setup_common(CLI::App& app, Options& o) {
     auto names_and_all = mode_names();
     names_and_all.push_back("all");
     app.add_option("--mode", o.modes,
-                   "server to drive: bpf, kmod, user, uring, floor, splice; all = every reachable one; or a list "
-                   "(user,uring): several run interleaved, unreachable ones are skipped")
+                   "server to drive: " + join(mode_names()) +
+                       "; all = every reachable one; or a list (user,uring): several run interleaved, unreachable "
+                       "ones are skipped")
         ->delimiter(',')
         ->check(CLI::IsMember(names_and_all))
         ->capture_default_str();
-    auto* mode_port =
-        app.add_option("--mode-port", o.mode_ports, "MODE=PORT: that mode's port when several modes run (repeatable)")
-            ->check(cli::validator(
-                [](const std::string& spec) {
-                    auto eq = spec.find('=');
-                    if (eq == std::string::npos || !find_mode(spec.substr(0, eq)))
-                        throw Error("expected MODE=PORT with MODE one of bpf, kmod, user, uring, floor, splice, got '" +
-                                    spec + "'");
-                    parse_port(spec.substr(eq + 1));
-                },
-                "MODE=PORT"));
+    auto* mode_port = add_mode_port_option(app, o);
     app.add_option("--host", o.host, "server address (numeric IPv4/IPv6)")->capture_default_str();
-    app.add_option("--port", o.port,
-                   "server port (default: the mode's port: kmod 12345, user 12346, bpf 12347, uring 12348, "
-                   "floor 12349, splice 12350)")
+    app.add_option("--port", o.port, "server port (default: the mode's port: " + default_ports() + ")")
         ->transform(cli::port_transformer(""))
         ->type_name("PORT")
         ->excludes(mode_port);
@@ -198,11 +222,8 @@ void setup_cases(CLI::App& app, Options& o) {
     verify->add_option("--case", o.cases, "run only this case (repeatable)")
         ->check(cli::validator(
             [](const std::string& name) {
-                const auto& names = verify_case_names();
-                if (std::find(names.begin(), names.end(), name) != names.end()) return;
-                std::string list;
-                for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
-                throw Error("unknown case '" + name + "' (cases: " + list + ")");
+                if (!is_one_of(name, verify_case_names()))
+                    throw Error("unknown case '" + name + "' (cases: " + join(verify_case_names()) + ")");
             },
             "NAME"));
     auto* held = app.add_subcommand("held", "connections held open: echo, hold, echo again");
@@ -235,10 +256,6 @@ void setup_tools(CLI::App& app, Options& o) {
                                          "write summary.md, all.csv and the figures for a results "
                                          "directory written by scripts/compare.sh");
     summarize->add_option("dir", o.summarize_dir, "the results directory")->required()->check(CLI::ExistingDirectory);
-}
-
-bool is_one_of(const std::string& name, const std::vector<std::string>& list) {
-    return std::find(list.begin(), list.end(), name) != list.end();
 }
 
 // Checks that span options (CLI11 runs this after parsing, its errors are usage errors).
@@ -279,14 +296,10 @@ std::vector<std::string> with_subcommand(const CLI::App& app, std::vector<std::s
 }
 
 std::vector<Target> targets_for(const Options& o) {
-    std::map<std::string, std::uint16_t> ports;
-    for (const auto& spec : o.mode_ports) {
-        auto eq = spec.find('=');
-        ports[spec.substr(0, eq)] = parse_port(spec.substr(eq + 1));
-    }
     std::vector<Target> targets;
     for (const auto& m : selected_modes(o)) {
-        std::uint16_t port = o.port ? o.port : ports.count(m) ? ports[m] : find_mode(m)->port;
+        std::uint16_t port = o.port ? o.port : find_mode(m)->port;  // --port excludes --mode-port
+        if (auto it = o.mode_ports.find(m); it != o.mode_ports.end()) port = it->second;
         targets.push_back({m, parse_address(o.host, port)});
     }
     return targets;
@@ -514,9 +527,8 @@ int run(const std::string& workload, Options& o) {
 
 int main(int argc, char** argv) {
     Options o;
-    CLI::App app{
-        "bench: drives the kecho echo servers (bpf, kmod, user, uring, floor, splice) with one client "
-        "engine; without a workload it runs pingpong"};
+    CLI::App app{"bench: drives the kecho echo servers (" + join(mode_names()) +
+                 ") with one client engine; without a workload it runs pingpong"};
     app.name("bench");
     app.require_subcommand(0, 1);
     setup_common(app, o);

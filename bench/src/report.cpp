@@ -102,6 +102,12 @@ std::string format_range(const Stat& stat, int decimals) {
            format_number(stat.max, decimals) + ")";
 }
 
+std::string join(const std::vector<std::string>& items, const std::string& separator) {
+    std::string out;
+    for (const auto& item : items) out += (out.empty() ? "" : separator) + item;
+    return out;
+}
+
 const WorkloadDef& workload_def(const std::string& name) {
     static const std::vector<WorkloadDef> defs = {
         {"pingpong",

@@ -171,12 +171,6 @@ std::string md_table(const std::vector<std::string>& headings, const std::vector
     return out;
 }
 
-std::string joined(const std::set<std::string>& items) {
-    std::string out;
-    for (const auto& i : items) out += (out.empty() ? "" : ", ") + i;
-    return out;
-}
-
 std::string machine_section(const std::vector<ResultFile>& files) {
     const json first = files.front().doc.value("run", json::object());
     std::string started = "?", finished = "?";
@@ -200,12 +194,12 @@ std::string machine_section(const std::vector<ResultFile>& files) {
         md_row({"CPU", first.value("cpu_model", "?")}) +
         md_row({"online CPUs", std::to_string(first.value("online_cpus", 0))}) +
         md_row({"memory", format_number(first.value("memory_bytes", 0.0) / (1u << 30), 1) + " GiB"}) +
-        md_row({"kecho-bpf", first.value("version", "?") + ", commit " + joined(commits)}) +
+        md_row({"kecho-bpf", first.value("version", "?") + ", commit " + join({commits.begin(), commits.end()})}) +
         md_row({"measured (UTC)", started + " to " + finished}) +
         md_row({"1-min load average before the first run",
                 format_number(load_at_start, 2) +
                     (quiet ? " (quiet: at most half the CPUs)" : " (above half the CPUs: the whole job is noisy)")}) +
-        md_row({"layout", joined(layouts)});
+        md_row({"layout", join({layouts.begin(), layouts.end()})});
     for (const auto& s : first.value("servers", json::array())) out += md_row({"server", s.dump()});
     return out + "\n";
 }

@@ -61,6 +61,16 @@ TEST(BenchCli, StressWorkloadsDriveOneServer) {
 TEST(BenchCli, PortAndModePortExcludeEachOther) {
     expect_usage_error({"--port", "1234", "--mode-port", "user=1235"}, "excludes");
 }
+// --mode-port's modes are the mode table's, named in the message; its port is checked like --port's.
+TEST(BenchCli, ModePortNamesTheModesItTakes) {
+    expect_usage_error({"--mode-port", "nomode=1"},
+                       "--mode-port: expected MODE=PORT with MODE one of bpf, kmod, user, uring, floor, splice, got "
+                       "'nomode=1'");
+    expect_usage_error({"--mode-port", "user"}, "got 'user'");
+    expect_usage_error({"--mode-port", "=12346"}, "got '=12346'");
+    expect_usage_error({"--mode-port", "user=0"}, "--mode-port: invalid port '0': expected a number from 1 to 65535");
+    expect_usage_error({"--mode-port", "user=abc"}, "invalid port 'abc'");
+}
 TEST(BenchCli, StreamWindowTooManyWrites) {
     expect_usage_error({"stream", "--window", "1G", "--size", "1K"}, "65536");
 }

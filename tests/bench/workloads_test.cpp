@@ -158,6 +158,23 @@ TEST(Compare, SeveralModesInterleavedWithRatiosAndSkips) {
     EXPECT_NE(content.str().find("<svg"), std::string::npos);
 }
 
+// Each selected mode goes to the port --mode-port gave it; an entry for a mode not selected is unused.
+TEST(Compare, ModePortSendsEachModeToItsServer) {
+    EchoServer server;
+    ASSERT_TRUE(server.ready());
+    const std::string dead = std::to_string(kecho::test::free_port());
+    auto r = bench({"verify", "--mode", "uring", "--mode-port", "user=" + dead, "--mode-port", "uring=" + server.port(),
+                    "--case", "size-1B"});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_NE(r.out.find("PASS size-1B"), std::string::npos) << r.out;
+    r = bench({"verify", "--mode", "user,uring", "--mode-port", "user=" + dead, "--mode-port", "uring=" + server.port(),
+               "--case", "size-1B"});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_NE(r.out.find("skipped user: no user server at 127.0.0.1:" + dead), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("== uring server at 127.0.0.1:" + server.port()), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("verify: 1 passed, 0 failed"), std::string::npos) << r.out;
+}
+
 TEST(Compare, NothingReachableIsAnError) {
     int dead = kecho::test::free_port();
     auto r = bench({"--mode", "user,floor", "--mode-port", "user=" + std::to_string(dead), "--mode-port",

@@ -67,6 +67,8 @@ struct Stat {
 std::string format_number(double value, int decimals = 0);
 // "median (min-max)"
 std::string format_range(const Stat& stat, int decimals = 0);
+// {"a", "b"} -> "a, b"
+std::string join(const std::vector<std::string>& items, const std::string& separator = ", ");
 
 struct ModeResults {
     Target target;
