@@ -12,18 +12,6 @@ namespace {
 
 using std::chrono::milliseconds;
 
-std::string human_bytes(std::uint64_t n) {
-    if (n >= (1u << 20) && n % (1u << 20) == 0) return std::to_string(n >> 20) + " MiB";
-    if (n >= 1024 && n % 1024 == 0) return std::to_string(n >> 10) + " KiB";
-    return std::to_string(n) + " bytes";
-}
-
-// The reason at the end of an error ("connection 1: send failed ...: connection reset by peer").
-std::string last_reason(const std::string& error) {
-    auto colon = error.rfind(": ");
-    return colon == std::string::npos ? error : error.substr(colon + 2);
-}
-
 std::string format(const char* fmt, double a, double b = 0) {
     char text[256];
     std::snprintf(text, sizeof(text), fmt, a, b);
@@ -174,7 +162,7 @@ CaseResult non_reading(const SocketAddress& address, bool quick) {
         v.metrics["outcome"] = "reset";
         v.passed = true;
         v.detail = out.sent == kLimit ? "server reset the non-reading client " + std::to_string(late_ms) +
-                                            " ms after it had sent all " + human_bytes(kLimit) +
+                                            " ms after it had sent all " + std::to_string(kLimit >> 20) + " MiB" +
                                             " (it did not hold the client back: its memory bound must come from "
                                             "dropping)"
                                       : "server reset the non-reading client after accepting " +
@@ -185,7 +173,7 @@ CaseResult non_reading(const SocketAddress& address, bool quick) {
     if (!out.error.empty()) return v.detail = out.error, v;
     if (out.sent == kLimit) {
         v.metrics["outcome"] = "unbounded";
-        v.detail = "server accepted all " + human_bytes(kLimit) +
+        v.detail = "server accepted all " + std::to_string(kLimit >> 20) + " MiB" +
                    " from a client that never reads: neither flow control nor a reset bounded it";
         return v;
     }
@@ -459,6 +447,11 @@ const CaseDef* find_case(const std::string& name) {
 
 }  // namespace
 
+std::string last_reason(const std::string& error) {
+    auto colon = error.rfind(": ");
+    return colon == std::string::npos ? error : error.substr(colon + 2);
+}
+
 const std::vector<std::string>& verify_case_names() {
     static const std::vector<std::string> names = workload_cases("verify", false);
     return names;
@@ -491,9 +484,7 @@ std::vector<CaseResult> run_cases(const SocketAddress& address, const std::vecto
         }
         result.name = name;
         result.seconds = seconds_since(start);
-        char took[32];
-        std::snprintf(took, sizeof(took), " in %.3f s", result.seconds);
-        if (result.passed) result.detail += took;
+        if (result.passed) result.detail += format(" in %.3f s", result.seconds);
         if (on_result) on_result(result);
         results.push_back(std::move(result));
     }

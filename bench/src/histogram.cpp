@@ -36,10 +36,7 @@ std::uint64_t LatencyHistogram::bucket_low(std::size_t index) {
 }
 
 std::uint64_t LatencyHistogram::bucket_high(std::size_t index) {
-    if (index < kSubCount) return index;
-    std::size_t rest = index - kSubCount;
-    unsigned shift = static_cast<unsigned>(rest / (kSubCount / 2)) + 1;
-    return bucket_low(index) + ((std::uint64_t{1} << shift) - 1);
+    return index + 1 < kBuckets ? bucket_low(index + 1) - 1 : UINT64_MAX;
 }
 
 void LatencyHistogram::record(std::uint64_t value) {
@@ -56,12 +53,6 @@ void LatencyHistogram::merge(const LatencyHistogram& other) {
     sum_ += other.sum_;
     min_ = std::min(min_, other.min_);
     max_ = std::max(max_, other.max_);
-}
-
-void LatencyHistogram::clear() {
-    std::fill(counts_.begin(), counts_.end(), 0);
-    count_ = sum_ = max_ = 0;
-    min_ = UINT64_MAX;
 }
 
 std::uint64_t LatencyHistogram::percentile(double p) const {

@@ -123,10 +123,12 @@ CpuSample sample_cpu() {
         s.steal_ticks = steal;
     }
     rusage ru{};
+    auto seconds = [](const timeval& t) {
+        return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+    };
     if (::getrusage(RUSAGE_SELF, &ru) == 0) {
-        s.self_seconds = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-                         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-        s.self_user_seconds = static_cast<double>(ru.ru_utime.tv_sec) + static_cast<double>(ru.ru_utime.tv_usec) / 1e6;
+        s.self_user_seconds = seconds(ru.ru_utime);
+        s.self_seconds = s.self_user_seconds + seconds(ru.ru_stime);
     }
     return s;
 }

@@ -152,15 +152,12 @@ void add_comparison_options(CLI::App& sub, Options& o) {
     sub.add_option("--server-info", o.server_info,
                    "how a server was started, recorded in the results: 'mode=user engine=epoll threads=1 cpus=1 "
                    "pid=123' (repeatable; pid= also counts that process's CPU time as the server's)")
-        ->check([](const std::string& value) -> std::string {
-            try {
+        ->check(cli::validator(
+            [](const std::string& value) {
                 if (!parse_key_values(value).contains("mode"))
-                    return "--server-info needs mode=NAME, got '" + value + "'";
-            } catch (const Error& e) {
-                return e.what();
-            }
-            return {};
-        });
+                    throw Error("--server-info needs mode=NAME, got '" + value + "'");
+            },
+            ""));
     sub.add_option("--layout", o.layout, "placement of client and servers, recorded in the results")
         ->check(CLI::IsMember({"shared", "split"}));
 }
@@ -464,11 +461,7 @@ int run_case_workload(const std::string& workload, const Options& o, const std::
         for (const auto& r : run_cases(target.address, names, o.case_options, [](const CaseResult& r) {
                  std::cout << (r.passed ? "PASS " : "FAIL ") << r.name << " " << r.detail << std::endl;
              })) {
-            cases.push_back({{"name", r.name},
-                             {"passed", r.passed},
-                             {"detail", r.detail},
-                             {"seconds", r.seconds},
-                             {"metrics", r.metrics}});
+            cases.push_back(r);
             if (many) cases.back()["mode"] = target.mode;
             (r.passed ? passed : failed)++;
         }
@@ -532,12 +525,13 @@ int main(int argc, char** argv) {
     app.name("bench");
     app.require_subcommand(0, 1);
     setup_common(app, o);
-    std::string workload_alias;
-    app.add_option("--workload", workload_alias, "the same as naming the subcommand first (kept for scripts)")
-        ->check(CLI::IsMember(
-            {"pingpong", "stream", "burst", "verify", "held", "churn", "half-close", "resets", "slow", "bad-input"}));
     setup_comparisons(app, o);
     setup_cases(app, o);
+    std::vector<std::string> workloads;  // every subcommand so far; merge and summarize are no workload
+    for (const auto* sub : app.get_subcommands({})) workloads.push_back(sub->get_name());
+    std::string workload_alias;
+    app.add_option("--workload", workload_alias, "the same as naming the subcommand first (kept for scripts)")
+        ->check(CLI::IsMember(workloads));
     setup_tools(app, o);
     o.argc = argc;
     o.argv = argv;

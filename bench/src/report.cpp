@@ -71,11 +71,9 @@ std::optional<std::string> probe(const Target& target) {
         // taken for a missing server; a refused connection still answers at once.
         UniqueFd fd = connect_to(target.address, 4000);
     } catch (const Error& e) {
-        std::string why = e.what();
         // connect_to says "cannot connect to <address>: <reason>"; keep the reason only.
-        auto colon = why.rfind(": ");
-        if (colon != std::string::npos) why = why.substr(colon + 2);
-        return "no " + target.describe() + ": " + why + " (start it with " + find_mode(target.mode)->start + ")";
+        return "no " + target.describe() + ": " + last_reason(e.what()) + " (start it with " +
+               find_mode(target.mode)->start + ")";
     }
     return std::nullopt;
 }

@@ -20,7 +20,6 @@ public:
 
     void record(std::uint64_t value);
     void merge(const LatencyHistogram& other);
-    void clear();
 
     std::uint64_t count() const { return count_; }
     std::uint64_t min() const { return count_ ? min_ : 0; }

@@ -35,9 +35,6 @@ class Pattern {
 public:
     Pattern(PatternKind kind, std::uint32_t connection_id) : kind_(kind), connection_(connection_id) {}
 
-    PatternKind kind() const { return kind_; }
-    std::uint32_t connection() const { return connection_; }
-
     // Writes the stream's bytes [offset, offset + length) to out.
     void fill(std::uint64_t offset, std::uint8_t* out, std::size_t length) const;
 

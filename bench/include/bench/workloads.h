@@ -144,6 +144,10 @@ struct CaseResult {
     double seconds = 0;
     nlohmann::json metrics = nlohmann::json::object();
 };
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(CaseResult, name, passed, detail, seconds, metrics)
+
+// The reason at the end of an error ("connection 1: send failed ...: connection reset by peer").
+std::string last_reason(const std::string& error);
 
 // verify's cases, in the order the battery runs them.
 const std::vector<std::string>& verify_case_names();
