@@ -34,6 +34,14 @@ struct Conn {
     bool messages() const { return plan.message > 0 && plan.in_flight > 0; }
 };
 
+// The pending error of a socket (SO_ERROR), 0 when none.
+int socket_error(int fd) {
+    int err = 0;
+    socklen_t len = sizeof(err);
+    ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    return err;
+}
+
 std::string sent_and_back(const Conn& c) {
     std::string of = c.plan.bytes == unbounded ? "" : " of " + std::to_string(c.plan.bytes);
     return std::to_string(c.out.received) + of + " bytes returned (" + std::to_string(c.out.sent) + " sent)";
@@ -217,19 +225,14 @@ struct Driver::Impl {
 
     // A connection that does not read on events learns of a reset or close from EPOLLERR/EPOLLHUP.
     void hangup(std::size_t i) {
-        int err = 0;
-        socklen_t len = sizeof(err);
-        ::getsockopt(conns[i].fd.get(), SOL_SOCKET, SO_ERROR, &err, &len);
-        if (err) return fail(i, errno_message("connection failed after " + sent_and_back(conns[i]), err), err);
+        if (int err = socket_error(conns[i].fd.get()))
+            return fail(i, errno_message("connection failed after " + sent_and_back(conns[i]), err), err);
         fail(i, "server closed the connection after " + sent_and_back(conns[i]));
     }
 
     void connected(std::size_t i, std::uint32_t ev) {
-        Conn& c = conns[i];
-        int err = 0;
-        socklen_t len = sizeof(err);
-        ::getsockopt(c.fd.get(), SOL_SOCKET, SO_ERROR, &err, &len);
-        if (err) return fail(i, errno_message("cannot connect to " + address.to_string(), err), err);
+        if (int err = socket_error(conns[i].fd.get()))
+            return fail(i, errno_message("cannot connect to " + address.to_string(), err), err);
         if (!(ev & (EPOLLOUT | EPOLLIN))) return;
         --connecting;
         --active;  // begin() counts it again

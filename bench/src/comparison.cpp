@@ -20,12 +20,9 @@ double per_second(double value, double seconds) {
 
 // p50/p90/p99/p99.9/max in microseconds from a nanosecond histogram.
 void add_latency_metrics(Metrics& metrics, const LatencyHistogram& latency_ns) {
-    const double us = 1e-3;
-    metrics["p50_us"] = static_cast<double>(latency_ns.percentile(50)) * us;
-    metrics["p90_us"] = static_cast<double>(latency_ns.percentile(90)) * us;
-    metrics["p99_us"] = static_cast<double>(latency_ns.percentile(99)) * us;
-    metrics["p999_us"] = static_cast<double>(latency_ns.percentile(99.9)) * us;
-    metrics["max_us"] = static_cast<double>(latency_ns.max()) * us;
+    for (auto [key, p] : {std::pair{"p50_us", 50.0}, {"p90_us", 90.0}, {"p99_us", 99.0}, {"p999_us", 99.9}})
+        metrics[key] = static_cast<double>(latency_ns.percentile(p)) * 1e-3;
+    metrics["max_us"] = static_cast<double>(latency_ns.max()) * 1e-3;
 }
 
 std::string describe(const std::string& workload, unsigned repeat, bool interleaved, const LoadOptions& l,

@@ -487,9 +487,7 @@ int run_tool(const std::string& tool, const Options& o) try {
     }
     std::vector<std::pair<std::string, nlohmann::json>> files;
     for (const auto& path : o.merge_files) files.emplace_back(path, read_json_file(path));
-    Report report = merge_reports(files);
-    std::cout << report.title << "\n" << format_table(report);
-    if (!o.json_path.empty()) write_text(o.json_path, report_json(report).dump(2) + "\n");
+    write_report(merge_reports(files), o);  // merge takes no --csv or --plot
     return cli::exit_ok;
 } catch (const nlohmann::json::exception& e) {
     throw Error(std::string("a result file is not in the bench's layout: ") + e.what());
