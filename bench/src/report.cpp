@@ -274,53 +274,53 @@ void write_text(const std::string& path, const std::string& text) {
     if (!out) throw Error("cannot write " + path + ": write failed");
 }
 
-std::string gnuplot_output(const std::string& path, int width, int height) {
-    const bool svg = std::filesystem::path(path).extension() == ".svg";
-    return "set terminal " + std::string(svg ? "svg size " : "pngcairo size ") + std::to_string(width) + "," +
-           std::to_string(height) + (svg ? " dynamic" : " font ',10'") + "\nset output '" + path + "'\n";
+void Figure::add_series(std::string& plot, const std::string& data, const std::string& style) {
+    plot += (plot.empty() ? "plot '" : ", '") + data + "' " + style;
 }
 
-void run_gnuplot(const ScratchDir& scratch, const std::string& script, const std::string& what) {
-    const std::string script_path = scratch.file("plot.gp"), err_path = scratch.file("gnuplot.err");
+void Figure::draw(const std::string& script) const {
+    const std::string script_path = data_path("plot.gp"), err_path = data_path("gnuplot.err");
+    const bool svg = std::filesystem::path(path_).extension() == ".svg";
     {
         std::ofstream out(script_path);
-        out << script;
-        if (!out) throw Error("cannot write the gnuplot script for " + what);
+        out << "set terminal " << (svg ? "svg size " : "pngcairo size ") << width_ << "," << height_
+            << (svg ? " dynamic" : " font ',10'") << "\nset output '" << path_ << "'\n"
+            << script;
+        if (!out) throw Error("cannot write the gnuplot script for " + path_);
     }
     const std::string command = "gnuplot '" + script_path + "' 2>'" + err_path + "'";
     const int rc = std::system(command.c_str());
     if (rc == 0) return;
     if (WIFEXITED(rc) && WEXITSTATUS(rc) == 127)
-        throw Error("cannot draw " + what + ": gnuplot is not installed (apt-get install gnuplot-nox)");
+        throw Error("cannot draw " + path_ + ": gnuplot is not installed (apt-get install gnuplot-nox)");
     std::ifstream in(err_path);
     std::string line, text;
     while (std::getline(in, line))  // the message is the last non-empty line (the ones above quote the script)
         if (line.find_first_not_of(" \t^") != std::string::npos) text = line;
-    throw Error("gnuplot failed to draw " + what + (text.empty() ? "" : ": " + text));
+    throw Error("gnuplot failed to draw " + path_ + (text.empty() ? "" : ": " + text));
 }
 
 namespace {
 
 // kecho's burst plot: one point per thread, its average time, one series per mode.
-void burst_plot(const Report& report, const ScratchDir& scratch, std::ostringstream& script) {
+void burst_plot(const Report& report, const Figure& figure, std::ostringstream& script) {
+    std::string plot;
+    for (const auto& [mode, series] : report.burst_series) {
+        std::ofstream out(figure.data_path(mode + ".dat"));
+        for (std::size_t i = 0; i < series.size(); ++i) out << i << " " << series[i] << "\n";
+        Figure::add_series(plot, figure.data_path(mode + ".dat"),
+                           "using 1:2 with points pt 7 ps 0.4 title '" + mode + "'");
+    }
     script << "set title 'burst: " << report.config.value("threads", 0) << " threads x "
            << report.config.value("rounds", 0) << " rounds'\nset xlabel 'thread id'\nset ylabel 'time (usec)'\n"
-           << "set key outside right\nplot ";
-    bool first = true;
-    for (const auto& [mode, series] : report.burst_series) {
-        std::string data = scratch.file(mode + ".dat");
-        std::ofstream out(data);
-        for (std::size_t i = 0; i < series.size(); ++i) out << i << " " << series[i] << "\n";
-        script << (first ? "" : ", ") << "'" << data << "' using 1:2 with points pt 7 ps 0.4 title '" << mode << "'";
-        first = false;
-    }
-    script << "\n";
+           << "set key outside right\n"
+           << plot << "\n";
 }
 
 // Latency percentiles and the primary metric with its min-max, one group per mode.
-void summary_plot(const Report& report, const ScratchDir& scratch, std::ostringstream& script) {
+void summary_plot(const Report& report, const Figure& figure, std::ostringstream& script) {
     const auto& w = report.workload;
-    std::string data = scratch.file("summary.dat");
+    std::string data = figure.data_path("summary.dat");
     std::ofstream out(data);
     const auto& primary = w.metrics.front();
     bool pingpong = w.name == "pingpong";
@@ -353,14 +353,13 @@ void summary_plot(const Report& report, const ScratchDir& scratch, std::ostrings
 
 void plot_report(const Report& report, const std::string& path) {
     if (report.modes.empty()) throw Error("nothing to plot: no mode produced results");
-    ScratchDir scratch("kecho-bench-plot");
+    Figure figure(path, 1400, 560);
     std::ostringstream script;
-    script << gnuplot_output(path, 1400, 560);
     if (report.workload.name == "burst")
-        burst_plot(report, scratch, script);
+        burst_plot(report, figure, script);
     else
-        summary_plot(report, scratch, script);
-    run_gnuplot(scratch, script.str(), path);
+        summary_plot(report, figure, script);
+    figure.draw(script.str());
 }
 
 }  // namespace kecho::bench

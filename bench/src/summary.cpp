@@ -391,19 +391,13 @@ std::string summary_markdown(const std::string& dir, const std::vector<ResultFil
            load_section(files) + burst_section(files) + noisy_section(files) + verbatim_sections(dir);
 }
 
-// Adds one series to a gnuplot plot command ("plot a, b, ...").
-void add_series(std::string& plot, const std::string& data, const std::string& style) {
-    plot += (plot.empty() ? "plot '" : ", '") + data + "' " + style;
-}
-
 // One data file per mode for the sweep: connections, req/s, p99, CPU us/req (best client configuration).
-std::string sweep_plot_lines(const ScratchDir& scratch, const std::vector<ResultFile>& files, int column,
-                             bool with_title) {
+std::string sweep_plot_lines(const Figure& figure, const std::vector<ResultFile>& files, int column, bool with_title) {
     std::map<std::string, std::ofstream> data;
     for (const auto& [conns, modes] : best_pingpong(files))
         for (const auto& [mode, e] : modes) {
             auto& out = data[mode];
-            if (!out.is_open()) out.open(scratch.file("sweep-" + mode + ".dat"));
+            if (!out.is_open()) out.open(figure.data_path("sweep-" + mode + ".dat"));
             out << conns << " " << median_of(*e.mode, "requests_per_s") << " " << median_of(*e.mode, "p99_us") << " "
                 << median_of(*e.mode, "cpu_us_per_request") << "\n";
         }
@@ -411,80 +405,77 @@ std::string sweep_plot_lines(const ScratchDir& scratch, const std::vector<Result
     for (auto& [mode, out] : data) {
         out.close();
         const bool floor = mode == "floor";
-        add_series(plot, scratch.file("sweep-" + mode + ".dat"),
-                   "using 1:" + std::to_string(column) + " with linespoints lw 2" + (floor ? " dt 2" : "") +
-                       (with_title ? " title '" + mode + (floor ? " (busy-poll reference)" : "") + "'" : " notitle"));
+        Figure::add_series(
+            plot, figure.data_path("sweep-" + mode + ".dat"),
+            "using 1:" + std::to_string(column) + " with linespoints lw 2" + (floor ? " dt 2" : "") +
+                (with_title ? " title '" + mode + (floor ? " (busy-poll reference)" : "") + "'" : " notitle"));
     }
     return plot.empty() ? "plot 0 notitle" : plot;
 }
 
-std::string stream_bars(const ScratchDir& scratch, const std::vector<ResultFile>& files) {
+std::string stream_bars(const Figure& figure, const std::vector<ResultFile>& files) {
     const auto entries = entries_of(files, "stream");
     if (entries.empty()) return "plot 0 notitle\n";
-    std::ofstream out(scratch.file("stream.dat"));
+    std::ofstream out(figure.data_path("stream.dat"));
     for (const auto& e : entries) {
         const Stat s = stat_of(*e.mode, "recv_mb_per_s");
         out << e.mode->value("mode", "?") << " " << s.median << " " << s.min << " " << s.max << "\n";
     }
     return "set style data histograms\nset style histogram errorbars gap 2 lw 1\nset style fill solid 0.7 border -1\n"
            "set yrange [0:*]\nplot '" +
-           scratch.file("stream.dat") + "' using 2:3:4:xtic(1) notitle\n";
+           figure.data_path("stream.dat") + "' using 2:3:4:xtic(1) notitle\n";
 }
 
 void plot_sweep(const std::string& dir, const std::vector<ResultFile>& files) {
-    ScratchDir scratch("kecho-bench-plot");
-    const std::string path = dir + "/sweep.png";
+    const Figure figure(dir + "/sweep.png", 1400, 900);
     const json run = files.front().doc.value("run", json::object());
     std::string title = "kecho-bpf on " + run.value("kernel", "?") + ", " +
                         std::to_string(run.value("online_cpus", 0)) + " CPUs (" + run.value("cpu_model", "?") + ")";
     std::replace(title.begin(), title.end(), '\'', ' ');
     std::ostringstream gp;
-    gp << gnuplot_output(path, 1400, 900) << "set multiplot layout 2,2 title '" << title
-       << "' noenhanced\nset grid\nset key top left noenhanced\n"
+    gp << "set multiplot layout 2,2 title '" << title << "' noenhanced\nset grid\nset key top left noenhanced\n"
        << "set logscale x\nset xlabel 'connections'\nset xtics (1, 8, 64, 1000)\n"
        << "set title 'req/s (each mode at its best client configuration)'\nset yrange [0:*]\n"
-       << sweep_plot_lines(scratch, files, 2, true) << "\n"
+       << sweep_plot_lines(figure, files, 2, true) << "\n"
        << "set title 'p99 latency (us, log)'\nset logscale y\nset yrange [*:*]\n"
-       << sweep_plot_lines(scratch, files, 3, false) << "\nunset logscale y\n"
+       << sweep_plot_lines(figure, files, 3, false) << "\nunset logscale y\n"
        << "set title 'CPU us per request (whole machine)'\nset yrange [0:*]\n"
-       << sweep_plot_lines(scratch, files, 4, false) << "\n"
+       << sweep_plot_lines(figure, files, 4, false) << "\n"
        << "unset logscale x\nunset xlabel\nset xtics auto\nset title 'stream: MB/s back (median, bars: min-max)'\n"
-       << stream_bars(scratch, files);
+       << stream_bars(figure, files);
     if (fs::exists(fs::path(dir) / "kmod-vm.txt"))
         gp << "set label 1 'kmod: measured only in a QEMU guest, emulated (TCG): compare ratios only (summary.md)' "
               "at screen 0.01,0.01\n";
     gp << "unset multiplot\n";
-    run_gnuplot(scratch, gp.str(), path);
+    figure.draw(gp.str());
 }
 
 void plot_latency_vs_load(const std::string& dir, const std::vector<ResultFile>& files) {
     auto points = load_points(files);
     if (points.empty()) return;
-    ScratchDir scratch("kecho-bench-plot");
-    const std::string path = dir + "/latency-vs-load.png";
+    const Figure figure(dir + "/latency-vs-load.png", 1400, 560);
     std::string p50, p99;
     for (const auto& [mode, list] : points) {
-        const std::string data = scratch.file("load-" + mode + ".dat");
+        const std::string data = figure.data_path("load-" + mode + ".dat");
         std::ofstream out(data);
         for (const auto& e : list)
             out << rate_of(*e.file) << " " << median_of(*e.mode, "p50_us") << " " << median_of(*e.mode, "p99_us")
                 << "\n";
-        add_series(p50, data, "using 1:2 with linespoints lw 2 title '" + mode + "'");
-        add_series(p99, data, "using 1:3 with linespoints lw 2 title '" + mode + "'");
+        Figure::add_series(p50, data, "using 1:2 with linespoints lw 2 title '" + mode + "'");
+        Figure::add_series(p99, data, "using 1:3 with linespoints lw 2 title '" + mode + "'");
     }
     std::ostringstream gp;
-    gp << gnuplot_output(path, 1400, 560)
-       << "set multiplot layout 1,2 title 'latency against offered load: open loop, 64 connections, latency from "
+    gp << "set multiplot layout 1,2 title 'latency against offered load: open loop, 64 connections, latency from "
           "the scheduled send time' noenhanced\nset grid\nset key top left noenhanced\nset logscale y\n"
        << "set xlabel 'offered load (req/s)'\nset ylabel 'us (log)'\nset title 'p50'\n"
        << p50 << "\nset title 'p99'\n"
        << p99 << "\nunset multiplot\n";
-    run_gnuplot(scratch, gp.str(), path);
+    figure.draw(gp.str());
 }
 
 // kecho's bench.gp, one series per mode: each thread's time against its rank (fastest first).
 void plot_burst_scatter(const std::string& dir) {
-    ScratchDir scratch("kecho-bench-plot");
+    const Figure figure(dir + "/burst-scatter.png", 1000, 600);
     std::string plot;
     for (const auto& e : fs::directory_iterator(dir)) {
         const std::string name = e.path().stem().string();
@@ -495,25 +486,21 @@ void plot_burst_scatter(const std::string& dir) {
         while (in >> index >> us) times.push_back(us);
         if (times.empty()) continue;
         std::sort(times.begin(), times.end());
-        std::ofstream out(scratch.file(name + ".dat"));
+        std::ofstream out(figure.data_path(name + ".dat"));
         for (std::size_t i = 0; i < times.size(); ++i) out << i << " " << times[i] << "\n";
-        add_series(plot, scratch.file(name + ".dat"),
-                   "using 1:2 with points pt 7 ps 0.4 title '" + name.substr(6) + "'");
+        Figure::add_series(plot, figure.data_path(name + ".dat"),
+                           "using 1:2 with points pt 7 ps 0.4 title '" + name.substr(6) + "'");
     }
     if (plot.empty()) return;
-    const std::string path = dir + "/burst-scatter.png";
-    run_gnuplot(
-        scratch,
-        gnuplot_output(path, 1000, 600) +
-            "set title 'burst (kecho bench): time per thread against completion rank' noenhanced\nset grid\n"
-            "set xlabel 'rank (fastest thread first)'\nset ylabel 'time (usec)'\nset key top left noenhanced\n" +
-            plot + "\n",
-        path);
+    figure.draw(
+        "set title 'burst (kecho bench): time per thread against completion rank' noenhanced\nset grid\n"
+        "set xlabel 'rank (fastest thread first)'\nset ylabel 'time (usec)'\nset key top left noenhanced\n" +
+        plot + "\n");
 }
 
 // The latency CDF of each mode (its runs' histograms merged) in one file's or one group's modes.
 void plot_cdf(const std::string& path, const std::string& title, const std::vector<Entry>& entries) {
-    ScratchDir scratch("kecho-bench-plot");
+    const Figure figure(path, 1000, 600);
     std::string plot;
     for (const auto& e : entries) {
         const json& m = *e.mode;
@@ -521,19 +508,18 @@ void plot_cdf(const std::string& path, const std::string& title, const std::vect
         LatencyHistogram all;
         for (const auto& h : m["histograms"]) all.merge(LatencyHistogram::from_json(h));
         if (!all.count()) continue;
-        const std::string mode = m.value("mode", "?"), data = scratch.file("cdf-" + mode + ".dat");
+        const std::string mode = m.value("mode", "?"), data = figure.data_path("cdf-" + mode + ".dat");
         std::ofstream out(data);
         for (const auto& [ns, fraction] : all.cdf()) out << static_cast<double>(ns) / 1e3 << " " << fraction << "\n";
-        add_series(plot, data,
-                   "using 1:2 with steps lw 2" + std::string(mode == "floor" ? " dt 2" : "") + " title '" + mode + "'");
+        Figure::add_series(
+            plot, data,
+            "using 1:2 with steps lw 2" + std::string(mode == "floor" ? " dt 2" : "") + " title '" + mode + "'");
     }
     if (plot.empty()) return;
-    run_gnuplot(scratch,
-                gnuplot_output(path, 1000, 600) + "set title '" + title +
-                    "' noenhanced\nset grid\nset logscale x\nset xlabel 'latency (us, log)'\n"
-                    "set ylabel 'fraction of requests <= x'\nset yrange [0:1]\nset key bottom right noenhanced\n" +
-                    plot + "\n",
-                path);
+    figure.draw("set title '" + title +
+                "' noenhanced\nset grid\nset logscale x\nset xlabel 'latency (us, log)'\n"
+                "set ylabel 'fraction of requests <= x'\nset yrange [0:1]\nset key bottom right noenhanced\n" +
+                plot + "\n");
 }
 
 // Draws the CDF figures; returns the paths drawn.

@@ -106,12 +106,24 @@ std::string report_csv(const Report& report);
 // or fails.
 void plot_report(const Report& report, const std::string& path);
 
-// gnuplot's terminal and output lines for a .png or .svg path of this size.
-std::string gnuplot_output(const std::string& path, int width, int height);
+// A gnuplot figure of this size drawn into a .png or .svg path; its data files live in a scratch
+// directory removed with it.
+class Figure {
+public:
+    Figure(std::string path, int width, int height) : path_(std::move(path)), width_(width), height_(height) {}
 
-// Runs gnuplot on script (written into scratch). Throws Error saying what could not be drawn:
-// gnuplot missing (with the package to install) or its first error line.
-void run_gnuplot(const ScratchDir& scratch, const std::string& script, const std::string& what);
+    std::string data_path(const std::string& name) const { return scratch_.file(name); }
+    // Adds a series of a data file to a plot command: "plot 'a' STYLE, 'b' STYLE".
+    static void add_series(std::string& plot, const std::string& data, const std::string& style);
+    // Runs gnuplot on the terminal and output lines, then script. Throws Error naming the figure:
+    // gnuplot missing (with the package to install) or its first error line.
+    void draw(const std::string& script) const;
+
+private:
+    ScratchDir scratch_{"kecho-bench-plot"};
+    std::string path_;
+    int width_, height_;
+};
 
 // pingpong, stream and burst as a comparison: an empty report (no runs yet) with the title and
 // config of this run, and the metrics of one run.
