@@ -275,20 +275,17 @@ void check_combinations(const CLI::App& app, const Options& o) {
 std::vector<std::string> with_subcommand(const CLI::App& app, std::vector<std::string> args) {
     std::vector<std::string> subcommands;
     for (const auto* sub : app.get_subcommands({})) subcommands.push_back(sub->get_name());
-    for (std::size_t i = 0; i + 1 < args.size(); ++i) {
-        if (args[i] == "--workload" && is_one_of(args[i + 1], subcommands)) {
-            std::string workload = args[i + 1];
-            args.erase(args.begin() + static_cast<std::ptrdiff_t>(i),
-                       args.begin() + static_cast<std::ptrdiff_t>(i) + 2);
-            args.insert(args.begin(), workload);
-            return args;
-        }
+    auto alias = std::find(args.begin(), args.end(), "--workload");
+    if (alias != args.end() && alias + 1 != args.end() && is_one_of(alias[1], subcommands)) {
+        std::string workload = alias[1];
+        args.erase(alias, alias + 2);
+        args.insert(args.begin(), workload);
+        return args;
     }
-    bool asks = std::any_of(args.begin(), args.end(), [](const std::string& a) {
-        return a == "--help" || a == "-h" || a == "--help-all" || a == "--version";
+    const bool named_or_asks = std::any_of(args.begin(), args.end(), [&](const std::string& a) {
+        return is_one_of(a, subcommands) || is_one_of(a, {"--help", "-h", "--help-all", "--version"});
     });
-    bool named = std::any_of(args.begin(), args.end(), [&](const auto& a) { return is_one_of(a, subcommands); });
-    if (!asks && !named) args.insert(args.begin(), "pingpong");
+    if (!named_or_asks) args.insert(args.begin(), "pingpong");
     return args;
 }
 
@@ -310,10 +307,11 @@ void show_progress(const std::string& text) {
 // Pins the calling thread (every thread the bench starts inherits it) when --cpus was given, and
 // starts the run record with the servers as described.
 RunInfo begin_run(const Options& o) {
-    if (!o.cpus.empty()) pin_current_thread(parse_cpu_list(o.cpus));
+    const std::vector<int> cpus = o.cpus.empty() ? std::vector<int>{} : parse_cpu_list(o.cpus);
+    if (!cpus.empty()) pin_current_thread(cpus);
     RunInfo run = RunInfo::begin(o.argc, o.argv);
     for (const auto& info : o.server_info) run.servers.push_back(parse_key_values(info));
-    run.client["cpus"] = o.cpus.empty() ? "any" : format_cpu_list(parse_cpu_list(o.cpus));
+    run.client["cpus"] = cpus.empty() ? "any" : format_cpu_list(cpus);
     if (!o.layout.empty()) run.client["layout"] = o.layout;
     return run;
 }
