@@ -102,6 +102,18 @@ std::uint8_t Pattern::byte_at(std::uint64_t offset) const {
     return 0;
 }
 
+template <class Put>
+std::size_t Pattern::for_each_word(std::uint64_t offset, std::size_t i, std::size_t length, Put&& put) const {
+    while (i + 8 <= length) {
+        const std::uint64_t abs = offset + i, base = word(abs / kBlockBytes);
+        const auto lane = static_cast<std::size_t>((abs / 8) % kLanes);
+        const std::size_t words = std::min(kLanes - lane, (length - i) / 8);
+        for (std::size_t k = 0; k < words; ++k) put(i + 8 * k, base ^ kLaneKeys[lane + k]);
+        i += 8 * words;
+    }
+    return i;
+}
+
 void Pattern::fill(std::uint64_t offset, std::uint8_t* out, std::size_t length) const {
     if (kind_ != PatternKind::mixed) {
         if (kind_ == PatternKind::nul_heavy) {
@@ -116,60 +128,30 @@ void Pattern::fill(std::uint64_t offset, std::uint8_t* out, std::size_t length) 
         return;
     }
     std::size_t i = 0;
-    while (i < length && (offset + i) % 8 != 0) {
-        out[i] = byte_at(offset + i);
-        ++i;
-    }
-    while (i + 8 <= length) {
-        std::uint64_t abs = offset + i;
-        std::uint64_t base = word(abs / kBlockBytes);
-        std::size_t lane = static_cast<std::size_t>((abs / 8) % kLanes);
-        std::size_t words = std::min(kLanes - lane, (length - i) / 8);
-        for (std::size_t k = 0; k < words; ++k) {
-            std::uint64_t w = base ^ kLaneKeys[lane + k];
-            if constexpr (std::endian::native == std::endian::little) {
-                std::memcpy(out + i + 8 * k, &w, 8);
-            } else {
-                for (int b = 0; b < 8; ++b) out[i + 8 * k + b] = static_cast<std::uint8_t>(w >> (8 * b));
-            }
-        }
-        i += 8 * words;
-    }
+    for (; i < length && (offset + i) % 8 != 0; ++i) out[i] = byte_at(offset + i);
+    i = for_each_word(offset, i, length, [out](std::size_t at, std::uint64_t w) {
+        if constexpr (std::endian::native == std::endian::little)
+            std::memcpy(out + at, &w, 8);
+        else
+            for (int b = 0; b < 8; ++b) out[at + b] = static_cast<std::uint8_t>(w >> (8 * b));
+    });
     for (; i < length; ++i) out[i] = byte_at(offset + i);
 }
 
 std::optional<Mismatch> Pattern::check(std::uint64_t offset, const std::uint8_t* data, std::size_t length) const {
     if (kind_ == PatternKind::mixed && std::endian::native == std::endian::little) {
-        // Compare word by word against the generated values; fall through to the byte-exact
-        // search below only where something differs.
+        // Compare word by word against the generated values; search byte by byte below only when
+        // something differs.
+        std::uint64_t diff = 0;
         std::size_t i = 0;
-        while (i < length && (offset + i) % 8 != 0) {
-            if (data[i] != byte_at(offset + i)) break;
-            ++i;
-        }
-        bool clean = i == length || (offset + i) % 8 == 0;
-        while (clean && i + 8 <= length) {
-            std::uint64_t abs = offset + i;
-            std::uint64_t base = word(abs / kBlockBytes);
-            std::size_t lane = static_cast<std::size_t>((abs / 8) % kLanes);
-            std::size_t words = std::min(kLanes - lane, (length - i) / 8);
-            std::uint64_t diff = 0;
-            for (std::size_t k = 0; k < words; ++k) {
-                std::uint64_t got;
-                std::memcpy(&got, data + i + 8 * k, 8);
-                diff |= got ^ base ^ kLaneKeys[lane + k];
-            }
-            if (diff != 0) {
-                clean = false;
-                break;
-            }
-            i += 8 * words;
-        }
-        if (clean) {
-            for (; i < length; ++i)
-                if (data[i] != byte_at(offset + i)) break;
-            if (i == length) return std::nullopt;
-        }
+        for (; i < length && (offset + i) % 8 != 0; ++i) diff |= data[i] ^ byte_at(offset + i);
+        i = for_each_word(offset, i, length, [&](std::size_t at, std::uint64_t w) {
+            std::uint64_t got;
+            std::memcpy(&got, data + at, 8);
+            diff |= got ^ w;
+        });
+        for (; i < length; ++i) diff |= data[i] ^ byte_at(offset + i);
+        if (diff == 0) return std::nullopt;
     }
     // Generate in chunks and memcmp, then find the first differing byte.
     std::uint8_t expected[4096];

@@ -45,6 +45,10 @@ public:
 
 private:
     std::uint64_t word(std::uint64_t index) const;
+    // mixed: calls put(i, value) for each whole 8-byte word of the stream from buffer index i (at an
+    // 8-aligned stream offset) up to length; returns the index after the last word.
+    template <class Put>
+    std::size_t for_each_word(std::uint64_t offset, std::size_t i, std::size_t length, Put&& put) const;
     std::string origin_of(std::uint64_t offset, const std::uint8_t* data, std::size_t length, std::size_t at) const;
 
     PatternKind kind_;
