@@ -12,6 +12,9 @@ namespace {
 
 using std::chrono::milliseconds;
 
+// What a non-reading or slow client sends at most: reaching it means nothing bounded the client.
+constexpr std::uint64_t kLimit = 64ull << 20;
+
 std::string format(const char* fmt, double a, double b = 0) {
     char text[256];
     std::snprintf(text, sizeof(text), fmt, a, b);
@@ -141,7 +144,6 @@ CaseResult reset_mid_stream(const SocketAddress& address) {
 // A client that sends and never reads must be held back (flow control) or reset, never let
 // through without bound; held back, every byte it sent must come back once it reads.
 CaseResult non_reading(const SocketAddress& address, bool quick) {
-    constexpr std::uint64_t kLimit = 64ull << 20;
     const milliseconds stall(quick ? 300 : 1000);  // no progress for this long = held by flow control
     Driver driver(address);
     Plan plan;
@@ -307,7 +309,6 @@ CaseResult resets(const SocketAddress& address, const CaseOptions& o) {
 
 // Half the clients never read; the other half read 16 KiB per 100 ms and check every byte.
 CaseResult slow(const SocketAddress& address, const CaseOptions& o) {
-    constexpr std::uint64_t kLimit = 64ull << 20;  // per client: reaching it means nothing bounded the client
     DriverOptions options;
     options.max_open = o.clients;
     Driver driver(address, options);

@@ -378,11 +378,8 @@ void Driver::stop_sending(std::size_t index) {
 
 UniqueFd Driver::release(std::size_t index) {
     Conn& c = impl_->conns[index];
-    if (c.state == State::running || c.state == State::connecting) {
-        --impl_->active;
-        if (c.state == State::connecting) --impl_->connecting;
-    }
-    if (c.fd) ::epoll_ctl(impl_->ep.get(), EPOLL_CTL_DEL, c.fd.get(), nullptr), --impl_->open;
+    if (c.state == State::running || c.state == State::connecting) impl_->end(index, true);  // out of epoll, idle
+    if (c.fd) --impl_->open;
     c.state = State::done;
     return std::move(c.fd);
 }

@@ -299,6 +299,13 @@ std::vector<Target> targets_for(const Options& o) {
     return targets;
 }
 
+// The servers of a run: those that answered, and the others with the reason.
+struct Targets {
+    std::vector<Target> reachable;
+    std::vector<std::pair<Target, std::string>> skipped;
+    bool many() const { return reachable.size() + skipped.size() > 1; }  // several modes asked for
+};
+
 // A progress line on stderr, only when a person is watching it.
 void show_progress(const std::string& text) {
     if (::isatty(2) == 1) std::fprintf(stderr, "\r\033[K%s", text.c_str());
@@ -375,8 +382,7 @@ std::string run_once(const std::string& workload, Options& o, ModeResults& mode,
 }
 
 // The report of a comparison before its runs: client engine, title, config, modes.
-Report start_comparison(const std::string& workload, Options& o, const std::vector<Target>& reachable,
-                        const std::vector<std::pair<Target, std::string>>& skipped, RunInfo& run) {
+Report start_comparison(const std::string& workload, Options& o, const Targets& targets, RunInfo& run) {
     // Few connections: a thread each costs nothing and saves the epoll_wait per request, so the
     // client is never the reason a server looks slow (measured against the floor server).
     const bool blocking =
@@ -384,19 +390,18 @@ Report start_comparison(const std::string& workload, Options& o, const std::vect
                                                o.load.connections <= 4 && o.load.in_flight == 1);
     o.load.engine = blocking && o.load.rate <= 0 ? ClientEngine::blocking : ClientEngine::epoll;
     run.client["engine"] = workload == "burst" ? "threads" : blocking ? "blocking" : "epoll";
-    const bool many = reachable.size() + skipped.size() > 1;
-    if (o.repeat == 0) o.repeat = many ? 3 : 1;
+    if (o.repeat == 0) o.repeat = targets.many() ? 3 : 1;
     o.load.size = workload == "stream" ? o.stream_size : o.size;
     if (workload == "stream") o.load.in_flight = static_cast<std::uint32_t>(o.window / o.load.size);
-    Report report = comparison_report(workload, o.repeat, reachable.size() > 1, o.load, o.burst);
+    Report report = comparison_report(workload, o.repeat, targets.reachable.size() > 1, o.load, o.burst);
     if (o.load.rate > 0 && workload == "pingpong") {
         report.config["rate"] = o.load.rate;
         report.title += "; open loop: " + std::to_string(static_cast<long long>(o.load.rate)) +
                         " req/s offered, latency from each request's scheduled time";
     }
     report.baseline = o.baseline;
-    for (const auto& [t, why] : skipped) report.skipped.emplace_back(t.mode, why);
-    for (const Target& t : reachable) report.modes.push_back({t, {}, {}});
+    for (const auto& [t, why] : targets.skipped) report.skipped.emplace_back(t.mode, why);
+    for (const Target& t : targets.reachable) report.modes.push_back({t, {}, {}});
     return report;
 }
 
@@ -407,11 +412,9 @@ void write_report(const Report& report, const Options& o) {
     if (!o.plot_path.empty()) plot_report(report, o.plot_path);
 }
 
-int run_comparison(const std::string& workload, Options& o, const std::vector<Target>& reachable,
-                   const std::vector<std::pair<Target, std::string>>& skipped) {
+int run_comparison(const std::string& workload, Options& o, const Targets& targets) {
     RunInfo run = begin_run(o);
-    Report report = start_comparison(workload, o, reachable, skipped, run);
-    const bool many = reachable.size() + skipped.size() > 1;
+    Report report = start_comparison(workload, o, targets, run);
     int exit_code = cli::exit_ok;
     std::size_t done = 0;
     for (unsigned r = 0; r < o.repeat; ++r) {
@@ -424,7 +427,7 @@ int run_comparison(const std::string& workload, Options& o, const std::vector<Ta
             try {
                 error = run_once(workload, o, mode, label, report.burst_series[name], run);
                 if (!o.out_path.empty())
-                    write_burst_file(per_mode_path(o.out_path, name, many), report.burst_series[name]);
+                    write_burst_file(per_mode_path(o.out_path, name, targets.many()), report.burst_series[name]);
             } catch (const Error& e) {
                 error = e.what();
             }
@@ -444,17 +447,16 @@ int run_comparison(const std::string& workload, Options& o, const std::vector<Ta
 }
 
 // verify or a stress workload: PASS/FAIL lines per case, a summary line, the cases as JSON.
-int run_case_workload(const std::string& workload, const Options& o, const std::vector<Target>& reachable,
-                      const std::vector<std::pair<Target, std::string>>& skipped) {
-    const bool many = reachable.size() + skipped.size() > 1;
+int run_case_workload(const std::string& workload, const Options& o, const Targets& targets) {
+    const bool many = targets.many();
     const auto names = workload_cases(workload, o.case_options.quick, o.cases);
     nlohmann::json cases = nlohmann::json::array(), skip = nlohmann::json::array();
     int passed = 0, failed = 0;
-    for (const auto& [target, why] : skipped) {
+    for (const auto& [target, why] : targets.skipped) {
         std::cout << "skipped " << target.mode << ": " << why << "\n";
         skip.push_back({{"mode", target.mode}, {"reason", why}});
     }
-    for (const Target& target : reachable) {
+    for (const Target& target : targets.reachable) {
         if (many) std::cout << "== " << target.describe() << std::endl;
         for (const auto& r : run_cases(target.address, names, o.case_options, [](const CaseResult& r) {
                  std::cout << (r.passed ? "PASS " : "FAIL ") << r.name << " " << r.detail << std::endl;
@@ -471,7 +473,7 @@ int run_case_workload(const std::string& workload, const Options& o, const std::
         nlohmann::json doc = {
             {"workload", workload}, {"cases", cases}, {"passed", passed}, {"failed", failed}, {"run", run.to_json()}};
         if (many) doc["skipped"] = skip;
-        if (!many) doc["mode"] = reachable.front().mode;
+        if (!many) doc["mode"] = targets.reachable.front().mode;
         write_text(o.json_path, doc.dump(2) + "\n");
     }
     return failed == 0 ? cli::exit_ok : cli::exit_failure;
@@ -494,22 +496,21 @@ int run_tool(const std::string& tool, const Options& o) try {
 int run(const std::string& workload, Options& o) {
     if (is_one_of(workload, tools)) return run_tool(workload, o);
     cli::raise_fd_limit();  // 1,000 connections need more than the usual 1,024 descriptors
-    auto targets = targets_for(o);
-    std::vector<Target> reachable;
-    std::vector<std::pair<Target, std::string>> skipped;
-    for (const Target& t : targets) {
+    Targets targets;
+    for (const Target& t : targets_for(o)) {
         if (auto why = probe(t))
-            skipped.emplace_back(t, *why);
+            targets.skipped.emplace_back(t, *why);
         else
-            reachable.push_back(t);
+            targets.reachable.push_back(t);
     }
-    if (reachable.empty()) {
-        std::cerr << "bench: " << (targets.size() == 1 ? "" : "no server is reachable:\n  ");
-        for (const auto& [t, why] : skipped) std::cerr << why << (targets.size() == 1 ? "\n" : "\n  ");
+    if (targets.reachable.empty()) {
+        const bool one = targets.skipped.size() == 1;
+        std::cerr << "bench: " << (one ? "" : "no server is reachable:\n  ");
+        for (const auto& [t, why] : targets.skipped) std::cerr << why << (one ? "\n" : "\n  ");
         return cli::exit_failure;
     }
-    if (is_one_of(workload, comparisons)) return run_comparison(workload, o, reachable, skipped);
-    return run_case_workload(workload, o, reachable, skipped);
+    if (is_one_of(workload, comparisons)) return run_comparison(workload, o, targets);
+    return run_case_workload(workload, o, targets);
 }
 
 }  // namespace
