@@ -10,11 +10,10 @@ namespace kecho::userserver {
 // pipe to socket with splice(2), the bytes never copied to user space.
 enum class Engine { epoll, uring, floor, splice };
 
-// Which io_uring features to use. `automatic` takes the best the kernel has but receive bundles;
-// `bundle` adds them where the kernel has them (6.10+: streams 1.2-1.3x faster, but slow readers
-// were starved of buffers in the reliability runs: docs/uring-streaming.md); the others force the
-// fallbacks so they can be tested on a kernel that has everything (no_bundle: the same as
-// automatic, one buffer per completion, as before kernel 6.10).
+// Which io_uring features to use. `automatic` takes the best the kernel has, receive bundles
+// included where it takes them capped (docs/uring-streaming.md); `bundle` is the same, named for
+// A/B runs; the others force the fallbacks so they can be tested on a kernel that has everything
+// (no_bundle: one buffer per completion, as before kernel 6.10).
 enum class UringFeatures { automatic, bundle, no_bundle, single_shot, no_buffer_ring };
 
 // batch: every submission of a loop turn shares one io_uring_enter; each: one per operation (a

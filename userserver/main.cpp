@@ -271,8 +271,9 @@ void add_server_options(CLI::App& app, Options& options) {
 // Knobs for tests and measurements (docs/performance.md), not for running a server.
 void add_knob_options(CLI::App& app, Options& options) {
     app.add_option("--uring-features", options.config.uring_features,
-                   "test knob: io_uring features (auto, bundle: receive bundles on 6.10+, faster streams but "
-                   "slow readers may starve; fallbacks: no-bundle, single-shot, no-buffer-ring)")
+                   "test knob: io_uring features (auto, the default: the best the kernel has, receive bundles "
+                   "of at most 256 KiB included where it takes them; bundle: the same, named for A/B runs; "
+                   "fallbacks: no-bundle, single-shot, no-buffer-ring)")
         ->transform(choice<UringFeatures>({{"auto", UringFeatures::automatic},
                                            {"bundle", UringFeatures::bundle},
                                            {"no-bundle", UringFeatures::no_bundle},

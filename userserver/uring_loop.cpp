@@ -47,6 +47,13 @@ constexpr unsigned IORING_RECVSEND_BUNDLE = 1U << 4;  // sqe->ioprio
 #ifndef IORING_FEAT_RECVSEND_BUNDLE
 constexpr unsigned IORING_FEAT_RECVSEND_BUNDLE = 1U << 14;  // io_uring_params.features
 #endif
+// The most one armed bundle recv may take: its length (per pass) and its total (sqe->optlen, in
+// file_index's place), so it ends after one bundle of at most this and the loop re-arms it in its
+// next turn. One connection thus takes at most this much of the ring per turn, and a paused one
+// none. Uncapped, a bundle took every free buffer, and the kernel could hold such a bundle's
+// completion (and all the buffers) for seconds while every other connection met an empty ring
+// (docs/uring-streaming.md). A kernel that refuses either (EINVAL) gets no bundles.
+constexpr unsigned bundle_limit = 256 * 1024;
 // The buffer ring has more entries than there are buffers, so an entry the kernel took from stays
 // as it was (which buffer, and the length the kernel used) until this many more buffers were given
 // back: far more than can come back between a buffer's consumption and its completion, which the
@@ -97,8 +104,9 @@ struct Connection {
     bool received_any = false;
     bool peer_closed = false;
     bool paused = false;
-    bool was_paused = false;  // single-shot recv from the first pause on (see pause_if_full())
-    bool starved = false;     // recv ended for lack of buffers; re-armed once some come back
+    bool was_paused = false;   // single-shot recv from the first pause on (see pause_if_full())
+    bool recv_bundle = false;  // the recv armed is a multishot recv in bundles
+    bool starved = false;      // recv ended for lack of buffers; re-armed once some come back
     bool closing = false;
     bool cancelled = false;
     std::string peer;
@@ -142,11 +150,11 @@ public:
         if (context_.config->uring_features != UringFeatures::no_buffer_ring) setup_buffer_ring();
         multishot_accept_ = automatic;
         multishot_recv_ = automatic && buffer_ring_ != nullptr;
-        // Bundles on request only (config.h), and only where this loop is the ring's single issuer
-        // with deferred task work (always so on 6.10+): every buffer consumed in a turn then
-        // completes in that turn (ring_entries).
+        // Bundles where the kernel has them (unless no_bundle), and only where this loop is the
+        // ring's single issuer with deferred task work (always so on 6.10+): every buffer consumed
+        // in a turn then completes in that turn (ring_entries).
         bundle_recv_ = multishot_recv_ && deferred_task_run_ && (ring_features_ & IORING_FEAT_RECVSEND_BUNDLE) &&
-                       features == UringFeatures::bundle;
+                       features != UringFeatures::no_bundle;
     }
 
     ~UringLoop() override {
@@ -161,7 +169,8 @@ public:
         if (context_.config->verbose) {
             log_line(std::string("io_uring: ") + (multishot_accept_ ? "multishot" : "single-shot") + " accept, " +
                      (multishot_recv_ ? "multishot" : "single-shot") + " recv" +
-                     (bundle_recv_ ? " in bundles, " : ", ") +
+                     (bundle_recv_ ? " in bundles of at most " + std::to_string(bundle_limit / 1024) + " KiB, "
+                                   : std::string(", ")) +
                      (buffer_ring_ ? std::to_string(buffer_count) + " provided buffers of " +
                                          std::to_string(buffer_size / 1024) + " KiB"
                                    : std::string("a receive buffer per connection")) +
@@ -358,13 +367,17 @@ private:
         io_uring_sqe* sqe = get_sqe();
         if (buffer_ring_) {
             const bool multishot = multishot_recv_ && !c->was_paused;
+            c->recv_bundle = multishot && bundle_recv_;
             if (multishot)
-                io_uring_prep_recv_multishot(sqe, c->fd.get(), nullptr, 0, 0);
+                io_uring_prep_recv_multishot(sqe, c->fd.get(), nullptr, c->recv_bundle ? bundle_limit : 0, 0);
             else
                 io_uring_prep_recv(sqe, c->fd.get(), nullptr, 0, 0);
             sqe->flags |= IOSQE_BUFFER_SELECT;
             sqe->buf_group = buffer_group;
-            if (multishot && bundle_recv_) sqe->ioprio |= IORING_RECVSEND_BUNDLE;
+            if (c->recv_bundle) {
+                sqe->ioprio |= IORING_RECVSEND_BUNDLE;
+                sqe->file_index = bundle_limit;  // optlen: the total
+            }
         } else {
             io_uring_prep_recv(sqe, c->fd.get(), c->own_buffer.get(), own_buffer_size, 0);
         }
@@ -386,8 +399,7 @@ private:
             send_pending(c);
             if (c->paused && more) {
                 // The multishot recv of a paused connection ran on (the cancel missed it while it
-                // ran): ask again, or it goes on taking the whole ring, bundle after bundle, from
-                // every other connection.
+                // ran): ask again. (A bundle recv also ends by itself within bundle_limit.)
                 cancel(c, op_recv);
             }
             pause_if_full(c);
@@ -401,6 +413,8 @@ private:
                     c->starved = true;
                     starved_.push_back(c);
                 }
+            } else if (res == -EINVAL && c->recv_bundle && !c->received_any && !more) {
+                refuse_bundles();  // no length or total on a multishot recv (kernel before 6.17)
             } else if (res == -EINVAL && multishot_recv_ && !c->received_any && !more) {
                 multishot_recv_ = false;  // kernel older than 6.0: single-shot from now on
             } else if (res != -ECANCELED) {
@@ -408,6 +422,13 @@ private:
             }
         }
         if (!c->recv_armed) arm_recv(c);
+    }
+
+    void refuse_bundles() {
+        if (!bundle_recv_) return;
+        bundle_recv_ = false;
+        if (context_.config->verbose)
+            log_line("io_uring: the kernel refuses a capped multishot recv: no receive bundles");
     }
 
     // The provided buffers one completion filled: `first`, and with bundles the ring entries after
@@ -451,8 +472,9 @@ private:
         if (c->unsent() > context_.config->max_buffer && !c->paused && !c->closing) {
             // Stop reading: TCP flow control now holds the peer until the echo drains. A multishot
             // recv that keeps finding data is not cancellable (the cancel misses it while it
-            // runs), so it may go on until the buffer ring runs dry, which bounds it; from then
-            // on this connection re-arms single-shot, which stops exactly when asked.
+            // runs), so it may go on until its bundle_limit (bundles) or the ring runs dry (one
+            // buffer per completion); it is not re-armed while paused, and from then on this
+            // connection re-arms single-shot, which stops exactly when asked.
             c->paused = true;
             c->was_paused = true;
             if (c->recv_armed) cancel(c, op_recv);
