@@ -7,7 +7,8 @@
  *    into echo_sockets (a SOCKHASH keyed by socket cookie);
  *  - echo_verdict (sk_skb verdict on echo_sockets) redirects each received
  *    skb to the egress of its own socket, unless the peer stopped reading
- *    (pending-bytes guard: the cookie goes to the loader, which resets it);
+ *    (pending-bytes guard: the cookie goes to the loader, which resets it),
+ *    without the bytes of a retransmission it had already redirected;
  *  - echo_meter (sk_msg on echo_sockets) counts the bytes actually queued
  *    for egress, so received - echoed is what the kernel still holds.
  *
@@ -81,10 +82,24 @@ int echo_sockops(struct bpf_sock_ops *skops)
 	return 1;
 }
 
+/* Asks the loader to reset the connection (it reads echo_events). */
+static __always_inline void ask_for_reset(__u64 cookie, __u64 pending, struct echo_counters *c)
+{
+	struct echo_event *event = bpf_ringbuf_reserve(&echo_events, sizeof(*event), 0);
+
+	if (!event) {
+		if (c)
+			c->value[ECHO_EVENTS_LOST]++;
+		return;
+	}
+	event->cookie = cookie;
+	event->pending = pending;
+	bpf_ringbuf_submit(event, 0);
+}
+
 /* The peer stopped reading: received - acknowledged exceeds the limit. */
 static __always_inline int over_limit(struct __sk_buff *skb, __u64 cookie, struct echo_counters *c)
 {
-	struct echo_event *event;
 	struct bpf_sock *sk;
 	struct tcp_sock *tp;
 	__u64 pending;
@@ -103,16 +118,56 @@ static __always_inline int over_limit(struct __sk_buff *skb, __u64 cookie, struc
 		c->value[ECHO_OVER_LIMIT]++;
 		c->value[ECHO_OVER_LIMIT_BYTES] += skb->len;
 	}
-	event = bpf_ringbuf_reserve(&echo_events, sizeof(*event), 0);
-	if (!event) {
-		if (c)
-			c->value[ECHO_EVENTS_LOST]++;
-		return 1;
-	}
-	event->cookie = cookie;
-	event->pending = pending;
-	bpf_ringbuf_submit(event, 0);
+	ask_for_reset(cookie, pending, c);
 	return 1;
+}
+
+#define RCV_SHUTDOWN 1
+/* bpf_skb_adjust_room removes at most this many bytes per call. */
+#define MAX_TRIM_STEP 4095
+#define MAX_TRIM_STEPS 256
+
+/*
+ * Bytes at the start of this skb that the verdict was already given. TCP
+ * queues a retransmission that covers received bytes and new ones
+ * (seq < rcv_nxt < end_seq) whole, and the verdict is given whole skbs
+ * (tcp_read_skb), so without this its old bytes were echoed twice. The skb
+ * ends at rcv_nxt at the latest (one before it once the peer's FIN is in):
+ * exactly there when it is the only skb queued, as it is after accept (every
+ * arrival runs the verdict). copied_seq is where the bytes given so far end.
+ * With several skbs queued (before accept) the result is smaller than the
+ * truth, never larger: new bytes are never trimmed.
+ */
+static __always_inline __u32 already_redirected(struct __sk_buff *skb)
+{
+	struct bpf_sock *sk = skb->sk;
+	struct tcp_sock *tp;
+	__u32 end;
+	__s32 old;
+
+	if (!sk)
+		return 0;
+	tp = bpf_skc_to_tcp_sock(sk);
+	if (!tp)
+		return 0;
+	end = tp->rcv_nxt;
+	if (tp->inet_conn.icsk_inet.sk.sk_shutdown & RCV_SHUTDOWN)
+		end--;
+	old = (__s32)(tp->copied_seq - (end - skb->len));
+	return old > 0 ? (__u32)old : 0;
+}
+
+/* Removes the first `bytes` bytes of the skb; false if it could not. */
+static __always_inline bool trim_front(struct __sk_buff *skb, __u32 bytes)
+{
+	for (int i = 0; i < MAX_TRIM_STEPS && bytes > 0; i++) {
+		__u32 step = bytes < MAX_TRIM_STEP ? bytes : MAX_TRIM_STEP;
+
+		if (bpf_skb_adjust_room(skb, -(__s32)step, 0, 0))
+			return false;
+		bytes -= step;
+	}
+	return bytes == 0;
 }
 
 SEC("sk_skb")
@@ -121,6 +176,7 @@ int echo_verdict(struct __sk_buff *skb)
 	struct echo_counters *c = counters();
 	__u64 cookie = bpf_get_socket_cookie(skb);
 	long verdict;
+	__u32 old;
 
 	if (c)
 		c->value[ECHO_RX_BYTES] += skb->len;
@@ -130,6 +186,18 @@ int echo_verdict(struct __sk_buff *skb)
 	 */
 	if (over_limit(skb, cookie, c))
 		return SK_DROP;
+	old = skb->len ? already_redirected(skb) : 0;
+	if (old) {
+		if (c)
+			c->value[ECHO_DUPLICATE_BYTES] += old < skb->len ? old : skb->len;
+		if (old >= skb->len)
+			return SK_DROP; /* nothing new in it */
+		if (!trim_front(skb, old)) {
+			/* The echo cannot stay exact: reset rather than repeat bytes. */
+			ask_for_reset(cookie, 0, c);
+			return SK_DROP;
+		}
+	}
 
 	/* flags 0: egress of the socket found by cookie, i.e. this one. */
 	verdict = bpf_sk_redirect_hash(skb, &echo_sockets, &cookie, 0);

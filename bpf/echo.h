@@ -31,6 +31,7 @@ enum echo_counter {
 	ECHO_EVENTS_LOST,      /* over-limit reports the ring buffer refused */
 	ECHO_OVER_LIMIT_BYTES, /* bytes of those segments (acknowledged to the peer, never queued)
 				*/
+	ECHO_DUPLICATE_BYTES,  /* bytes of retransmissions already redirected, not echoed again */
 	ECHO_COUNTER_MAX,
 };
 

@@ -62,6 +62,7 @@ nlohmann::json stats_json(const InstanceState& state, const StatsSnapshot& s) {
             {"bytes",
              {{"received", b[ECHO_RX_BYTES]},
               {"dropped_by_guard", b[ECHO_OVER_LIMIT_BYTES]},
+              {"retransmitted_not_echoed", b[ECHO_DUPLICATE_BYTES]},
               {"echoed", b[ECHO_ECHOED_BYTES]},
               {"echoed_in_user_space", l.fallback_bytes}}},
             {"redirect_failures", b[ECHO_REDIRECT_FAILED]},
@@ -85,11 +86,13 @@ void print_stats_text(const InstanceState& state, const StatsSnapshot& s) {
                 static_cast<unsigned long long>(b[ECHO_INSERTED]),
                 static_cast<unsigned long long>(l.inserted_by_loader),
                 static_cast<unsigned long long>(b[ECHO_INSERT_FAILED]), static_cast<unsigned long long>(l.fallback));
-    std::printf("  bytes         received %llu, echoed %s, echoed in user space %llu, dropped by the guard %llu\n",
-                static_cast<unsigned long long>(b[ECHO_RX_BYTES]),
-                state.meter ? std::to_string(b[ECHO_ECHOED_BYTES]).c_str() : "(meter off)",
-                static_cast<unsigned long long>(l.fallback_bytes),
-                static_cast<unsigned long long>(b[ECHO_OVER_LIMIT_BYTES]));
+    std::printf(
+        "  bytes         received %llu, echoed %s, echoed in user space %llu, dropped by the guard %llu, "
+        "retransmitted and not echoed again %llu\n",
+        static_cast<unsigned long long>(b[ECHO_RX_BYTES]),
+        state.meter ? std::to_string(b[ECHO_ECHOED_BYTES]).c_str() : "(meter off)",
+        static_cast<unsigned long long>(l.fallback_bytes), static_cast<unsigned long long>(b[ECHO_OVER_LIMIT_BYTES]),
+        static_cast<unsigned long long>(b[ECHO_DUPLICATE_BYTES]));
     std::printf(
         "  problems      redirect failures %llu, over-limit drops %llu, guard resets %llu, drain timeouts %llu, events "
         "lost %llu\n",
