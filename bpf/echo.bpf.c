@@ -98,19 +98,11 @@ static __always_inline void ask_for_reset(__u64 cookie, __u64 pending, struct ec
 }
 
 /* The peer stopped reading: received - acknowledged exceeds the limit. */
-static __always_inline int over_limit(struct __sk_buff *skb, __u64 cookie, struct echo_counters *c)
+static __always_inline int over_limit(struct __sk_buff *skb, struct tcp_sock *tp, __u64 cookie,
+				      struct echo_counters *c)
 {
-	struct bpf_sock *sk;
-	struct tcp_sock *tp;
-	__u64 pending;
+	__u64 pending = tp->bytes_received - tp->bytes_acked;
 
-	sk = skb->sk;
-	if (!sk)
-		return 0;
-	tp = bpf_skc_to_tcp_sock(sk);
-	if (!tp)
-		return 0;
-	pending = tp->bytes_received - tp->bytes_acked;
 	if (pending <= max_pending)
 		return 0;
 
@@ -138,19 +130,11 @@ static __always_inline int over_limit(struct __sk_buff *skb, __u64 cookie, struc
  * With several skbs queued (before accept) the result is smaller than the
  * truth, never larger: new bytes are never trimmed.
  */
-static __always_inline __u32 already_redirected(struct __sk_buff *skb)
+static __always_inline __u32 already_redirected(struct __sk_buff *skb, struct tcp_sock *tp)
 {
-	struct bpf_sock *sk = skb->sk;
-	struct tcp_sock *tp;
-	__u32 end;
+	__u32 end = tp->rcv_nxt;
 	__s32 old;
 
-	if (!sk)
-		return 0;
-	tp = bpf_skc_to_tcp_sock(sk);
-	if (!tp)
-		return 0;
-	end = tp->rcv_nxt;
 	if (tp->inet_conn.icsk_inet.sk.sk_shutdown & RCV_SHUTDOWN)
 		end--;
 	old = (__s32)(tp->copied_seq - (end - skb->len));
@@ -175,6 +159,9 @@ int echo_verdict(struct __sk_buff *skb)
 {
 	struct echo_counters *c = counters();
 	__u64 cookie = bpf_get_socket_cookie(skb);
+	struct bpf_sock *sk = skb->sk;
+	/* The socket's TCP state, for the guard and the trim (null: neither applies). */
+	struct tcp_sock *tp = sk ? bpf_skc_to_tcp_sock(sk) : NULL;
 	long verdict;
 	__u32 old;
 
@@ -184,9 +171,9 @@ int echo_verdict(struct __sk_buff *skb)
 	 * Egress redirect has no flow control: drop (the loader resets the
 	 * connection) instead of queueing without bound for a non-reader.
 	 */
-	if (over_limit(skb, cookie, c))
+	if (tp && over_limit(skb, tp, cookie, c))
 		return SK_DROP;
-	old = skb->len ? already_redirected(skb) : 0;
+	old = tp && skb->len ? already_redirected(skb, tp) : 0;
 	if (old) {
 		if (c)
 			c->value[ECHO_DUPLICATE_BYTES] += old < skb->len ? old : skb->len;

@@ -14,9 +14,9 @@
 #include <netinet/ip.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cstring>
 #include <thread>
 #include <vector>
@@ -24,6 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include "loader_fixture.h"
+#include "socket_io.h"
 
 namespace kecho::bpftest {
 namespace {
@@ -123,29 +124,6 @@ bool forge_segment(const LastSegment& last, std::uint16_t from, std::uint16_t to
            static_cast<ssize_t>(packet.size());
 }
 
-bool send_all(int fd, const std::string& data) {
-    for (std::size_t sent = 0; sent < data.size();) {
-        ssize_t w = ::send(fd, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
-        if (w <= 0) return false;
-        sent += static_cast<std::size_t>(w);
-    }
-    return true;
-}
-
-// Up to `limit` bytes, until end-of-file or 10 s without a byte.
-std::string receive(int fd, std::size_t limit) {
-    timeval wait{10, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof(wait));
-    std::string got;
-    char buffer[65536];
-    while (got.size() < limit) {
-        ssize_t r = ::recv(fd, buffer, std::min(sizeof(buffer), limit - got.size()), 0);
-        if (r <= 0) break;
-        got.append(buffer, static_cast<std::size_t>(r));
-    }
-    return got;
-}
-
 // Echoes `first`, forges a segment repeating its last `overlap` bytes followed by `next`, sends `next`
 // and then `more`, half-closes; returns what came back after `first` (until end-of-file).
 std::string echo_across_forged_retransmission(const Loader& loader, const std::string& first, std::size_t overlap,
@@ -153,8 +131,10 @@ std::string echo_across_forged_retransmission(const Loader& loader, const std::s
     UniqueFd capture = capture_loopback();
     EXPECT_TRUE(capture.valid()) << "cannot open a packet socket on lo: " << std::strerror(errno);
     UniqueFd client = connect_to(loader.address());
-    EXPECT_TRUE(send_all(client.get(), first));
-    EXPECT_EQ(receive(client.get(), first.size()), first);
+    timeval wait{10, 0};
+    ::setsockopt(client.get(), SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof(wait));
+    EXPECT_TRUE(test::send_all(client.get(), first));
+    EXPECT_EQ(test::recv_exactly(client.get(), first.size()), first);
     // Let the client's last acknowledgement go out: the forged segment must carry its timestamp.
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     const std::uint16_t from = local_address(client.get()).port(), to = static_cast<std::uint16_t>(loader.port());
@@ -164,9 +144,9 @@ std::string echo_across_forged_retransmission(const Loader& loader, const std::s
     EXPECT_TRUE(forge_segment(last, from, to, last.next_seq - static_cast<std::uint32_t>(overlap),
                               first.substr(first.size() - overlap) + next))
         << std::strerror(errno);
-    EXPECT_TRUE(send_all(client.get(), next + more));  // `next` again, as a retransmission would
+    EXPECT_TRUE(test::send_all(client.get(), next + more));  // `next` again, as a retransmission would
     ::shutdown(client.get(), SHUT_WR);
-    return receive(client.get(), next.size() + overlap + more.size() + 1);
+    return test::recv_exactly(client.get(), next.size() + overlap + more.size() + 1);
 }
 
 TEST_F(Retransmit, SegmentCoveringEchoedBytesIsEchoedOnlyForItsNewBytes) {

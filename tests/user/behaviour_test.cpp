@@ -16,6 +16,7 @@
 
 #include "kecho/net.h"
 #include "server_fixture.h"
+#include "socket_io.h"
 
 namespace kecho::test {
 namespace {
@@ -29,29 +30,6 @@ UniqueFd connect_loopback(int port) {
     ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
     ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
     return fd;
-}
-
-// Sends all of `data`; false on error or timeout.
-bool send_all(int fd, const char* data, std::size_t n) {
-    while (n > 0) {
-        ssize_t sent = ::send(fd, data, n, MSG_NOSIGNAL);
-        if (sent <= 0) return false;
-        data += sent;
-        n -= static_cast<std::size_t>(sent);
-    }
-    return true;
-}
-
-// Reads exactly n bytes (fewer on EOF, error or timeout).
-std::string recv_exactly(int fd, std::size_t n) {
-    std::string got;
-    std::vector<char> buffer(1 << 20);
-    while (got.size() < n) {
-        ssize_t r = ::recv(fd, buffer.data(), std::min(buffer.size(), n - got.size()), 0);
-        if (r <= 0) break;
-        got.append(buffer.data(), static_cast<std::size_t>(r));
-    }
-    return got;
 }
 
 // Bytes with every value and no short period, different per connection.
@@ -164,7 +142,7 @@ TEST_P(Engine, SignalsExitZeroPromptly) {
         UniqueFd idle = connect_loopback(server.port());
         UniqueFd busy = connect_loopback(server.port());
         std::string burst = pattern(MiB, 7);
-        ASSERT_TRUE(send_all(busy.get(), burst.data(), burst.size()));  // echo queued, never read
+        ASSERT_TRUE(send_all(busy.get(), burst));  // echo queued, never read
         std::this_thread::sleep_for(100ms);
         auto start = std::chrono::steady_clock::now();
         EXPECT_EQ(server.process().stop(sig, 5s), 0) << strsignal(sig) << "\n" << server.output();
@@ -177,7 +155,7 @@ TEST_P(Engine, PrintsOneReadyLine) {
     EchoServer server(engine());
     ASSERT_TRUE(server.ok()) << server.output();
     UniqueFd fd = connect_loopback(server.port());
-    ASSERT_TRUE(send_all(fd.get(), "ping", 4));
+    ASSERT_TRUE(send_all(fd.get(), "ping"));
     EXPECT_EQ(recv_exactly(fd.get(), 4), "ping");
     fd.reset();
     std::this_thread::sleep_for(100ms);
@@ -192,7 +170,7 @@ TEST_P(Engine, VerboseLogsConnectionsNotMessages) {
     {
         UniqueFd fd = connect_loopback(server.port());
         for (int i = 0; i < 100; ++i) {
-            ASSERT_TRUE(send_all(fd.get(), "message", 7));
+            ASSERT_TRUE(send_all(fd.get(), "message"));
             ASSERT_EQ(recv_exactly(fd.get(), 7), "message");
         }
         ASSERT_EQ(::shutdown(fd.get(), SHUT_WR), 0);
@@ -228,7 +206,7 @@ TEST_P(Engine, TwoThreadsHaveTwoListeners) {
     for (int i = 0; i < 20; ++i) {
         UniqueFd fd = connect_loopback(server.port());
         std::string message = "hello " + std::to_string(i);
-        ASSERT_TRUE(send_all(fd.get(), message.data(), message.size()));
+        ASSERT_TRUE(send_all(fd.get(), message));
         EXPECT_EQ(recv_exactly(fd.get(), message.size()), message);
     }
 }
@@ -258,7 +236,7 @@ TEST_P(Engine, DescriptorExhaustionIsReportedOnceAndDoesNotSpin) {
     // (splice: the socket and a pipe).
     for (int i = 0; i < 75; ++i) clients[i].reset();
     int last = clients.back().get();
-    ASSERT_TRUE(send_all(last, "still here", 10));
+    ASSERT_TRUE(send_all(last, "still here"));
     EXPECT_EQ(recv_exactly(last, 10), "still here");
     EXPECT_EQ(server.stop(), 0) << server.output();
 }
