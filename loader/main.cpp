@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // echo-loader: loads the in-kernel sockmap echo, runs it in the foreground, and inspects or stops a
-// running instance (stats, status, detach).
+// running instance (stats, status, detach); `trace` times the exchanges on any server's port.
 #include <cstdio>
 #include <string>
 
@@ -12,6 +12,7 @@
 #include "kecho/error.h"
 #include "kecho/net.h"
 #include "kecho/ports.h"
+#include "trace.h"
 
 namespace {
 
@@ -70,6 +71,24 @@ CLI::App* add_attach(CLI::App& app, kecho::loader::AttachOptions& attach) {
     return cmd;
 }
 
+CLI::App* add_trace(CLI::App& app, kecho::loader::TraceOptions& trace) {
+    trace.port = kecho::ports::bpf;
+    auto* cmd = app.add_subcommand(
+        "trace",
+        "time each exchange on a port, whichever server listens there (bpf, kmod, user): from the bytes' arrival "
+        "through accept, the server's read or the sockmap's kworker, to the echo's arrival and the client's read; "
+        "one message in flight per connection (ping-pong, burst) makes every exchange one; needs root");
+    cmd->add_option("--port", trace.port, "the server's TCP port")
+        ->transform(kecho::cli::port_transformer())
+        ->capture_default_str();
+    cmd->add_option("--seconds", trace.seconds, "stop after SEC seconds (default: at SIGINT/SIGTERM)")
+        ->check(CLI::Range(0.1, 86400.0));
+    cmd->add_flag("--json", trace.json, "print the phases as JSON");
+    cmd->add_option("--records", trace.records_csv, "also write every exchange's timestamps (ns) to FILE as CSV");
+    cmd->add_flag("--verbose", trace.verbose, "print libbpf's debug output");
+    return cmd;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -100,6 +119,9 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(0.1, 600.0))
         ->capture_default_str();
 
+    TraceOptions trace;
+    auto* trace_cmd = add_trace(app, trace);
+
     int code = kecho::cli::parse(app, argc, argv);
     if (code >= 0) return code;
     try {
@@ -107,6 +129,7 @@ int main(int argc, char** argv) {
         if (stats_cmd->parsed()) return run_stats(stats, run_dir);
         if (status_cmd->parsed()) return run_status(status, run_dir);
         if (detach_cmd->parsed()) return run_detach(detach, run_dir);
+        if (trace_cmd->parsed()) return run_trace(trace);
     } catch (const kecho::Error& e) {
         std::fprintf(stderr, "echo-loader: %s\n", e.what());
         return kecho::cli::exit_failure;

@@ -38,6 +38,9 @@ options:
   --baseline-loader P   the echo-loader binary of variant bpf-base
   --burst-threads N     burst: threads released together (default $burst_threads, kecho's)
   --burst-rounds N      burst: rounds (default $burst_rounds, kecho's)
+  --trace               burst: time every exchange's phases with \`echo-loader trace\` (arrival,
+                        accept, the server's read or the sockmap's kworker, echo, client's read)
+                        and print them per variant (median over the repeats of each phase's mean)
   --out DIR             keep the raw results, logs and burst per-thread files (burst-VARIANT-REPEAT.txt)
                         in DIR (default: a temporary directory)
   -h, --help            this text
@@ -53,6 +56,7 @@ variants=epoll,uring,bpf,bpf-1t,bpf-nometer,bpf-rps,bpf-nocork
 baseline_loader=
 burst_threads=1000
 burst_rounds=10
+trace=0
 halfclose_clients=5000
 out=
 
@@ -65,6 +69,7 @@ while [ $# -gt 0 ]; do
 	--baseline-loader) need_value "$@"; baseline_loader=$2; shift 2 ;;
 	--burst-threads) need_value "$@"; burst_threads=$2; shift 2 ;;
 	--burst-rounds) need_value "$@"; burst_rounds=$2; shift 2 ;;
+	--trace) trace=1; shift ;;
 	--out) need_value "$@"; out=$2; shift 2 ;;
 	-h | --help) usage; exit 0 ;;
 	*) bad_usage "unknown option '$1'" ;;
@@ -99,6 +104,7 @@ server_pid=
 in_ns() { nsenter --net="/var/run/netns/$ns" "$@"; }
 
 cleanup() {
+	[ -z "$trace_pid" ] || kill -INT "$trace_pid" 2>/dev/null || true
 	stop_server
 	ip netns del "$ns" 2>/dev/null || true
 	rmdir "$cgroup_root/$ns" 2>/dev/null || true
@@ -190,9 +196,33 @@ run_workload() {
 	halfclose) in_ns "${bench[@]}" --workload half-close --clients "$halfclose_clients" >"$out/halfclose.txt" 2>>"$log" &&
 		cat "$out/halfclose.txt" >>"$log" &&
 		sed -n "s/.* in \([0-9.]*\) s\$/\1/p" "$out/halfclose.txt" | awk -v n="$halfclose_clients" '$1 > 0 { print n / $1 }' ;;
-	burst) in_ns "${bench[@]}" --workload burst --threads "$burst_threads" --rounds "$burst_rounds" --csv "$csv" \
-		--out "$out/burst-$v-$r.txt" >>"$log" 2>&1 && csv_value "$csv" mean_us ;;
+	burst)
+		[ "$trace" = 0 ] || trace_start "$out/trace-$v-$r.json"
+		in_ns "${bench[@]}" --workload burst --threads "$burst_threads" --rounds "$burst_rounds" --csv "$csv" \
+			--out "$out/burst-$v-$r.txt" >>"$log" 2>&1 && csv_value "$csv" mean_us
+		[ "$trace" = 0 ] || trace_stop
+		;;
 	esac
+}
+
+# trace_start FILE: `echo-loader trace` on the server's port (the tracepoints see every
+# namespace), its JSON report to FILE once trace_stop ends it.
+trace_pid=
+trace_start() {
+	"$KECHO_BUILD/echo-loader" trace --port "$port" --json >"$1" 2>"$out/trace.err" &
+	trace_pid=$!
+	local _
+	for _ in $(seq 100); do
+		grep -q "^tracing port" "$out/trace.err" && return 0
+		kill -0 "$trace_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	die "echo-loader trace did not start: $(cat "$out/trace.err")"
+}
+trace_stop() {
+	kill -INT "$trace_pid" 2>/dev/null || true
+	wait "$trace_pid" || say "echo-loader trace failed: $(cat "$out/trace.err")"
+	trace_pid=
 }
 
 measure() {
@@ -260,3 +290,30 @@ for w in ${workloads//,/ }; do
 		}
 	}' "$results"
 done
+
+[ "$trace" = 1 ] && [[ ,$workloads, == *,burst,* ]] || exit 0
+echo
+echo "burst, traced: where an exchange's time went, mean us per phase (median over the repeats, min-max)"
+for v in ${variants//,/ }; do
+	for r in $(seq "$repeat"); do
+		f=$out/trace-$v-$r.json
+		[ -s "$f" ] || continue
+		jq -r --arg v "$v" '"\($v)\t(exchanges)\t\(.exchanges)",
+			"\($v)\t(accepted before arrival, %)\t\(if .exchanges > 0 then 100 * .accepted_before_arrival / .exchanges else 0 end)",
+			(.phases | to_entries[] | select(.value.count > 0) | "\($v)\t\(.key)\t\(.value.mean_us)")' "$f"
+	done
+done | awk -F '\t' '
+	function sorted(list, a,   n, i, j, t) {
+		n = split(list, a, " ")
+		for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+		return n
+	}
+	function median(list,   a, n) { n = sorted(list, a); return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+	{ key = $1 SUBSEP $2; if (!(key in v)) order[++n] = key; v[key] = v[key] " " $3 }
+	END {
+		for (i = 1; i <= n; i++) {
+			split(order[i], k, SUBSEP)
+			c = sorted(v[order[i]], a)
+			printf "%-12s %-44s %12.1f  (%.1f-%.1f)\n", k[1], k[2], median(v[order[i]]), a[1], a[c]
+		}
+	}'

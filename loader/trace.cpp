@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "trace.h"
+
+#include <bpf/libbpf.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "echo_program.h"
+#include "echo_trace.skel.h"
+#include "kecho/error.h"
+#include "kecho/signals.h"
+#include "system_checks.h"
+
+namespace kecho::loader {
+namespace {
+
+struct SkeletonDeleter {
+    void operator()(echo_trace_bpf* skel) const { echo_trace_bpf::destroy(skel); }
+};
+using TraceSkeleton = std::unique_ptr<echo_trace_bpf, SkeletonDeleter>;
+
+TraceSkeleton load_tracer(std::uint16_t port) {
+    TraceSkeleton skel(echo_trace_bpf::open());
+    if (!skel) throw_errno("cannot open the trace BPF object", errno);
+    skel->rodata->trace_port = port;
+    int ret = echo_trace_bpf::load(skel.get());
+    if (ret)
+        throw Error(errno_message("cannot load the trace programs", -ret) +
+                    " (they need BTF at /sys/kernel/btf/vmlinux, tp_btf tracepoints and root)");
+    ret = echo_trace_bpf::attach(skel.get());
+    if (ret) throw Error(errno_message("cannot attach the trace programs to their tracepoints", -ret));
+    return skel;
+}
+
+struct RingBufferDeleter {
+    void operator()(ring_buffer* rb) const { ring_buffer__free(rb); }
+};
+
+int take_record(void* context, void* data, std::size_t size) {
+    if (size < sizeof(echo_trace_record)) return 0;
+    auto* records = static_cast<std::vector<echo_trace_record>*>(context);
+    records->push_back(*static_cast<const echo_trace_record*>(data));
+    return 0;
+}
+
+// Polls the records until the time is up or a shutdown signal; shows progress on a terminal.
+std::vector<echo_trace_record> collect(echo_trace_bpf& skel, const TraceOptions& options) {
+    std::vector<echo_trace_record> records;
+    std::unique_ptr<ring_buffer, RingBufferDeleter> rb(
+        ring_buffer__new(bpf_map__fd(skel.maps.records), take_record, &records, nullptr));
+    if (!rb) throw_errno("cannot open the trace ring buffer", errno);
+    ShutdownSignal shutdown;
+    const bool progress = ::isatty(STDERR_FILENO);
+    const auto start = std::chrono::steady_clock::now();
+    auto next_progress = start + std::chrono::seconds(1);
+    std::fprintf(stderr, "tracing port %u%s\n", options.port, options.seconds > 0 ? "" : " (Ctrl-C to stop)");
+    for (;;) {
+        const auto now = std::chrono::steady_clock::now();
+        if (options.seconds > 0 && now - start >= std::chrono::duration<double>(options.seconds)) break;
+        pollfd p{shutdown.fd(), POLLIN, 0};
+        if (::poll(&p, 1, 0) > 0 && shutdown.requested()) break;
+        int n = ring_buffer__poll(rb.get(), 100);
+        if (n < 0 && n != -EINTR) throw Error(errno_message("cannot read the trace ring buffer", -n));
+        if (progress && now >= next_progress) {
+            std::fprintf(stderr, "\r%zu exchanges traced", records.size());
+            next_progress = now + std::chrono::seconds(1);
+        }
+    }
+    ring_buffer__consume(rb.get());
+    if (progress) std::fprintf(stderr, "\r");
+    return records;
+}
+
+double percentile(const std::vector<double>& sorted, double p) {
+    return sorted[std::min(sorted.size() - 1, static_cast<std::size_t>(p * static_cast<double>(sorted.size())))];
+}
+
+void write_records_csv(const std::string& path, const std::vector<echo_trace_record>& records) {
+    std::ofstream out(path);
+    if (!out) throw_errno("cannot write " + path, errno);
+    out << "client_port,accepted_first,arrived,readable,server_read,work_queued,work_started,echoed,client_read\n";
+    for (const auto& r : records)
+        out << r.client_port << ',' << (r.flags & ECHO_TRACE_ACCEPTED_FIRST ? 1 : 0) << ',' << r.arrived << ','
+            << r.readable << ',' << r.server_read << ',' << r.work_queued << ',' << r.work_started << ',' << r.echoed
+            << ',' << r.client_read << '\n';
+    if (!out.flush()) throw_errno("cannot write " + path, errno);
+}
+
+nlohmann::json phase_json(const PhaseSummary& s) {
+    return {{"count", s.count},   {"mean_us", s.mean_us}, {"p50_us", s.p50_us},
+            {"p90_us", s.p90_us}, {"p99_us", s.p99_us},   {"max_us", s.max_us}};
+}
+
+void print_report(const TraceOptions& options, const std::vector<echo_trace_record>& records, std::uint64_t lost) {
+    const auto phases = summarize_phases(records);
+    const auto accepted_first = std::count_if(records.begin(), records.end(), [](const echo_trace_record& r) {
+        return (r.flags & ECHO_TRACE_ACCEPTED_FIRST) != 0;
+    });
+    if (options.json) {
+        nlohmann::json j = {{"port", options.port},
+                            {"exchanges", records.size()},
+                            {"accepted_before_arrival", accepted_first},
+                            {"records_lost", lost}};
+        for (std::size_t i = 0; i < phases.size(); ++i) j["phases"][trace_phases[i].name] = phase_json(phases[i]);
+        std::cout << j.dump(2) << std::endl;
+        return;
+    }
+    std::printf("port %u: %zu exchanges (%lld with the socket accepted before the bytes arrived)", options.port,
+                records.size(), static_cast<long long>(accepted_first));
+    std::printf(lost ? ", %llu records lost\n" : "\n", static_cast<unsigned long long>(lost));
+    std::printf("%-42s %8s %10s %10s %10s %10s %10s\n", "phase (us)", "count", "mean", "p50", "p90", "p99", "max");
+    for (std::size_t i = 0; i < phases.size(); ++i) {
+        const auto& s = phases[i];
+        if (s.count == 0) continue;
+        std::printf("%-42s %8zu %10.1f %10.1f %10.1f %10.1f %10.1f\n", trace_phases[i].name, s.count, s.mean_us,
+                    s.p50_us, s.p90_us, s.p99_us, s.max_us);
+    }
+}
+
+}  // namespace
+
+std::vector<PhaseSummary> summarize_phases(const std::vector<echo_trace_record>& records) {
+    std::vector<PhaseSummary> out;
+    for (const auto& phase : trace_phases) {
+        std::vector<double> us;
+        for (const auto& r : records)
+            if (r.*phase.from && r.*phase.to && r.*phase.to >= r.*phase.from)
+                us.push_back(static_cast<double>(r.*phase.to - r.*phase.from) / 1e3);
+        PhaseSummary s;
+        s.count = us.size();
+        if (!us.empty()) {
+            std::sort(us.begin(), us.end());
+            double total = 0;
+            for (double v : us) total += v;
+            s.mean_us = total / static_cast<double>(us.size());
+            s.p50_us = percentile(us, 0.5);
+            s.p90_us = percentile(us, 0.9);
+            s.p99_us = percentile(us, 0.99);
+            s.max_us = us.back();
+        }
+        out.push_back(s);
+    }
+    return out;
+}
+
+int run_trace(const TraceOptions& options) {
+    require_privileges();
+    set_libbpf_verbosity(options.verbose);
+    TraceSkeleton skel = load_tracer(options.port);
+    const auto records = collect(*skel, options);
+    if (!options.records_csv.empty()) write_records_csv(options.records_csv, records);
+    print_report(options, records, __atomic_load_n(&skel->bss->records_lost, __ATOMIC_RELAXED));
+    return 0;
+}
+
+}  // namespace kecho::loader
