@@ -16,7 +16,8 @@ Runs build/bench against every VARIANT for every WORKLOAD, REPEAT times interlea
 starts every variant's server afresh, in turn), inside a network namespace of its own, and prints
 per workload a table: median of the metric with its spread (min-max), the machine's busy CPU and
 the server process's CPU (for bpf the echo's work runs in softirq and kworkers, outside the
-loader: compare the machine's), and the ratio to epoll. The load average is recorded before and
+loader: compare the machine's), and the ratio to epoll; for burst, where each exchange is a new
+connection, also both in CPU microseconds per exchange. The load average is recorded before and
 after every repeat; a run that starts above 1.0 is not a quiet run.
 
 options:
@@ -237,7 +238,8 @@ measure() {
 	awk -v w="$w" -v v="$v" -v r="$r" -v m="$metric" -v busy=$((m1 - m0)) -v total=$((t1 - t0)) \
 		-v proc=$((p1 - p0)) -v cpus="$(nproc)" -v ticks="$ticks" 'BEGIN {
 		secs = total / cpus / ticks; if (secs <= 0) secs = 1
-		printf "%s %s %s %s %.1f %.1f\n", w, v, r, m, 100 * busy / (total ? total : 1), 100 * proc / ticks / secs
+		printf "%s %s %s %s %.1f %.1f %.0f %.0f\n", w, v, r, m, 100 * busy / (total ? total : 1), 100 * proc / ticks / secs,
+			1e6 * busy / ticks, 1e6 * proc / ticks
 	}' >>"$results"
 }
 
@@ -267,7 +269,10 @@ for w in ${workloads//,/ }; do
 	esac
 	echo
 	echo "$w: $unit"
-	awk -v w="$w" -v order="$variants" '
+	# burst: CPU per exchange too (every exchange is a new connection: the per-connection cost)
+	ops=0
+	[ "$w" = burst ] && ops=$((burst_threads * burst_rounds))
+	awk -v w="$w" -v order="$variants" -v ops="$ops" '
 	function sorted(list, a,   n, i, j, t) {  # numeric insertion sort (mawk has no asort)
 		n = split(list, a, " ")
 		for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
@@ -276,17 +281,20 @@ for w in ${workloads//,/ }; do
 	function median(list,   a, n) { n = sorted(list, a); return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
 	function lo(list,   a) { sorted(list, a); return a[1] }
 	function hi(list,   a, n) { n = sorted(list, a); return a[n] }
-	$1 == w && $4 != "NA" { m[$2] = m[$2] " " $4; b[$2] = b[$2] " " $5; p[$2] = p[$2] " " $6 }
+	$1 == w && $4 != "NA" { m[$2] = m[$2] " " $4; b[$2] = b[$2] " " $5; p[$2] = p[$2] " " $6
+		if (ops) { cb[$2] = cb[$2] " " $7 / ops; cp[$2] = cp[$2] " " $8 / ops } }
 	END {
-		printf "%-12s %12s %25s %10s %10s %9s\n", "variant", "median", "(min-max)", "machine%", "server%", "vs epoll"
+		printf "%-12s %12s %25s %10s %10s %9s", "variant", "median", "(min-max)", "machine%", "server%", "vs epoll"
+		printf ops ? " %14s %14s\n" : "\n", "machine us/op", "server us/op"
 		base = ("epoll" in m) ? median(m["epoll"]) : 0
 		n = split(order, names, ",")
 		for (i = 1; i <= n; i++) {
 			v = names[i]
 			if (!(v in m)) { printf "%-12s %12s\n", v, "failed"; continue }
 			med = median(m[v])
-			printf "%-12s %12.1f %25s %10.1f %10.1f %9s\n", v, med, sprintf("(%.1f-%.1f)", lo(m[v]), hi(m[v])),
+			printf "%-12s %12.1f %25s %10.1f %10.1f %9s", v, med, sprintf("(%.1f-%.1f)", lo(m[v]), hi(m[v])),
 				median(b[v]), median(p[v]), base ? sprintf("%.2f", med / base) : "-"
+			printf ops ? " %14.1f %14.1f\n" : "\n", median(cb[v]), median(cp[v])
 		}
 	}' "$results"
 done
