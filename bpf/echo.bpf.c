@@ -168,6 +168,12 @@ int echo_verdict(struct __sk_buff *skb)
 	if (c)
 		c->value[ECHO_RX_BYTES] += skb->len;
 	/*
+	 * An empty skb (the peer's FIN after its data) has nothing to echo;
+	 * redirected, it costs a kworker run whose send fails with EPIPE.
+	 */
+	if (skb->len == 0)
+		return SK_DROP;
+	/*
 	 * Egress redirect has no flow control: drop (the loader resets the
 	 * connection) instead of queueing without bound for a non-reader.
 	 */
