@@ -208,9 +208,10 @@ void EchoWorker::on_event(int fd, std::uint32_t events) {
         fallback_io(conn, events);
         return;
     }
-    // The peer's FIN often comes with EPOLLERR: the psock's backlog reports EPIPE when it sends the
-    // FIN's empty skb, after every byte before it is in the send queue. A reset peer (TCP_CLOSE)
-    // passes the first drain check. EPOLLERR alone: the kernel stopped echoing; nothing will drain.
+    // The peer's FIN may come with EPOLLERR (the verdict drops the FIN's empty skb, but a kernel
+    // whose backlog sends one reports EPIPE after every byte before it is queued): drain either way.
+    // A reset peer (TCP_CLOSE) passes the first drain check. EPOLLERR alone: the kernel stopped
+    // echoing; nothing will drain.
     if (events & (EPOLLRDHUP | EPOLLHUP))
         start_drain(conn);
     else if (events & EPOLLERR)
