@@ -8,10 +8,10 @@ _kecho_complete() {
 	case ${cmd##*/} in
 	*echo-loader)
 		for word in "${COMP_WORDS[@]:1:COMP_CWORD-1}"; do
-			case $word in attach | stats | status | detach) sub=$word ;; esac
+			case $word in attach | stats | status | detach | trace) sub=$word ;; esac
 		done
 		if [ -z "$sub" ] && [[ $cur != -* ]] && [[ $prev != --run-dir ]]; then
-			mapfile -t COMPREPLY < <(compgen -W 'attach stats status detach' -- "$cur")
+			mapfile -t COMPREPLY < <(compgen -W 'attach stats status detach trace' -- "$cur")
 			return
 		fi
 		;;
