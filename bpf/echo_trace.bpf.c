@@ -48,28 +48,32 @@ static __always_inline __u64 client_key(__be32 addr, __u16 port)
 	return ((__u64)addr << 16) | port;
 }
 
-/* The key of a server-side socket on trace_port, or 0 for any other socket. */
+/*
+ * The key of a server-side socket on trace_port, or 0 for any other socket.
+ * CO-RE reads: sk may be a tracepoint's argument or a pointer read from a psock.
+ */
 static __always_inline __u64 server_side_key(const struct sock *sk)
 {
-	const struct sock_common *c = &sk->__sk_common;
-
-	if (c->skc_num != trace_port)
+	if (BPF_CORE_READ(sk, __sk_common.skc_num) != trace_port)
 		return 0;
-	if (c->skc_family == 10 /* AF_INET6 */)
-		return client_key(c->skc_v6_daddr.in6_u.u6_addr32[3], bpf_ntohs(c->skc_dport));
-	return client_key(c->skc_daddr, bpf_ntohs(c->skc_dport));
+	if (BPF_CORE_READ(sk, __sk_common.skc_family) == 10 /* AF_INET6 */)
+		return client_key(BPF_CORE_READ(sk, __sk_common.skc_v6_daddr.in6_u.u6_addr32[3]),
+				  bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport)));
+	return client_key(BPF_CORE_READ(sk, __sk_common.skc_daddr),
+			  bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport)));
 }
 
 /* The key of a client-side socket connected to trace_port, or 0. */
 static __always_inline __u64 client_side_key(const struct sock *sk)
 {
-	const struct sock_common *c = &sk->__sk_common;
-
-	if (bpf_ntohs(c->skc_dport) != trace_port)
+	if (bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport)) != trace_port)
 		return 0;
-	if (c->skc_family == 10 /* AF_INET6 */)
-		return client_key(c->skc_v6_rcv_saddr.in6_u.u6_addr32[3], c->skc_num);
-	return client_key(c->skc_rcv_saddr, c->skc_num);
+	if (BPF_CORE_READ(sk, __sk_common.skc_family) == 10 /* AF_INET6 */)
+		return client_key(
+			BPF_CORE_READ(sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr32[3]),
+			BPF_CORE_READ(sk, __sk_common.skc_num));
+	return client_key(BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr),
+			  BPF_CORE_READ(sk, __sk_common.skc_num));
 }
 
 static __always_inline struct echo_trace_record *open_exchange(__u64 key)
@@ -164,14 +168,7 @@ static __always_inline struct echo_trace_record *psock_exchange(struct work_stru
 	user_data = (unsigned long)BPF_CORE_READ(sk, sk_user_data);
 	if ((user_data & ~SK_USER_DATA_FLAG_BITS) != (unsigned long)psock)
 		return NULL;
-	if (BPF_CORE_READ(sk, __sk_common.skc_num) != trace_port)
-		return NULL;
-	if (BPF_CORE_READ(sk, __sk_common.skc_family) == 10 /* AF_INET6 */)
-		return open_exchange(
-			client_key(BPF_CORE_READ(sk, __sk_common.skc_v6_daddr.in6_u.u6_addr32[3]),
-				   bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport))));
-	return open_exchange(client_key(BPF_CORE_READ(sk, __sk_common.skc_daddr),
-					bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport))));
+	return open_exchange(server_side_key(sk));
 }
 
 SEC("tp_btf/workqueue_queue_work")

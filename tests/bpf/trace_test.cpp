@@ -52,19 +52,18 @@ std::size_t count_of(const nlohmann::json& report, const char* phase) {
     return report["phases"][phase]["count"].get<std::size_t>();
 }
 
+std::unique_ptr<test::ServerProcess> start_user_server() {
+    return std::make_unique<test::ServerProcess>(
+        [](int port) {
+            return std::vector<std::string>{test::binary("user-echo-server"), "--address", "127.0.0.1", "--port",
+                                            std::to_string(port)};
+        },
+        [](int) { return "echoing on"; });
+}
+
 TEST_F(Trace, TimesEveryExchangeOfTheUserServerAndNoOtherPort) {
-    test::ServerProcess traced(
-        [](int port) {
-            return std::vector<std::string>{test::binary("user-echo-server"), "--address", "127.0.0.1", "--port",
-                                            std::to_string(port)};
-        },
-        [](int) { return "echoing on"; });
-    test::ServerProcess other(
-        [](int port) {
-            return std::vector<std::string>{test::binary("user-echo-server"), "--address", "127.0.0.1", "--port",
-                                            std::to_string(port)};
-        },
-        [](int) { return "echoing on"; });
+    auto traced_server = start_user_server(), other_server = start_user_server();
+    auto &traced = *traced_server, &other = *other_server;
     ASSERT_TRUE(traced.ready() && other.ready());
     auto trace = start_trace(traced.port());
     exchange_messages(parse_address("127.0.0.1", static_cast<std::uint16_t>(traced.port())));
