@@ -8,7 +8,7 @@ need_root "$@"
 
 packages=(
 	# build
-	cmake make g++ pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
+	cmake make g++ pkg-config clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev ccache
 	libcli11-dev nlohmann-json3-dev liburing-dev libgtest-dev googletest
 	# running and testing the servers
 	iproute2 procps kmod

@@ -24,8 +24,12 @@ need_root() {
 # Configures (once) and builds everything into $KECHO_BUILD. Arguments are cmake -D options,
 # applied to the build dir even when it is already configured (scripts/test.sh: -DKECHO_WERROR=ON).
 # shellcheck disable=SC2120 # options are optional: most callers pass none
+# ccache (the build's launcher where installed) is told to name files relative to the checkout and
+# not to hash the build directory, so a fresh clone elsewhere (CI's) reuses what an earlier build
+# compiled; the debug info then names the directory of the build that filled the cache.
 build_all() {
 	local jobs=${KECHO_JOBS:-$(nproc)}
+	export CCACHE_BASEDIR=$KECHO_TOP CCACHE_NOHASHDIR=1
 	if [ ! -f "$KECHO_BUILD/CMakeCache.txt" ]; then
 		cmake -S "$KECHO_TOP" -B "$KECHO_BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null ||
 			die "cmake configure failed (see the message above)"
