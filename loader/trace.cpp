@@ -83,9 +83,14 @@ double percentile(const std::vector<double>& sorted, double p) {
     return sorted[std::min(sorted.size() - 1, static_cast<std::size_t>(p * static_cast<double>(sorted.size())))];
 }
 
-void write_records_csv(const std::string& path, const std::vector<echo_trace_record>& records) {
+// Opened before tracing starts, so a path that cannot be written fails at once, not after the run.
+std::ofstream open_records_csv(const std::string& path) {
     std::ofstream out(path);
-    if (!out) throw_errno("cannot write " + path, errno);
+    if (!out) throw_errno("cannot write --records " + path, errno);
+    return out;
+}
+
+void write_records_csv(std::ofstream& out, const std::string& path, const std::vector<echo_trace_record>& records) {
     out << "client_port,accepted_first,arrived,readable,server_read,work_queued,work_started,echoed,client_read\n";
     for (const auto& r : records)
         out << r.client_port << ',' << (r.flags & ECHO_TRACE_ACCEPTED_FIRST ? 1 : 0) << ',' << r.arrived << ','
@@ -154,9 +159,11 @@ std::vector<PhaseSummary> summarize_phases(const std::vector<echo_trace_record>&
 int run_trace(const TraceOptions& options) {
     require_privileges();
     set_libbpf_verbosity(options.verbose);
+    std::ofstream csv;
+    if (!options.records_csv.empty()) csv = open_records_csv(options.records_csv);
     TraceSkeleton skel = load_tracer(options.port);
     const auto records = collect(*skel, options);
-    if (!options.records_csv.empty()) write_records_csv(options.records_csv, records);
+    if (csv.is_open()) write_records_csv(csv, options.records_csv, records);
     print_report(options, records, __atomic_load_n(&skel->bss->records_lost, __ATOMIC_RELAXED));
     return 0;
 }

@@ -98,5 +98,14 @@ TEST_F(Trace, RefusesAPortThatIsNoPort) {
     EXPECT_NE(r.err.find("invalid port '70000'"), std::string::npos) << r.err;
 }
 
+TEST_F(Trace, RefusesARecordsFileItCannotWriteBeforeTracing) {
+    auto r = test::run({test::binary("echo-loader"), "trace", "--seconds", "30", "--records", "/nonexistent/dir/r.csv"},
+                       std::chrono::seconds(10));
+    EXPECT_FALSE(r.timed_out) << "it traced before failing";
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("cannot write --records /nonexistent/dir/r.csv: no such file or directory"), std::string::npos)
+        << r.err;
+}
+
 }  // namespace
 }  // namespace kecho::bpftest
