@@ -32,6 +32,7 @@ enum echo_counter {
 	ECHO_OVER_LIMIT_BYTES, /* bytes of those segments (acknowledged to the peer, never queued)
 				*/
 	ECHO_DUPLICATE_BYTES,  /* bytes of retransmissions already redirected, not echoed again */
+	ECHO_UNPLACED,	       /* connections reset: a byte could not be placed in the stream */
 	ECHO_COUNTER_MAX,
 };
 

@@ -67,6 +67,7 @@ nlohmann::json stats_json(const InstanceState& state, const StatsSnapshot& s) {
               {"echoed_in_user_space", l.fallback_bytes}}},
             {"redirect_failures", b[ECHO_REDIRECT_FAILED]},
             {"over_limit_drops", b[ECHO_OVER_LIMIT]},
+            {"unplaced_resets", b[ECHO_UNPLACED]},
             {"events_lost", b[ECHO_EVENTS_LOST]},
             {"programs",
              {{"echo_sockops", program_runs(s.sockops)},
@@ -94,11 +95,11 @@ void print_stats_text(const InstanceState& state, const StatsSnapshot& s) {
         static_cast<unsigned long long>(l.fallback_bytes), static_cast<unsigned long long>(b[ECHO_OVER_LIMIT_BYTES]),
         static_cast<unsigned long long>(b[ECHO_DUPLICATE_BYTES]));
     std::printf(
-        "  problems      redirect failures %llu, over-limit drops %llu, guard resets %llu, drain timeouts %llu, events "
-        "lost %llu\n",
+        "  problems      redirect failures %llu, over-limit drops %llu, unplaced bytes %llu, guard resets %llu, "
+        "drain timeouts %llu, events lost %llu\n",
         static_cast<unsigned long long>(b[ECHO_REDIRECT_FAILED]), static_cast<unsigned long long>(b[ECHO_OVER_LIMIT]),
-        static_cast<unsigned long long>(l.guard_resets), static_cast<unsigned long long>(l.drain_timeouts),
-        static_cast<unsigned long long>(b[ECHO_EVENTS_LOST]));
+        static_cast<unsigned long long>(b[ECHO_UNPLACED]), static_cast<unsigned long long>(l.guard_resets),
+        static_cast<unsigned long long>(l.drain_timeouts), static_cast<unsigned long long>(b[ECHO_EVENTS_LOST]));
     if (s.verdict.runs > 0) {
         auto per = [](const StatsSnapshot::ProgramRuns& r) {
             return r.runs ? static_cast<double>(r.run_time_ns) / static_cast<double>(r.runs) : 0.0;
@@ -144,7 +145,11 @@ ProgramSettings program_settings(const AttachOptions& options) {
     settings.max_pending = options.max_pending;
     settings.max_sockets = options.max_connections;
     settings.meter = !options.no_meter;
-    settings.sockops = options.insert == "sockops";
+    settings.sockops = options.insert != "none";
+    settings.sockops_inserts = options.insert == "sockops";
+    settings.seq_read = options.seq_read == "kfunc"        ? SeqRead::kfunc
+                        : options.seq_read == "probe-read" ? SeqRead::probe_read
+                                                           : SeqRead::automatic;
     settings.verbose = options.verbose;
     return settings;
 }
@@ -202,6 +207,7 @@ int run_attach(const AttachOptions& options, const std::string& run_dir) {
                       server_settings);
 
     InstanceState state = instance_state(options, address, program.ids());
+    state.seq_read = program.seq_read();
     state.cgroup = cgroup_path;
     state.cgroup_owned = default_cgroup || inherited || membership.created();
     lock.publish(state);
@@ -277,6 +283,7 @@ int run_status(const StatusOptions& options, const std::string& run_dir) {
             j["cgroup"] = state->cgroup;
             j["meter"] = state->meter;
             j["insert"] = state->insert;
+            j["seq_read"] = state->seq_read;
             j["max_pending"] = state->max_pending;
             j["threads"] = state->threads;
             ids_to_json(j, state->ids);
@@ -301,8 +308,10 @@ int run_status(const StatusOptions& options, const std::string& run_dir) {
     auto id_or_off = [](std::uint32_t id) { return id ? "id " + std::to_string(id) : std::string("off"); };
     std::printf("  programs  echo_sockops %s (link %u), echo_verdict id %u, echo_meter %s\n",
                 id_or_off(ids.sockops).c_str(), ids.sockops_link, ids.verdict, id_or_off(ids.meter).c_str());
-    std::printf("  maps      echo_sockets id %u, echo_counters id %u, echo_events id %u, bss id %u\n", ids.sockets,
-                ids.counters, ids.events, ids.bss);
+    std::printf(
+        "  maps      echo_sockets id %u, echo_positions id %u, echo_counters id %u, echo_events id %u, bss id %u\n",
+        ids.sockets, ids.positions, ids.counters, ids.events, ids.bss);
+    std::printf("  verdict   places each skb by its sequence number, read with %s\n", state->seq_read.c_str());
     std::printf("  limits    max pending %llu bytes, insert by %s, %d accept threads\n",
                 static_cast<unsigned long long>(state->max_pending), state->insert.c_str(), state->threads);
     return 0;

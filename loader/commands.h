@@ -20,7 +20,8 @@ struct AttachOptions {
     int stats_interval = 0;
     bool no_meter = false;
     std::string insert = "sockops";
-    int threads = 1;  // accept threads; main() sets the default (default_accept_threads())
+    std::string seq_read = "auto";  // auto | kfunc | probe-read
+    int threads = 1;                // accept threads; main() sets the default (default_accept_threads())
     bool verbose = false;
 };
 

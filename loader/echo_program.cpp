@@ -2,6 +2,7 @@
 #include "echo_program.h"
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include <cerrno>
@@ -47,6 +48,15 @@ std::uint32_t map_id(const bpf_map* map) {
     throw Error(errno_message(what, err) + hint);
 }
 
+// Whether the running kernel's BTF has the kfunc (6.2+).
+bool kernel_has_function(const char* name) {
+    btf* vmlinux = btf__load_vmlinux_btf();
+    if (!vmlinux) return false;
+    const bool found = btf__find_by_name_kind(vmlinux, name, BTF_KIND_FUNC) > 0;
+    btf__free(vmlinux);
+    return found;
+}
+
 }  // namespace
 
 void set_libbpf_verbosity(bool verbose) {
@@ -60,16 +70,23 @@ EchoProgram::EchoProgram(const ProgramSettings& settings) {
 
     skel_->rodata->echo_port = settings.port;
     skel_->rodata->max_pending = settings.max_pending;
+    skel_->rodata->sockops_inserts = settings.sockops_inserts ? 1 : 0;
     int ret = bpf_map__set_max_entries(skel_->maps.echo_sockets, settings.max_sockets);
+    if (!ret) ret = bpf_map__set_max_entries(skel_->maps.echo_positions, settings.max_sockets);
     if (ret) fail("cannot size the socket hash", ret);
     if (!settings.meter) bpf_program__set_autoload(skel_->progs.echo_meter, false);
     if (!settings.sockops) bpf_program__set_autoload(skel_->progs.echo_sockops, false);
+    // One of the two verdicts: a program calling a kfunc the kernel lacks would not load.
+    const bool kfunc = settings.seq_read == SeqRead::kfunc ||
+                       (settings.seq_read == SeqRead::automatic && kernel_has_function("bpf_cast_to_kern_ctx"));
+    verdict_ = kfunc ? skel_->progs.echo_verdict : skel_->progs.echo_verdict_pr;
+    bpf_program__set_autoload(kfunc ? skel_->progs.echo_verdict_pr : skel_->progs.echo_verdict, false);
 
     ret = echo_bpf::load(skel_.get());
     if (ret) fail("cannot load the BPF programs into the kernel", ret);
 
     int map_fd = bpf_map__fd(skel_->maps.echo_sockets);
-    ret = bpf_prog_attach(bpf_program__fd(skel_->progs.echo_verdict), map_fd, BPF_SK_SKB_VERDICT, 0);
+    ret = bpf_prog_attach(bpf_program__fd(verdict_), map_fd, BPF_SK_SKB_VERDICT, 0);
     if (ret) fail("cannot attach the sk_skb verdict to the socket hash", ret);
     verdict_attached_ = true;
     if (settings.meter) {
@@ -83,7 +100,7 @@ EchoProgram::~EchoProgram() {
     if (!skel_) return;
     int map_fd = bpf_map__fd(skel_->maps.echo_sockets);
     if (meter_attached_) bpf_prog_detach2(bpf_program__fd(skel_->progs.echo_meter), map_fd, BPF_SK_MSG_VERDICT);
-    if (verdict_attached_) bpf_prog_detach2(bpf_program__fd(skel_->progs.echo_verdict), map_fd, BPF_SK_SKB_VERDICT);
+    if (verdict_attached_) bpf_prog_detach2(bpf_program__fd(verdict_), map_fd, BPF_SK_SKB_VERDICT);
     // destroy() (the deleter) destroys the sockops link and closes every fd.
 }
 
@@ -103,9 +120,10 @@ int EchoProgram::events_fd() const {
 ObjectIds EchoProgram::ids() const {
     ObjectIds ids;
     if (bpf_program__autoload(skel_->progs.echo_sockops)) ids.sockops = prog_id(skel_->progs.echo_sockops);
-    ids.verdict = prog_id(skel_->progs.echo_verdict);
+    ids.verdict = prog_id(verdict_);
     if (bpf_program__autoload(skel_->progs.echo_meter)) ids.meter = prog_id(skel_->progs.echo_meter);
     ids.sockets = map_id(skel_->maps.echo_sockets);
+    ids.positions = map_id(skel_->maps.echo_positions);
     ids.counters = map_id(skel_->maps.echo_counters);
     ids.events = map_id(skel_->maps.echo_events);
     ids.bss = map_id(skel_->maps.bss);
@@ -116,6 +134,10 @@ ObjectIds EchoProgram::ids() const {
             ids.sockops_link = info.id;
     }
     return ids;
+}
+
+const char* EchoProgram::seq_read() const {
+    return verdict_ == skel_->progs.echo_verdict ? "bpf_cast_to_kern_ctx" : "bpf_probe_read_kernel";
 }
 
 }  // namespace kecho::loader

@@ -11,19 +11,26 @@
 
 namespace kecho::loader {
 
+// How the verdict reads each skb's sequence number (TCP_SKB_CB(skb)->seq): through the
+// bpf_cast_to_kern_ctx kfunc (6.2+), or with bpf_probe_read_kernel (6.1); automatic takes the
+// kfunc where the kernel has it.
+enum class SeqRead { automatic, kfunc, probe_read };
+
 struct ProgramSettings {
     std::uint16_t port = 0;
     std::uint64_t max_pending = ECHO_DEFAULT_MAX_PENDING;
     std::uint32_t max_sockets = ECHO_DEFAULT_MAX_SOCKETS;
-    bool meter = true;     // attach the sk_msg meter
-    bool sockops = true;   // attach sockops (false: the loader inserts after accept)
+    bool meter = true;            // attach the sk_msg meter
+    bool sockops = true;          // attach sockops (it deletes each socket's echo position at close)
+    bool sockops_inserts = true;  // sockops inserts sockets (false: the loader does, after accept)
+    SeqRead seq_read = SeqRead::automatic;
     bool verbose = false;  // libbpf debug output
 };
 
 // Ids of everything loaded, for `status`, `detach` and the tests.
 struct ObjectIds {
-    std::uint32_t sockops = 0, verdict = 0, meter = 0;             // programs
-    std::uint32_t sockets = 0, counters = 0, events = 0, bss = 0;  // maps
+    std::uint32_t sockops = 0, verdict = 0, meter = 0;                            // programs
+    std::uint32_t sockets = 0, positions = 0, counters = 0, events = 0, bss = 0;  // maps
     std::uint32_t sockops_link = 0;
 };
 
@@ -41,6 +48,7 @@ inline constexpr ObjectField object_fields[] = {
     {ObjectKind::program, "echo_verdict", &ObjectIds::verdict},
     {ObjectKind::program, "echo_meter", &ObjectIds::meter},
     {ObjectKind::map, "echo_sockets", &ObjectIds::sockets},
+    {ObjectKind::map, "echo_positions", &ObjectIds::positions},
     {ObjectKind::map, "echo_counters", &ObjectIds::counters},
     {ObjectKind::map, "echo_events", &ObjectIds::events},
     {ObjectKind::map, "bss", &ObjectIds::bss},
@@ -67,12 +75,16 @@ public:
     // sockops' failed inserts since load, written by the kernel (read with an atomic load).
     const __u64* sockops_insert_failures() const { return &skel_->bss->sockops_insert_failures; }
     ObjectIds ids() const;
+    // The verdict loaded: "bpf_cast_to_kern_ctx" or "bpf_probe_read_kernel", how it reads sequence
+    // numbers.
+    const char* seq_read() const;
 
 private:
     struct SkeletonDeleter {
         void operator()(echo_bpf* skel) const { echo_bpf::destroy(skel); }
     };
     std::unique_ptr<echo_bpf, SkeletonDeleter> skel_;
+    bpf_program* verdict_ = nullptr;  // echo_verdict or echo_verdict_pr
     bool verdict_attached_ = false;
     bool meter_attached_ = false;
 };

@@ -35,10 +35,10 @@ const char* group_name(ObjectKind kind) {
 }
 
 nlohmann::json to_json(const InstanceState& s) {
-    nlohmann::json j = {{"pid", s.pid},        {"address", s.address},           {"port", s.port},
-                        {"cgroup", s.cgroup},  {"cgroup_owned", s.cgroup_owned}, {"meter", s.meter},
-                        {"insert", s.insert},  {"max_pending", s.max_pending},   {"threads", s.threads},
-                        {"started", s.started}};
+    nlohmann::json j = {{"pid", s.pid},         {"address", s.address},           {"port", s.port},
+                        {"cgroup", s.cgroup},   {"cgroup_owned", s.cgroup_owned}, {"meter", s.meter},
+                        {"insert", s.insert},   {"max_pending", s.max_pending},   {"threads", s.threads},
+                        {"started", s.started}, {"seq_read", s.seq_read}};
     ids_to_json(j, s.ids);
     return j;
 }
@@ -52,6 +52,7 @@ InstanceState from_json(const nlohmann::json& j) {
     s.cgroup_owned = j.at("cgroup_owned").get<bool>();
     s.meter = j.at("meter").get<bool>();
     s.insert = j.at("insert").get<std::string>();
+    s.seq_read = j.value("seq_read", "");
     s.max_pending = j.at("max_pending").get<std::uint64_t>();
     s.threads = j.value("threads", 1);
     s.started = j.at("started").get<std::int64_t>();

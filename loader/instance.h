@@ -24,7 +24,8 @@ struct InstanceState {
     std::string cgroup;
     bool cgroup_owned = false;  // created for this instance: removed with it
     bool meter = true;
-    std::string insert;  // sockops | loader | none
+    std::string insert;    // sockops | loader | none
+    std::string seq_read;  // how the verdict reads sequence numbers (EchoProgram::seq_read)
     std::uint64_t max_pending = 0;
     int threads = 1;           // accept threads
     std::int64_t started = 0;  // unix seconds

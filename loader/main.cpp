@@ -59,6 +59,11 @@ CLI::App* add_attach(CLI::App& app, kecho::loader::AttachOptions& attach) {
                     "the last two are for diagnosis")
         ->check(CLI::IsMember({"sockops", "loader", "none"}))
         ->capture_default_str();
+    cmd->add_option("--seq-read", attach.seq_read,
+                    "how the verdict reads each segment's sequence number: kfunc (bpf_cast_to_kern_ctx, kernels "
+                    "6.2+), probe-read (bpf_probe_read_kernel) or auto (the kfunc where the kernel has it)")
+        ->check(CLI::IsMember({"auto", "kfunc", "probe-read"}))
+        ->capture_default_str();
     attach.threads = default_accept_threads();
     cmd->add_option("--threads", attach.threads,
                     "accept threads: one SO_REUSEPORT listener and epoll loop each (the echo itself runs in the "
