@@ -345,9 +345,14 @@ static int kecho_listen(struct socket **res)
 	}
 
 	sock_set_reuseaddr(sock->sk);
-	/* Wake the acceptor every second so it sees kthread_should_stop(). */
+	/*
+	 * Wake the acceptor every second so it sees kthread_should_stop().
+	 * Urgent bytes are ordinary data to an echo (SO_OOBINLINE, inherited
+	 * by every accepted socket): echoed in place, never dropped.
+	 */
 	lock_sock(sock->sk);
 	sock->sk->sk_rcvtimeo = HZ;
+	sock_set_flag(sock->sk, SOCK_URGINLINE);
 	release_sock(sock->sk);
 
 	err = kernel_bind(sock, (struct sockaddr *)&addr, addrlen);

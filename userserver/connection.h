@@ -10,6 +10,7 @@
 //   State read(int budget);         reads and echoes at most `budget` times
 //   State flush();                  sends what is held back; called when the socket is writable
 //   bool wants_read(), has_unsent(); void mark_readable(), mark_hangup();
+//   void mark_urgent();             EPOLLPRI: urgent data is pending (inline: SO_OOBINLINE)
 //   int fd(), error(); std::uint64_t bytes_echoed(); std::string peer;
 #pragma once
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // The epoll, floor and splice engines: edge-triggered, non-blocking, one registration per socket
-// for its whole life (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET), so the hot path is the
+// for its whole life (EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLRDHUP | EPOLLET), so the hot path is the
 // connection's reads and writes and nothing else (connection.h: what a connection provides).
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -118,7 +118,7 @@ private:
         auto connection = std::make_unique<Connection>(std::move(fd), std::move(extra), *context_.config,
                                                        std::span<char>(scratch_.get(), scratch_size));
         epoll_event event{};
-        event.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+        event.events = EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLRDHUP | EPOLLET;
         event.data.ptr = connection.get();
         if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, connection->fd(), &event) != 0) {
             log_line(errno_message("cannot watch a new connection", errno) + "; closing it");
@@ -142,6 +142,7 @@ private:
         }
         if (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) connection->mark_readable();
         if (events & (EPOLLRDHUP | EPOLLERR | EPOLLHUP)) connection->mark_hangup();
+        if (events & EPOLLPRI) connection->mark_urgent();
         serve(connection);  // also picks up reading that a flush just resumed
     }
 

@@ -2,6 +2,8 @@
 #include "splice_connection.h"
 
 #include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -54,11 +56,29 @@ SpliceConnection::State SpliceConnection::read(int budget) {
             in_pipe_ = static_cast<std::size_t>(n);
             continue;
         }
+        if (n < 0 && errno == EAGAIN && urgent_pending_ && take_urgent_byte()) continue;
         SocketStatus::Next next = status_.after_empty_read(n);
         if (next == SocketStatus::Next::again) continue;
         return next == SocketStatus::Next::failed ? State::failed : state_after_io();
     }
     return flush();  // budget used up: status_.maybe_readable stays set and the loop comes back
+}
+
+// splice(2) stops before an urgent byte whatever SO_OOBINLINE says (tcp_read_sock), so the echo
+// would stall there: with the urgent mark next in the stream, that one byte is read (inline) and
+// put in the empty pipe in its place, and splicing goes on after it.
+bool SpliceConnection::take_urgent_byte() {
+    int at_mark = 0;
+    if (::ioctl(fd_.get(), SIOCATMARK, &at_mark) != 0 || !at_mark) return false;
+    char byte = 0;
+    if (::recv(fd_.get(), &byte, 1, MSG_DONTWAIT) != 1) return false;  // not arrived yet: an edge comes
+    if (::write(pipe_.write_end.get(), &byte, 1) != 1) {               // an empty pipe takes one byte
+        status_.error = errno;
+        return false;
+    }
+    in_pipe_ = 1;
+    urgent_pending_ = false;
+    return true;
 }
 
 SpliceConnection::State SpliceConnection::flush() {

@@ -48,6 +48,10 @@ public:
     bool wants_read() const { return status_.maybe_readable && in_pipe_ == 0; }
     void mark_readable() { status_.maybe_readable = true; }
     void mark_hangup() {}  // reading goes on to EAGAIN or end of stream anyway
+    void mark_urgent() {
+        urgent_pending_ = true;
+        status_.maybe_readable = true;
+    }
     bool has_unsent() const { return in_pipe_ != 0; }
 
     std::uint64_t bytes_echoed() const { return echoed_; }
@@ -57,11 +61,13 @@ public:
 
 private:
     State state_after_io() const { return status_.peer_closed && in_pipe_ == 0 ? State::finished : State::open; }
+    bool take_urgent_byte();
 
     UniqueFd fd_;
     Extra pipe_;
     std::size_t in_pipe_ = 0;  // bytes read from the socket, not yet sent back
     std::uint64_t echoed_ = 0;
+    bool urgent_pending_ = false;  // EPOLLPRI came: splice may stop short of an urgent byte
     SocketStatus status_;
 };
 

@@ -13,13 +13,14 @@ StreamConnection::State StreamConnection::read(int budget) {
         ssize_t n = ::recv(fd_.get(), scratch_.data(), scratch_.size(), 0);
         if (n > 0) {
             if (echo(scratch_.data(), static_cast<std::size_t>(n)) == State::failed) return State::failed;
-            if (static_cast<std::size_t>(n) < scratch_.size() && !hangup_) {
+            if (static_cast<std::size_t>(n) < scratch_.size() && !hangup_ && !urgent_pending_) {
                 // The receive queue was emptied; new bytes raise a new edge.
                 status_.maybe_readable = false;
                 return State::open;
             }
             continue;
         }
+        if (n < 0 && errno == EAGAIN) urgent_pending_ = false;  // read up to the (inline) urgent byte and past
         SocketStatus::Next next = status_.after_empty_read(n);
         if (next == SocketStatus::Next::again) continue;
         return next == SocketStatus::Next::failed ? State::failed : state_after_io();

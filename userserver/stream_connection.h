@@ -47,6 +47,9 @@ public:
     bool wants_read() const { return status_.maybe_readable && !paused_; }
     void mark_readable() { status_.maybe_readable = true; }
     void mark_hangup() { hangup_ = true; }  // EPOLLRDHUP, EPOLLHUP or EPOLLERR was reported
+    // recv reads urgent bytes inline (SO_OOBINLINE) but stops short before one: until the queue is
+    // empty, a short read no longer means it is.
+    void mark_urgent() { urgent_pending_ = true; }
     bool has_unsent() const { return !unsent_.empty(); }
 
     std::uint64_t bytes_echoed() const { return echoed_; }
@@ -66,6 +69,7 @@ private:
     SocketStatus status_;
     bool paused_ = false;
     bool hangup_ = false;
+    bool urgent_pending_ = false;  // EPOLLPRI came: reads may stop short before an urgent byte
 };
 
 }  // namespace kecho::userserver

@@ -99,6 +99,8 @@ UniqueFd make_listener(const SocketAddress& address, const ListenOptions& option
     if (!fd) throw_errno("cannot create a socket for " + address.to_string(), errno);
     int one = 1;
     ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    // Urgent bytes are ordinary data to an echo: read inline, in place (accepted sockets inherit it).
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_OOBINLINE, &one, sizeof(one));
     if (options.reuse_port && ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0)
         throw_errno("cannot set SO_REUSEPORT on " + address.to_string(), errno);
     if (address.family() == AF_INET6) {

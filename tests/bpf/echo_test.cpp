@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 
 #include <cstdio>
 #include <fstream>
@@ -14,6 +15,7 @@
 
 #include "kecho/error.h"
 #include "loader_fixture.h"
+#include "socket_io.h"
 
 namespace kecho::bpftest {
 namespace {
@@ -62,6 +64,28 @@ TEST_F(Echo, EverySizeComesBackByteExact) {
     std::string nul(100000, '\0');
     EXPECT_TRUE(echo_once(loader.address(), all).bytes == all);
     EXPECT_TRUE(echo_once(loader.address(), nul).bytes == nul);
+}
+
+// The urgent-data policy every server follows: an urgent byte is ordinary data, echoed inline and
+// in place, in the kernel as in the loader's user-space fallback (--insert none).
+TEST_F(Echo, UrgentBytesAreEchoedInlineAndInPlace) {
+    for (const char* insert : {"sockops", "none"}) {
+        SCOPED_TRACE(std::string("--insert ") + insert);
+        Loader loader({"--insert", insert});
+        ASSERT_TRUE(loader.ready()) << loader.output();
+        UniqueFd fd = connect_to(loader.address());
+        timeval wait{10, 0};
+        ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof(wait));
+        const std::string before = random_bytes(3000, 1), after = random_bytes(200000, 2);
+        ASSERT_TRUE(test::send_all(fd.get(), before));
+        ASSERT_EQ(::send(fd.get(), "!", 1, MSG_OOB), 1);
+        ASSERT_TRUE(test::send_all(fd.get(), after));
+        ::shutdown(fd.get(), SHUT_WR);
+        const std::string expected = before + "!" + after;
+        const std::string echoed = test::recv_exactly(fd.get(), expected.size() + 1);  // then end-of-file
+        EXPECT_EQ(echoed.size(), expected.size());
+        EXPECT_TRUE(echoed == expected) << "the echo differs from what was sent, urgent byte inline";
+    }
 }
 
 TEST_F(Echo, HalfClosingClientsGetEveryByteThenEof) {

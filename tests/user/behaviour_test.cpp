@@ -163,6 +163,23 @@ TEST_P(Engine, PrintsOneReadyLine) {
               "echoing on 127.0.0.1:" + std::to_string(server.port()) + " (" + engine() + ", 1 thread)\n");
 }
 
+// The urgent-data policy (README): an urgent byte is ordinary data, echoed inline and in place;
+// the connection goes on (it used to stall at the urgent mark, or reset under splice).
+TEST_P(Engine, UrgentBytesAreEchoedInlineAndInPlace) {
+    EchoServer server(engine());
+    ASSERT_TRUE(server.ok()) << server.output();
+    UniqueFd fd = connect_loopback(server.port());
+    const std::string before = pattern(3000, 1), after = pattern(200000, 2);
+    ASSERT_TRUE(send_all(fd.get(), before));
+    ASSERT_EQ(::send(fd.get(), "!", 1, MSG_OOB), 1) << std::strerror(errno);
+    ASSERT_TRUE(send_all(fd.get(), after));
+    ::shutdown(fd.get(), SHUT_WR);
+    const std::string expected = before + "!" + after;
+    const std::string echoed = recv_exactly(fd.get(), expected.size() + 1);  // + 1: end-of-file follows
+    EXPECT_EQ(echoed.size(), expected.size());
+    EXPECT_TRUE(echoed == expected) << "the echo differs from what was sent, urgent byte inline";
+}
+
 // --verbose: one line when a connection opens and one when it closes, none per message.
 TEST_P(Engine, VerboseLogsConnectionsNotMessages) {
     EchoServer server(engine(), {"--verbose"});

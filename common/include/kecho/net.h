@@ -43,7 +43,8 @@ struct ListenOptions {
     bool nonblocking = true;
 };
 
-// socket + SO_REUSEADDR (+ SO_REUSEPORT) + bind + listen. A busy port throws
+// socket + SO_REUSEADDR + SO_OOBINLINE (urgent bytes inline: every server of ours echoes them in
+// place) (+ SO_REUSEPORT) + bind + listen. A busy port throws
 // Error("cannot listen on 0.0.0.0:12346: address already in use (another server running?)").
 UniqueFd make_listener(const SocketAddress& address, const ListenOptions& options = {});
 
