@@ -211,9 +211,12 @@ Connection Session::open(std::size_t bytes, std::uint16_t window) {
     if (!after) stop_server();
     if (!c.peer.connect(after ? TcpPeer::max_window : window)) throw CaseFailed{c.peer.fault(), true};
     if (after) {
+        // The acknowledgement of this echo announces `window`: it acknowledges new data, so every
+        // kernel takes it, a closed window included (TcpPeer::set_window).
+        c.peer.send_bytes(0, base);
+        c.peer.set_window(window);
         if (!c.peer.deliver(base, 5s) || !c.peer.await_echo(base, 5s))
             throw CaseFailed{"the exchange before the case failed: " + describe_failure(c)};
-        if (window != TcpPeer::max_window) c.peer.announce_window(window);
     }
     return c;
 }

@@ -34,6 +34,7 @@ struct Options {
     unsigned rounds = 8;
     std::uint32_t seed = std::random_device{}();
     bool list = false;
+    bool trace = false;
 };
 
 in_addr parse_ipv4(const std::string& text, const char* what) {
@@ -93,6 +94,7 @@ int run(const Options& o) {
     const in_addr client = parse_ipv4(o.client, "client"), server = parse_ipv4(o.server, "server");
     check_not_local(client, o.client);
     RawLink link(client, server, o.interface);
+    link.set_trace(o.trace);
     std::printf("tcp-adversary: %s:%u from %s, seeds from %u (--seed %u repeats this run)\n", o.server.c_str(), o.port,
                 o.client.c_str(), o.seed, o.seed);
     unsigned passed = 0, failed = 0;
@@ -136,6 +138,7 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_option("--seed", o.seed, "the first seed (streams, ports, shuffles); random by default, printed");
     app.add_flag("--list", o.list, "list the cases and exit");
+    app.add_flag("--trace", o.trace, "print every segment sent (->) and received (<-) to stderr");
     if (int rc = cli::parse(app, argc, argv); rc >= 0) return rc;
     if (o.list) {
         for (const Case& c : all_cases()) std::printf("%-24s %s\n", c.name, c.what);

@@ -11,7 +11,9 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "kecho/error.h"
@@ -94,6 +96,20 @@ std::optional<Segment> parse(const std::uint8_t* packet, std::size_t size, in_ad
     return s;
 }
 
+// One line per segment: direction, ports, flags, relative numbers are left to the reader.
+void print_segment(const char* direction, std::uint16_t port, const Segment& s) {
+    std::string flags;
+    for (auto [flag, letter] : {std::pair{flag_syn, 'S'},
+                                {flag_fin, 'F'},
+                                {flag_rst, 'R'},
+                                {flag_psh, 'P'},
+                                {flag_ack, '.'},
+                                {flag_urg, 'U'}})
+        if (s.has(flag)) flags += letter;
+    std::fprintf(stderr, "%s %u [%s] seq %u ack %u win %u urg %u len %zu\n", direction, port, flags.c_str(), s.seq,
+                 s.ack, s.window, s.urgent, s.payload.size());
+}
+
 }  // namespace
 
 RawLink::RawLink(in_addr client, in_addr server, const std::string& interface) : client_(client), server_(server) {
@@ -125,6 +141,7 @@ void RawLink::send(std::uint16_t client_port, std::uint16_t server_port, const S
     ip->daddr = server_.s_addr;
     ip->tot_len = htons(static_cast<std::uint16_t>(packet.size()));  // the kernel fills in the checksum
     std::memcpy(packet.data() + sizeof(iphdr), tcp.data(), tcp.size());
+    if (trace_) print_segment("->", client_port, segment);
     sockaddr_in dst{};
     dst.sin_family = AF_INET;
     dst.sin_addr = server_;
@@ -147,6 +164,7 @@ std::optional<Segment> RawLink::receive(std::uint16_t server_port, std::uint16_t
             if (from.sll_pkttype != PACKET_OUTGOING || from.sll_protocol != htons(ETH_P_IP)) continue;
             if (static_cast<std::size_t>(n) > packet.size()) throw Error("a captured packet was truncated");
             auto s = parse(packet.data(), static_cast<std::size_t>(n), server_, client_, server_port, client_port);
+            if (s && trace_) print_segment("<-", client_port, *s);
             if (s) return s;
             continue;
         }

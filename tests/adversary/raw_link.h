@@ -51,6 +51,9 @@ public:
     std::optional<Segment> receive(std::uint16_t server_port, std::uint16_t client_port,
                                    std::chrono::milliseconds wait);
 
+    // Every segment sent and received is printed to stderr (--trace).
+    void set_trace(bool on) { trace_ = on; }
+
     in_addr client() const { return client_; }
     in_addr server() const { return server_; }
 
@@ -59,6 +62,7 @@ private:
     in_addr server_{};
     UniqueFd raw_;      // IP_HDRINCL sends
     UniqueFd capture_;  // outgoing IPv4 packets on the interface
+    bool trace_ = false;
 };
 
 }  // namespace kecho::adversary

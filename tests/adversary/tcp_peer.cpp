@@ -132,7 +132,7 @@ void TcpPeer::send_reset() {
 }
 
 void TcpPeer::announce_window(std::uint16_t window) {
-    window_ = window;
+    set_window(window);
     send_ack();
 }
 

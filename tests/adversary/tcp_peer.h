@@ -33,7 +33,11 @@ public:
     void send_urgent(std::size_t from, std::size_t to, std::size_t urgent_at);
     // A reset at the sequence number the server expects next.
     void send_reset();
-    // From now on every segment announces `window`; a pure ACK says so at once.
+    // From now on every segment announces `window`; announce_window also says so at once in a pure
+    // ACK. A kernel takes a smaller window only from a segment that acknowledges new data or
+    // advances the sequence number (6.1's tcp_may_update_window; 6.12 also takes a bare shrink):
+    // close a window with set_window before the ACK of new echo bytes.
+    void set_window(std::uint16_t window) { window_ = window; }
     void announce_window(std::uint16_t window);
 
     // Reads what the server sends for `duration`: echo bytes are checked and acknowledged, its
