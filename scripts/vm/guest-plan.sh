@@ -6,6 +6,8 @@
 #   compare  only the three-way bench --mode all table
 #   dkms     a module built elsewhere: insmod, kmod verify (--quick), rmmod, a clean kernel log
 #   bundle   the portable bundle's compare (in /kecho/bundle) with this kecho.ko, every server verified
+#   adversary  the adversarial suite alone against every server (ADVERSARY_ARGS: tcp-adversary's own
+#            arguments, e.g. "--case zero-window --trace": its segments then go to the console)
 #   probe    prints one line (used to see whether KVM really runs the guest)
 # Every check prints "KECHO-RESULT <name> PASS|FAIL <detail>" on the console and on ttyS1; the host
 # parses those. A binary missing from the build dir is a FAIL, never a skip; a server the kernel
@@ -89,6 +91,29 @@ verify() {
 		result "$prefix" PASS "$summary"
 	else
 		result "$prefix" FAIL "rc=$rc ${summary:-$(tail -n2 /tmp/verify.err | tr '\n' ' ')}"
+	fi
+}
+
+# adversary NAME PORT [PID]: the adversarial suite (tcp-adversary; scripts/adversary.sh on the host)
+# against one server: a result per case and one for the run. PID: the server, stopped while a case
+# queues its segments before accept (kecho.ko has none: they race its accept). The peer's address
+# is routed out of the loopback, never local, so the kernel drops the echo's packets to it.
+adversary() {
+	adv=$1 port=$2 pid=${3:-} # not "name": result() sets that
+	have tcp-adversary "$adv-adversary" || return 1
+	ip route show 192.0.2.2 | grep -q . || ip route add 192.0.2.2/32 dev lo
+	timeout "${ADVERSARY_TIMEOUT:-400}" "$K/tcp-adversary" --port "$port" ${pid:+--pause-pid "$pid"} \
+		--rounds "${ADVERSARY_ROUNDS:-4}" ${ADVERSARY_ARGS:-} >/tmp/adversary.out 2>/tmp/adversary.err
+	rc=$?
+	[ -z "${ADVERSARY_ARGS:-}" ] || sed "s/^/KECHO-ADVERSARY $adv /" /tmp/adversary.out /tmp/adversary.err
+	while read -r verdict case detail; do
+		case $verdict in PASS | FAIL) result "$adv-adversary/$case" "$verdict" "$detail" ;; esac
+	done </tmp/adversary.out
+	summary=$(tail -n1 /tmp/adversary.out)
+	if [ $rc -eq 0 ]; then
+		result "$adv-adversary" PASS "$summary"
+	else
+		result "$adv-adversary" FAIL "rc=$rc $summary $(tail -n1 /tmp/adversary.err)"
 	fi
 }
 
@@ -252,6 +277,7 @@ kmod_params_and_load() {
 	fi
 
 	verify kmod kmod-verify $KMOD_VERIFY_ARGS
+	timed kmod-adversary adversary kmod 12345
 	# The listener is dual-stack: IPv6 clients are echoed too.
 	verify kmod kmod-ipv6-verify --host ::1 --case size-1MiB --case half-close-1000 --case concurrent-200
 }
@@ -299,6 +325,26 @@ loader_field() {
 	"$K/echo-loader" stats --json 2>/dev/null | sed -n "s/^ *\"$1\": *\([0-9]*\).*/\1/p" | head -n1
 }
 
+# The adversarial suite against the user engines and bpf (splice started for it alone); which
+# verdict the bpf echo took on this kernel (how it reads sequence numbers) is a result of its own.
+servers_adversary() {
+	[ -n "$USER_PID" ] && adversary user 12346 "$USER_PID"
+	[ -n "$URING_PID" ] && adversary uring 12348 "$URING_PID"
+	if [ -n "$BPF_PID" ]; then
+		read_with=$("$K/echo-loader" status | sed -n 's/.*sequence number, read with //p')
+		result bpf-seq-read "$([ -n "$read_with" ] && echo PASS || echo FAIL)" \
+			"the verdict reads each skb's sequence number with ${read_with:-nothing (status says no)}"
+		adversary bpf 12347 "$BPF_PID"
+	fi
+	have user-echo-server splice-adversary || return
+	if SPLICE_PID=$(start_server splice $K/user-echo-server --engine splice --port 12350); then
+		adversary splice 12350 "$SPLICE_PID"
+		stop_server "$SPLICE_PID"
+	else
+		result splice-adversary FAIL "user-echo-server --engine splice did not start: $(tail -n1 /tmp/splice.log)"
+	fi
+}
+
 servers_checks() {
 	start_all_servers servers
 	[ -n "$USER_PID" ] && verify user user-verify $OTHER_VERIFY_ARGS
@@ -307,6 +353,7 @@ servers_checks() {
 	elif [ -n "$URING_PID" ]; then
 		verify uring uring-verify $OTHER_VERIFY_ARGS
 	fi
+	timed adversary servers_adversary
 	if [ -n "$UNSUPPORTED_BPF" ]; then
 		unsupported "$UNSUPPORTED_BPF" bpf-verify skmsg-meter bpf-pending-guard bpf-concurrent-1000 bpf-sigkill-clean
 	elif [ -n "$BPF_PID" ]; then
@@ -444,6 +491,14 @@ plan_compare() {
 	stop_all_servers
 }
 
+plan_adversary() {
+	insmod $K/kecho.ko || result insmod-defaults FAIL "$(dmesg | tail -n1)"
+	adversary kmod 12345
+	start_all_servers servers
+	servers_adversary
+	stop_all_servers
+}
+
 # A module built elsewhere (the DKMS test): it loads, echoes every byte, unloads, logs nothing bad.
 plan_dkms() {
 	insmod_defaults
@@ -499,6 +554,7 @@ test) plan_test ;;
 compare) plan_compare ;;
 rmmod) plan_rmmod ;;
 dkms) plan_dkms ;;
+adversary) plan_adversary ;;
 bundle) plan_bundle ;;
 probe) ;;
 *) result plan FAIL "unknown plan '$PLAN'" ;;

@@ -67,7 +67,7 @@ add_binary() {
 }
 
 included=()
-for name in bench user-echo-server echo-loader vm-conn-holder; do
+for name in bench user-echo-server echo-loader vm-conn-holder tcp-adversary; do
 	[ -x "$build/$name" ] && add_binary "$build/$name"
 done
 if [ -n "$netem" ]; then

@@ -6,16 +6,18 @@
 # guest plan, power off. Prints the guest's result lines; exit 0 iff the plan ended and no check failed.
 #
 #   scripts/vm/run-vm.sh [--kernel 6.1-cloud|6.12-cloud|6.1-rt] [--build DIR]
-#                        [--plan test|compare|rmmod|dkms|bundle] [--timeout SEC] [--accel auto|tcg|kvm]
-#                        [--table-args "ARGS"] [--quiet]
+#                        [--plan test|compare|rmmod|dkms|bundle|adversary] [--timeout SEC] [--accel auto|tcg|kvm]
+#                        [--table-args "ARGS"] [--adversary-args "ARGS"] [--quiet]
 # Plans: test (every check), compare (the table), rmmod (unload loop), dkms (insmod, verify, rmmod),
-# bundle (the portable bundle's compare in the guest: set KECHO_VM_BUNDLE to the unpacked bundle).
+# bundle (the portable bundle's compare in the guest: set KECHO_VM_BUNDLE to the unpacked bundle),
+# adversary (the adversarial suite alone against every server; --adversary-args: tcp-adversary's own).
 # The serial console goes to <build>/vm/<kernel>/console.log, the result lines to
 # <build>/vm/<kernel>/results.txt; <build>/vm/kernel-matrix.md is rewritten from every kernel's results.
 set -euo pipefail
 . "$(dirname "$0")/vm-lib.sh"
 
 
+adversary_args=''
 build=$KECHO_BUILD plan=test timeout_s=600 accel=auto quiet=0 kernel=$KECHO_VM_DEFAULT_KERNEL
 table_args="--connections 8 --size 64 --duration 2 --warmup 0.5"
 while [ $# -gt 0 ]; do
@@ -26,12 +28,13 @@ while [ $# -gt 0 ]; do
 	--timeout) need_value "$@"; timeout_s=$2; shift 2 ;;
 	--accel) need_value "$@"; accel=$2; shift 2 ;;
 	--table-args) need_value "$@"; table_args=$2; shift 2 ;;
+	--adversary-args) need_value "$@"; adversary_args=$2; shift 2 ;;
 	--quiet) quiet=1; shift ;;
 	-h | --help) print_usage; exit 0 ;;
 	*) bad_usage "unknown argument '$1'" ;;
 	esac
 done
-case $plan in test | compare | rmmod | dkms | bundle) ;; *) bad_usage "--plan must be test, compare, rmmod, dkms or bundle, not '$plan'" ;; esac
+case $plan in test | compare | rmmod | dkms | bundle | adversary) ;; *) bad_usage "--plan must be test, compare, rmmod, dkms, bundle or adversary, not '$plan'" ;; esac
 if [ "$plan" = bundle ]; then
 	[ -f "${KECHO_VM_BUNDLE:-}/compare" ] || bad_usage "--plan bundle needs KECHO_VM_BUNDLE=DIR, an unpacked bundle (DIR/compare)"
 fi
@@ -133,6 +136,7 @@ UNSUPPORTED_URING="$unsupported_uring"
 KMOD_VERIFY_ARGS=""
 OTHER_VERIFY_ARGS=""
 TABLE_ARGS="$table_args"
+ADVERSARY_ARGS="$adversary_args"
 ENV
 "$KECHO_TOP/scripts/vm/make-initramfs.sh" --module "$kbuild/kecho.ko" --build "$build" \
 	--plan-env "$work/plan.env" --out "$work/initramfs.cpio.gz" ${netem_module:+--netem "$netem_module"}

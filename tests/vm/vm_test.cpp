@@ -91,11 +91,14 @@ const std::vector<std::string> kModuleChecks = {
     // byte-exactness, half-close, reset and >256 connections on kmod: the full battery
     "kmod-verify/size-1B", "kmod-verify/size-1MiB", "kmod-verify/size-16MiB", "kmod-verify/all-byte-values",
     "kmod-verify/nul-heavy", "kmod-verify/half-close-1000", "kmod-verify/reset-mid-stream",
-    "kmod-verify/concurrent-200", "kmod-verify/non-reading-client"};
+    "kmod-verify/concurrent-200", "kmod-verify/non-reading-client",
+    // the adversarial suite (tcp-adversary): raw segments out of order, overlapping, duplicated, urgent
+    "kmod-adversary"};
 // And on a kernel whose plan covers every server (SCOPE=full in vm-lib.sh).
-const std::vector<std::string> kServerChecks = {"user-verify",       "uring-verify",        "bpf-verify",
-                                                "skmsg-meter",       "bpf-pending-guard",   "bpf-concurrent-1000",
-                                                "bpf-sigkill-clean", "bpf-reattach-verify", "bench-all-table"};
+const std::vector<std::string> kServerChecks = {
+    "user-verify",         "uring-verify",      "bpf-verify",          "skmsg-meter",     "bpf-pending-guard",
+    "bpf-concurrent-1000", "bpf-sigkill-clean", "bpf-reattach-verify", "bench-all-table", "user-adversary",
+    "uring-adversary",     "bpf-adversary",     "splice-adversary",    "bpf-seq-read"};
 
 class GuestKernel : public ::testing::TestWithParam<std::string> {};
 
