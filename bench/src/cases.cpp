@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <random>
 #include <thread>
 
 #include "bench/workloads.h"
@@ -105,6 +106,34 @@ CaseResult half_close(const SocketAddress& address, std::uint32_t clients, std::
     if (!v.passed)
         v.detail = std::to_string(failed) + " of " + all + " clients incomplete, " + std::to_string(lost) +
                    " bytes lost; " + v.detail;
+    return v;
+}
+
+// The client of issue 20's reset under loss: 64 connections, each writing 1 byte to 300 KB per
+// send() and reading random sizes, 30% with a 4 KiB receive buffer set before connect, each
+// half-closing after its last byte; every byte must come back, then end-of-file.
+CaseResult mixed(const SocketAddress& address, std::uint32_t connections, milliseconds timeout) {
+    std::vector<Plan> plans(connections);
+    const std::uint32_t seed = std::random_device{}();  // a new mix each run, named in the result
+    std::minstd_rand rng(seed);
+    std::uint64_t total = 0;
+    for (std::uint32_t i = 0; i < connections; ++i) {
+        Plan& p = plans[i];
+        p.id = i + 1;
+        p.bytes = 1 + rng() % (1u << 20);
+        p.write_chunk = 300 * 1000;
+        p.varied_sizes = seed + i + 1;
+        p.receive_buffer = i % 10 < 3 ? 4096 : 0;
+        p.half_close = true;
+        total += p.bytes;
+    }
+    CaseResult v = from_streams(run_streams(address, plans, timeout, connections),
+                                std::to_string(connections) +
+                                    " connections of random sizes (writes 1 B-300 KB, random reads, 30% with a 4 KiB "
+                                    "receive buffer), half-closed: every byte back, then end-of-file",
+                                total);
+    v.detail += " (mix " + std::to_string(seed) + ")";
+    v.metrics["mix"] = seed;
     return v;
 }
 
@@ -428,6 +457,7 @@ const std::vector<CaseDef>& case_defs() {
         {"half-close-1000", "verify", true,
          [](A a, O) { return half_close(a, 1000, 16384, milliseconds(60000), 256); }},
         {"reset-mid-stream", "verify", true, [](A a, O) { return reset_mid_stream(a); }},
+        {"mixed-64", "verify", true, [](A a, O) { return mixed(a, 64, milliseconds(180000)); }},
         {"non-reading-client", "verify", true, [](A a, O o) { return non_reading(a, o.quick); }},
         {"held", "held", false, held},
         {"churn", "churn", false, churn},

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <random>
 
 #include "kecho/error.h"
 
@@ -28,6 +29,10 @@ struct Conn {
     Clock::time_point next_read{}, next_send{};  // paced read; a message held back by send_at
     std::uint32_t events = 0;                    // registered with epoll
     bool write_shut = false, want_out = false;
+    std::minstd_rand sizes;  // Plan::varied_sizes
+
+    // At most `limit` bytes: all of it, or a random size from 1 when the plan varies sizes.
+    std::size_t size_up_to(std::size_t limit) { return plan.varied_sizes && limit > 1 ? 1 + sizes() % limit : limit; }
 
     bool paced() const { return plan.reading.every.count() > 0; }
     bool reads_on_event() const { return plan.reading.enabled && !paced(); }
@@ -147,7 +152,7 @@ struct Driver::Impl {
         while (c.out.sent < c.send_limit) {
             std::size_t n =
                 static_cast<std::size_t>(std::min<std::uint64_t>(c.send_limit - c.out.sent, scratch.size()));
-            if (c.plan.write_chunk) n = std::min(n, c.plan.write_chunk);
+            if (c.plan.write_chunk) n = std::min(n, c.size_up_to(c.plan.write_chunk));
             pattern.fill(c.out.sent, scratch.data(), n);
             ssize_t w = ::send(c.fd.get(), scratch.data(), n, MSG_NOSIGNAL | MSG_DONTWAIT);
             if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
@@ -219,7 +224,7 @@ struct Driver::Impl {
     void receive(std::size_t i) {
         bool more = true;
         for (int rounds = 0; rounds < 16 && more; ++rounds)
-            if (!receive_once(i, scratch.size(), more)) break;
+            if (!receive_once(i, conns[i].size_up_to(scratch.size()), more)) break;
         if (conns[i].state == State::running) send(i);
     }
 
@@ -264,6 +269,9 @@ struct Driver::Impl {
                 continue;
             }
             set_nodelay(c.fd.get());
+            c.sizes.seed(c.plan.varied_sizes);
+            if (c.plan.receive_buffer)  // before connect: it decides the window scale offered
+                ::setsockopt(c.fd.get(), SOL_SOCKET, SO_RCVBUF, &c.plan.receive_buffer, sizeof(int));
             if (::connect(c.fd.get(), address.get(), address.length) != 0 && errno != EINPROGRESS) {
                 int err = errno;
                 fail(i, errno_message("cannot connect to " + address.to_string(), err), err);

@@ -30,16 +30,16 @@ TEST(Verify, EveryCasePassesAgainstACorrectServer) {
     std::string json = ::testing::TempDir() + "verify.json";
     auto r = bench({"--workload", "verify", "--port", server.port(), "--json", json});
     EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
-    for (const char* name :
-         {"size-1B", "size-4KiB", "size-64KiB", "size-1MiB", "size-16MiB", "all-byte-values", "nul-heavy",
-          "back-to-back-1000", "concurrent-200", "half-close-1000", "reset-mid-stream", "non-reading-client"})
+    for (const char* name : {"size-1B", "size-4KiB", "size-64KiB", "size-1MiB", "size-16MiB", "all-byte-values",
+                             "nul-heavy", "back-to-back-1000", "concurrent-200", "half-close-1000", "reset-mid-stream",
+                             "mixed-64", "non-reading-client"})
         EXPECT_NE(r.out.find(std::string("PASS ") + name + " "), std::string::npos) << name << "\n" << r.out;
-    EXPECT_NE(r.out.find("verify: 12 passed, 0 failed\n"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("verify: 13 passed, 0 failed\n"), std::string::npos) << r.out;
 
     auto doc = nlohmann::json::parse(read_file(json));
-    EXPECT_EQ(doc["passed"], 12);
+    EXPECT_EQ(doc["passed"], 13);
     EXPECT_EQ(doc["failed"], 0);
-    ASSERT_EQ(doc["cases"].size(), 12u);
+    ASSERT_EQ(doc["cases"].size(), 13u);
     for (const auto& c : doc["cases"]) {
         EXPECT_TRUE(c["passed"].get<bool>()) << c.dump();
         EXPECT_TRUE(c.contains("detail") && c.contains("seconds") && c.contains("metrics")) << c.dump();
@@ -69,7 +69,7 @@ TEST(Verify, QuickSubsetSkipsTheLongCases) {
     auto r = bench({"--workload", "verify", "--port", server.port(), "--quick"});
     EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
     EXPECT_EQ(r.out.find("size-16MiB"), std::string::npos) << r.out;
-    EXPECT_NE(r.out.find("verify: 11 passed, 0 failed"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("verify: 12 passed, 0 failed"), std::string::npos) << r.out;
 }
 
 TEST(Verify, CorruptingServerFailsWithTheCaseAndOffsetNamed) {
@@ -81,7 +81,7 @@ TEST(Verify, CorruptingServerFailsWithTheCaseAndOffsetNamed) {
     EXPECT_NE(r.out.find("FAIL size-4KiB connection 1: byte mismatch at offset 3000"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("FAIL concurrent-200"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("FAIL nul-heavy"), std::string::npos) << r.out;
-    EXPECT_NE(r.out.find("verify: 1 passed, 10 failed"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("verify: 1 passed, 11 failed"), std::string::npos) << r.out;
 }
 
 TEST(Verify, ByteDroppingServerFailsWithTheCaseNamed) {

@@ -129,6 +129,9 @@ struct Plan {
     bool half_close = false;      // shutdown(SHUT_WR) after the last byte; expect end-of-file after the echo
     bool keep_open = false;       // stay connected once done (Driver::extend sends more)
     Reading reading;
+    int receive_buffer = 0;          // SO_RCVBUF set before connect (0: the kernel's default)
+    std::uint32_t varied_sizes = 0;  // not 0: a seed, and every send() and recv() takes a random size
+                                     // (1 byte up to write_chunk, or up to the read buffer)
 };
 
 // Where a connection stands.
