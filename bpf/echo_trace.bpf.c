@@ -31,6 +31,9 @@ const volatile __u16 trace_port = 12347;
 /* Records the ring buffer refused (user space too slow). */
 __u64 records_lost = 0;
 
+/* Resets sent on trace_port: [side][reason] (echo_trace.h). */
+__u64 resets_sent[ECHO_TRACE_RESET_SIDES][ECHO_TRACE_RESET_REASONS] = {};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, ECHO_TRACE_MAX_OPEN);
@@ -188,6 +191,63 @@ int BPF_PROG(trace_work_started, struct work_struct *work)
 
 	if (open && open->work_queued && !open->work_started)
 		open->work_started = bpf_ktime_get_ns();
+	return 0;
+}
+
+#define TCP_TIME_WAIT 6
+#define TCP_NEW_SYN_RECV 12
+
+/*
+ * A socket's local port, also after close gave it back (inet_put_port zeroes
+ * skc_num before tcp_disconnect's reset is sent); timewait and request sockets
+ * have no inet_sport and keep skc_num.
+ */
+static __always_inline __u16 local_port(const struct sock *sk)
+{
+	__u8 state = BPF_CORE_READ(sk, __sk_common.skc_state);
+
+	if (state == TCP_TIME_WAIT || state == TCP_NEW_SYN_RECV)
+		return BPF_CORE_READ(sk, __sk_common.skc_num);
+	return bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
+}
+
+/* Which side of trace_port a socket is: ECHO_TRACE_RESET_SERVER_ or _CLIENT_ABORT, or -1. */
+static __always_inline int side_of(const struct sock *sk)
+{
+	if (local_port(sk) == trace_port)
+		return ECHO_TRACE_RESET_SERVER_ABORT;
+	if (bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport)) == trace_port)
+		return ECHO_TRACE_RESET_CLIENT_ABORT;
+	return -1;
+}
+
+/* Whether the segment a reset answers was to or from trace_port. */
+static __always_inline bool segment_of_port(const struct sk_buff *skb)
+{
+	const struct tcphdr *th =
+		(void *)(BPF_CORE_READ(skb, head) + BPF_CORE_READ(skb, transport_header));
+
+	return bpf_ntohs(BPF_CORE_READ(th, dest)) == trace_port ||
+	       bpf_ntohs(BPF_CORE_READ(th, source)) == trace_port;
+}
+
+/* Left out by the loader where the tracepoint has no reason (before 6.10). */
+SEC("tp_btf/tcp_send_reset")
+int BPF_PROG(trace_reset, const struct sock *sk, const struct sk_buff *skb, int reason)
+{
+	int side;
+
+	if (sk) {
+		side = side_of(sk);
+		if (side >= 0 && skb) /* the _ANSWER that follows each _ABORT */
+			side++;
+	} else
+		side = skb && segment_of_port(skb) ? ECHO_TRACE_RESET_NO_SOCKET : -1;
+	if (side < 0)
+		return 0;
+	if (reason < 0 || reason >= ECHO_TRACE_RESET_REASONS)
+		reason = ECHO_TRACE_RESET_REASONS - 1;
+	__sync_fetch_and_add(&resets_sent[side][reason], 1);
 	return 0;
 }
 

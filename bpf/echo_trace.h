@@ -16,6 +16,23 @@
 /* Ring buffer of finished records. */
 #define ECHO_TRACE_RECORDS_BYTES (4 * 1024 * 1024)
 
+/*
+ * Resets the kernel sent on the port (tcp_send_reset, 6.10+: with its reason), by
+ * side and by enum sk_rst_reason value (the last slot takes larger values). An
+ * abort is a socket's own (tcp_send_active_reset: its owner closed or
+ * disconnected it, or the kernel gave up on it); an answer replies to a segment
+ * the socket could not take.
+ */
+enum echo_trace_reset_side {
+	ECHO_TRACE_RESET_SERVER_ABORT = 0, /* the socket whose local port is the traced one */
+	ECHO_TRACE_RESET_SERVER_ANSWER,
+	ECHO_TRACE_RESET_CLIENT_ABORT, /* a socket connected to the traced port */
+	ECHO_TRACE_RESET_CLIENT_ANSWER,
+	ECHO_TRACE_RESET_NO_SOCKET, /* the answer to a segment of the port no socket took */
+	ECHO_TRACE_RESET_SIDES,
+};
+#define ECHO_TRACE_RESET_REASONS 32
+
 /* record.flags */
 #define ECHO_TRACE_ACCEPTED_FIRST 1 /* the server had accepted before the bytes arrived */
 

@@ -2,7 +2,6 @@
 #include "echo_program.h"
 
 #include <bpf/bpf.h>
-#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include <cerrno>
@@ -10,6 +9,7 @@
 #include <cstdio>
 
 #include "kecho/error.h"
+#include "kernel_btf.h"
 
 namespace kecho::loader {
 namespace {
@@ -46,15 +46,6 @@ std::uint32_t map_id(const bpf_map* map) {
     if (err == EINVAL || err == EOPNOTSUPP)
         hint = " (does this kernel support sockmap? it needs CONFIG_BPF_STREAM_PARSER and CONFIG_NET_SOCK_MSG)";
     throw Error(errno_message(what, err) + hint);
-}
-
-// Whether the running kernel's BTF has the kfunc (6.2+).
-bool kernel_has_function(const char* name) {
-    btf* vmlinux = btf__load_vmlinux_btf();
-    if (!vmlinux) return false;
-    const bool found = btf__find_by_name_kind(vmlinux, name, BTF_KIND_FUNC) > 0;
-    btf__free(vmlinux);
-    return found;
 }
 
 }  // namespace

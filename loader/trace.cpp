@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -17,6 +18,7 @@
 #include "echo_trace.skel.h"
 #include "kecho/error.h"
 #include "kecho/signals.h"
+#include "kernel_btf.h"
 #include "system_checks.h"
 
 namespace kecho::loader {
@@ -31,6 +33,8 @@ TraceSkeleton load_tracer(std::uint16_t port) {
     TraceSkeleton skel(echo_trace_bpf::open());
     if (!skel) throw_errno("cannot open the trace BPF object", errno);
     skel->rodata->trace_port = port;
+    // Resets are counted where tcp_send_reset says why (sk, skb, reason: 6.10+).
+    if (tracepoint_arguments("tcp_send_reset") < 3) bpf_program__set_autoload(skel->progs.trace_reset, false);
     int ret = echo_trace_bpf::load(skel.get());
     if (ret)
         throw Error(errno_message("cannot load the trace programs", -ret) +
@@ -104,7 +108,53 @@ nlohmann::json phase_json(const PhaseSummary& s) {
             {"p90_us", s.p90_us}, {"p99_us", s.p99_us},   {"max_us", s.max_us}};
 }
 
-void print_report(const TraceOptions& options, const std::vector<echo_trace_record>& records, std::uint64_t lost) {
+// The sides of enum echo_trace_reset_side, in its order.
+constexpr const char* reset_sides[ECHO_TRACE_RESET_SIDES] = {"server_abort", "server_answer", "client_abort",
+                                                             "client_answer", "no_socket"};
+
+// Resets sent on the port, by side, each with its count per reason (the kernel's names, lowercase,
+// without SK_RST_REASON_); null where the kernel does not say why it resets.
+nlohmann::json resets_json(const echo_trace_bpf& skel) {
+    if (!bpf_program__autoload(skel.progs.trace_reset)) return nullptr;
+    const auto names = kernel_enum_names("sk_rst_reason", ECHO_TRACE_RESET_REASONS);
+    nlohmann::json j = nlohmann::json::object();
+    for (int side = 0; side < ECHO_TRACE_RESET_SIDES; ++side) {
+        std::uint64_t total = 0;
+        nlohmann::json reasons = nlohmann::json::object();
+        for (int r = 0; r < ECHO_TRACE_RESET_REASONS; ++r) {
+            const std::uint64_t n = __atomic_load_n(&skel.bss->resets_sent[side][r], __ATOMIC_RELAXED);
+            if (n == 0) continue;
+            std::string name = names[r].empty() ? "reason " + std::to_string(r) : names[r];
+            if (name.rfind("SK_RST_REASON_", 0) == 0) name = name.substr(14);
+            std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+            reasons[name] = n;
+            total += n;
+        }
+        j[reset_sides[side]] = {{"total", total}, {"reasons", reasons}};
+    }
+    return j;
+}
+
+void print_resets(const nlohmann::json& resets) {
+    if (resets.is_null()) {
+        std::printf("resets: not counted on this kernel (tcp_send_reset gives no reason before 6.10)\n");
+        return;
+    }
+    std::printf("resets sent:");
+    for (const char* side : reset_sides) {
+        const auto& count = resets[side];
+        std::printf("%s %s %llu", side == reset_sides[0] ? "" : ";", side,
+                    static_cast<unsigned long long>(count["total"].get<std::uint64_t>()));
+        std::string why;
+        for (const auto& [reason, n] : count["reasons"].items())
+            why += (why.empty() ? "" : ", ") + reason + " " + std::to_string(n.get<std::uint64_t>());
+        if (!why.empty()) std::printf(" (%s)", why.c_str());
+    }
+    std::printf("\n");
+}
+
+void print_report(const TraceOptions& options, const std::vector<echo_trace_record>& records, std::uint64_t lost,
+                  const nlohmann::json& resets) {
     const auto phases = summarize_phases(records);
     const auto accepted_first = std::count_if(records.begin(), records.end(), [](const echo_trace_record& r) {
         return (r.flags & ECHO_TRACE_ACCEPTED_FIRST) != 0;
@@ -113,7 +163,8 @@ void print_report(const TraceOptions& options, const std::vector<echo_trace_reco
         nlohmann::json j = {{"port", options.port},
                             {"exchanges", records.size()},
                             {"accepted_before_arrival", accepted_first},
-                            {"records_lost", lost}};
+                            {"records_lost", lost},
+                            {"resets_sent", resets}};
         for (std::size_t i = 0; i < phases.size(); ++i) j["phases"][trace_phases[i].name] = phase_json(phases[i]);
         std::cout << j.dump(2) << std::endl;
         return;
@@ -128,6 +179,7 @@ void print_report(const TraceOptions& options, const std::vector<echo_trace_reco
         std::printf("%-42s %8zu %10.1f %10.1f %10.1f %10.1f %10.1f\n", trace_phases[i].name, s.count, s.mean_us,
                     s.p50_us, s.p90_us, s.p99_us, s.max_us);
     }
+    print_resets(resets);
 }
 
 }  // namespace
@@ -164,7 +216,7 @@ int run_trace(const TraceOptions& options) {
     TraceSkeleton skel = load_tracer(options.port);
     const auto records = collect(*skel, options);
     if (csv.is_open()) write_records_csv(csv, options.records_csv, records);
-    print_report(options, records, __atomic_load_n(&skel->bss->records_lost, __ATOMIC_RELAXED));
+    print_report(options, records, __atomic_load_n(&skel->bss->records_lost, __ATOMIC_RELAXED), resets_json(*skel));
     return 0;
 }
 

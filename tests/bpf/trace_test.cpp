@@ -4,9 +4,14 @@
 // reads and hands each echo to a kworker).
 #include <gtest/gtest.h>
 
+#include <sys/socket.h>
+#include <sys/time.h>
+
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "loader_fixture.h"
+#include "socket_io.h"
 
 namespace kecho::bpftest {
 namespace {
@@ -90,6 +95,37 @@ TEST_F(Trace, SeesTheInKernelEchoNeverReadAndSentByAKworker) {
     EXPECT_EQ(count_of(report, server_read), 0u) << "user space read bytes of in-map sockets";
     EXPECT_EQ(count_of(report, kworker_wait), exchanges) << "every redirected echo goes through the psock work";
     EXPECT_EQ(count_of(report, "arrival to readable on an accepted socket"), exchanges);
+}
+
+// Resets on the traced port are counted by side, each with the kernel's reason: a client closing
+// with unread echo aborts from its side; the loader resetting a client that never reads (the
+// pending-bytes guard) aborts from the server's, once per reset it counts itself (the kernel's
+// answers to segments that arrive meanwhile are counted apart).
+TEST_F(Trace, CountsEveryResetBySideAndReason) {
+    Loader loader({"--max-pending", "64K"});
+    ASSERT_TRUE(loader.ready()) << loader.output();
+    auto trace = start_trace(loader.port());
+    {
+        UniqueFd unread = connect_to(loader.address());
+        ASSERT_TRUE(test::send_all(unread.get(), random_bytes(4000, 1)));
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the echo waits, unread
+    }
+    UniqueFd non_reader = connect_to(loader.address());
+    timeval wait{5, 0};
+    ::setsockopt(non_reader.get(), SOL_SOCKET, SO_SNDTIMEO, &wait, sizeof(wait));
+    const std::string chunk = random_bytes(64 * 1024, 2);
+    for (int i = 0; i < 200 && test::send_all(non_reader.get(), chunk); ++i) {
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    const auto report = stop_trace(*trace);
+    const auto stats = nlohmann::json::parse(loader.run({"stats", "--json"}).out);
+
+    const auto& resets = report["resets_sent"];
+    ASSERT_TRUE(resets.is_object()) << "this kernel (6.18) says why it resets: " << report.dump(2);
+    EXPECT_EQ(resets["client_abort"]["total"], 1) << resets.dump();
+    EXPECT_EQ(resets["client_abort"]["reasons"]["tcp_abort_on_close"], 1) << resets.dump();
+    EXPECT_EQ(stats["connections"]["guard_resets"], 1) << stats.dump();
+    EXPECT_EQ(resets["server_abort"]["total"], 1) << resets.dump() << stats.dump();
 }
 
 TEST_F(Trace, RefusesAPortThatIsNoPort) {
