@@ -422,6 +422,29 @@ connections_left() {
 	echo "$n"
 }
 
+# Resets on the port while a server's fault cases run, by who sent them and the kernel's reason
+# (echo-loader trace; kernels 6.10+ say why): reset_trace_start NAME, then reset_trace_row NAME.
+reset_trace_start() {
+	"$build/echo-loader" trace --port "$port" --json >"$work/$1-resets.json" 2>"$work/$1-resets.err" &
+	trace_pid=$!
+	for _ in $(seq 100); do grep -q 'tracing port' "$work/$1-resets.err" && return 0; sleep 0.1; done
+	say "$1: echo-loader trace did not start: $(tail -n 1 "$work/$1-resets.err")"
+}
+# The server's own resets (aborts from its sockets) must be ones it accounts for itself: the user
+# server never resets, bpf's loader counts its guard and drain-timeout resets. The kernel's answers
+# to segments its sockets or no socket could take (a FIN retransmitted after close...) are listed.
+reset_trace_row() {
+	local name=$1 label=$2 expected=0 aborts why
+	kill -INT "$trace_pid" 2>/dev/null
+	wait "$trace_pid" 2>/dev/null
+	[ "$(jq -r '.resets_sent' "$work/$name-resets.json" 2>/dev/null)" != null ] || return 0  # before 6.10: not counted
+	[ "$name" = bpf ] && expected=$(jq -r '.connections | .guard_resets + .drain_timeouts' "$work/bpf-faults-stats.json")
+	aborts=$(jq -r '.resets_sent.server_abort.total' "$work/$name-resets.json")
+	why=$(jq -r '.resets_sent | to_entries | map("\(.key) \(.value.total)" + (if .value.total > 0 then " (" + (.value.reasons | to_entries | map("\(.key) \(.value)") | join(", ")) + ")" else "" end)) | join("; ")' "$work/$name-resets.json")
+	row "$name" "$label: resets" "$why" "server aborts = the server's own resets ($expected)" \
+		"$([ "$aborts" = "$expected" ] && echo true || echo false)"
+}
+
 # verify, half-close and churn under packet loss; then nothing left open, every bpf drain done.
 run_faults() {
 	local name=$1 label="faults ($loss% loss each way)" d f p before after
@@ -432,6 +455,7 @@ run_faults() {
 		return
 	fi
 	read -r before _ < <(faults_dropped)
+	reset_trace_start "$name"
 	if bench_case "$name" verify --quick; then
 		p=$(jq -r '.passed' "$work/$name-verify.json") f=$(jq -r '.failed' "$work/$name-verify.json")
 		row "$name" "$label: verify --quick" "$p passed, $f failed$(jq -r '[.cases[] | select(.passed | not) | ": \(.name) \(.detail)"] | join("")' "$work/$name-verify.json")" \
@@ -458,6 +482,7 @@ run_faults() {
 			"0 drain timeouts, 0 active, 0 in the map" \
 			"$(jq -r '.connections | .drain_timeouts == 0 and .active == 0 and .in_map == 0' "$work/bpf-faults-stats.json" 2>/dev/null || echo false)"
 	fi
+	reset_trace_row "$name" "$label"
 	read -r after d < <(faults_dropped)
 	row "$name" "$label: packets dropped" "$((after - before)) to the server, ${d:-0} from it in all" "> 0 each way (the faults happened)" \
 		"$([ $((after - before)) -gt 0 ] && [ "${d:-0}" -gt 0 ] && echo true || echo false)"
