@@ -236,8 +236,7 @@ static __always_inline int echo_skb(struct __sk_buff *skb, __u32 seq, bool seq_k
 
 	if (c)
 		c->value[ECHO_RX_BYTES] += len;
-	/* The peer's FIN after its data: nothing to echo (redirected, its send fails with EPIPE).
-	 */
+	/* The peer's FIN: nothing to echo (redirected, its send fails with EPIPE). */
 	if (len == 0)
 		return SK_DROP;
 	pos = position_of(cookie, tp);
@@ -279,8 +278,7 @@ static __always_inline int echo_skb(struct __sk_buff *skb, __u32 seq, bool seq_k
 
 extern void *bpf_cast_to_kern_ctx(void *obj) __ksym __weak;
 
-/* TCP_SKB_CB(skb)->seq, read from the kernel's sk_buff (kernels with bpf_cast_to_kern_ctx: 6.2+).
- */
+/* TCP_SKB_CB(skb)->seq, read from the kernel's sk_buff (bpf_cast_to_kern_ctx: 6.2+). */
 SEC("sk_skb")
 int echo_verdict(struct __sk_buff *skb)
 {

@@ -118,8 +118,10 @@ int main(int argc, char** argv) {
         "tcp-adversary: a hostile TCP peer for an echo server. It speaks TCP by hand from --client, an "
         "address that must be routed out of --interface without being local (ip route add 192.0.2.2/32 "
         "dev lo, in a network namespace of your own, where the server listens too), and checks every "
-        "echoed byte at its stream position. Needs root (raw and packet sockets)."};
-    app.add_option("--port", o.port, "the echo server's TCP port")->required()->transform(cli::port_transformer());
+        "echoed byte at its stream position. Needs root (raw and packet sockets).",
+        "tcp-adversary"};
+    app.add_option("--port", o.port, "the echo server's TCP port (required but with --list)")
+        ->transform(cli::port_transformer());
     app.add_option("--server", o.server, "the echo server's IPv4 address")->capture_default_str();
     app.add_option("--client", o.client, "the client's IPv4 address (not local, routed out of --interface)")
         ->capture_default_str();
@@ -143,6 +145,10 @@ int main(int argc, char** argv) {
     if (o.list) {
         for (const Case& c : all_cases()) std::printf("%-24s %s\n", c.name, c.what);
         return cli::exit_ok;
+    }
+    if (o.port == 0) {
+        std::fprintf(stderr, "tcp-adversary: --port is required: the echo server's port (see --help)\n");
+        return cli::exit_usage;
     }
     for (const auto& name : o.cases) {
         bool known = false;
