@@ -367,13 +367,17 @@ servers_checks() {
 	stop_all_servers
 }
 
-# Server-side connections on a port still open (not listening, not TIME_WAIT) after a bounded
-# wait: their count; the sockets themselves (state, queues) are left in /tmp/left.txt.
+# Server-side connections on a port the server still holds (established, or closed by the peer
+# and not by the server) after a bounded wait: their count, the sockets (state, queues) in
+# /tmp/left.txt. Those the server closed and its kernel is still closing (LAST_ACK, FIN_WAIT...:
+# a FIN awaiting its acknowledgement) go to /tmp/closing.txt.
 open_connections() {
 	i=0
 	while [ $i -lt 150 ]; do
-		netstat -tn 2>/dev/null | awk -v p=":$1\$" '$4 ~ p && $6 != "TIME_WAIT" && $6 != "LISTEN"' >/tmp/left.txt
-		[ -s /tmp/left.txt ] || break
+		netstat -tn 2>/dev/null | awk -v p=":$1\$" '$4 ~ p && $6 != "TIME_WAIT" && $6 != "LISTEN"' >/tmp/port.txt
+		grep -E 'ESTABLISHED|CLOSE_WAIT|SYN_RECV' /tmp/port.txt >/tmp/left.txt
+		grep -vE 'ESTABLISHED|CLOSE_WAIT|SYN_RECV' /tmp/port.txt >/tmp/closing.txt
+		[ -s /tmp/port.txt ] || break
 		sleep 0.2
 		i=$((i + 1))
 	done
@@ -400,7 +404,7 @@ netem_checks() {
 			--case half-close-1000 --case concurrent-200
 		n=$(open_connections "$port")
 		result "netem-$mode-no-leftover" "$([ "$n" = 0 ] && echo PASS || echo FAIL)" \
-			"$n connections left on port $port 30 s after the cases at most$(head -n3 /tmp/left.txt | tr -s ' \n' ' ' | sed 's/^./: &/')"
+			"$n connections left open by the server on port $port 30 s after the cases at most$(head -n3 /tmp/left.txt | tr -s ' \n' ' ' | sed 's/^./: &/')$([ -s /tmp/closing.txt ] && echo "; closed by the server, still closing: $(head -n3 /tmp/closing.txt | tr -s ' \n' ' ')")"
 	done
 	if [ -z "$UNSUPPORTED_BPF" ]; then
 		drain_after=$(loader_field drain_timeouts)
