@@ -56,7 +56,11 @@ SpliceConnection::State SpliceConnection::read(int budget) {
             in_pipe_ = static_cast<std::size_t>(n);
             continue;
         }
-        if (n < 0 && errno == EAGAIN && urgent_pending_ && take_urgent_byte()) continue;
+        if (n < 0 && errno == EAGAIN && urgent_pending_) {
+            if (take_urgent_byte()) continue;
+            if (status_.error) return State::failed;
+            errno = EAGAIN;  // the splice's: the urgent byte has not arrived, an edge will come
+        }
         SocketStatus::Next next = status_.after_empty_read(n);
         if (next == SocketStatus::Next::again) continue;
         return next == SocketStatus::Next::failed ? State::failed : state_after_io();
