@@ -88,8 +88,9 @@ run_disk() {
 	cp "$KECHO_TOP/scripts/vm/system-plan.sh" "$bpf_deb" "$rd/"
 	find "$image/apt/archives" -maxdepth 1 -name '*.deb' -exec cp -t "$rd/archives" {} +
 	if [ "$dkms" = 1 ]; then
+		mkdir "$rd/archives-dkms"
 		cp "$dkms_deb" "$rd/"
-		find "$image/apt/archives-dkms" -maxdepth 1 -name '*.deb' -exec cp -t "$rd/archives" {} +
+		find "$image/apt/archives-dkms" -maxdepth 1 -name '*.deb' -exec cp -t "$rd/archives-dkms" {} +
 	fi
 	printf 'DKMS=%s\n' "$dkms" >"$rd/plan.env"
 	cp "$(command -v bpftool)" "$rd/tools/"

@@ -61,7 +61,9 @@ bootstrap() {
 	in_root "$root" apt-get -qq -y --no-install-recommends install "linux-image-$KECHO_VM_KVER=$KECHO_VM_PKGVER" \
 		>>"$log" 2>&1 || die "installing linux-image-$KECHO_VM_KVER=$KECHO_VM_PKGVER in the image failed ($log):" \
 		"if the mirror moved on, refresh the kernel cache (rm -rf $(vm_kernel_dir "$kernel")) and run again"
+	# As after any apt-get update: the package cache built (clean drops it), not rebuilt by each apt run.
 	in_root "$root" apt-get -qq clean
+	in_root "$root" apt-cache gencaches >/dev/null
 }
 
 # What a real install writes too (root fstab, hostname, hosts, machine id), and the plan's runner.
