@@ -69,7 +69,8 @@ download() {
 		-o "Dir::Cache::archives=$into" install --download-only -y "$@" >"$work/download.log" 2>&1
 }
 downloads() {
-	download archives "$bpf_deb" || return 1
+	# As the guest's apt, whatever this host's apt.conf says: recommended packages too.
+	download archives -o APT::Install-Recommends=true "$bpf_deb" || return 1
 	[ "$dkms" = 0 ] || download archives-dkms --no-install-recommends "$dkms_deb" "linux-headers-$KECHO_SYSTEM_KVER"
 }
 if ! downloads; then

@@ -7,7 +7,8 @@
 # kecho-user-echo-server@uring; after each, bpftool (brought along on the run disk, not installed)
 # must find no program, map or link of ours but the running instance's, and /sys/fs/cgroup no
 # cgroup of ours but its. apt remove must leave nothing running or attached. With DKMS=1 also
-# kecho-dkms: built for the running kernel, modprobe kecho serves, apt remove unloads nothing left.
+# kecho-dkms: apt builds kecho.ko for the running kernel, modprobe kecho serves, and after
+# modprobe -r and apt remove nothing of it is left.
 # Every check prints "KECHO-RESULT <name> PASS|FAIL <detail>" on the console and on ttyS1.
 set -u
 RUN=/run/kecho-run
@@ -147,6 +148,9 @@ apt_install() {
 	timeout 900 apt install -y "$@" >/tmp/apt.out 2>&1 || { tail -n 5 /tmp/apt.out; fail "apt install $* failed"; }
 	echo "apt installed $(sed -n '/^The following NEW packages/,/^[0-9]* upgraded/{/^  /p}' /tmp/apt.out | tr -s ' \n' ' ')"
 }
+apt_remove_package() {
+	timeout 300 apt remove -y "$1" >/tmp/apt.out 2>&1 || { tail -n 5 /tmp/apt.out; fail "apt remove $1 failed"; }
+}
 programs_run() {
 	local p
 	for p in bench echo-loader user-echo-server; do
@@ -170,8 +174,9 @@ status_and_stats() {
 journal_line() {
 	journalctl -q -u "$1" "_PID=$(main_pid "$1")" -o cat | grep -m1 'echoing on' || fail "no 'echoing on' in journalctl -u $1"
 }
-# comes_back UNIT ACTION...: after `systemctl ACTION UNIT` (restart, or kill -s KILL and systemd's
-# Restart=on-failure) the unit serves from a new main process, the old one is gone, and it echoes.
+# comes_back UNIT MODE ACTION...: after `systemctl ACTION UNIT` (restart, or kill -s KILL and
+# systemd's Restart=on-failure) the unit serves from a new main process, the old one is gone, and
+# bench's MODE echoes; for bpf the new loader is alone in its cgroup with only its own BPF objects.
 gone() { ! kill -0 "$1" 2>/dev/null; }
 comes_back() {
 	local unit=$1 mode=$2 old
@@ -216,7 +221,7 @@ dkms_modprobe() {
 }
 dkms_remove() {
 	modprobe -r kecho || fail "modprobe -r kecho failed"
-	(timeout 300 apt remove -y kecho-dkms) >/tmp/apt.out 2>&1 || { cat /tmp/apt.out; fail "apt remove kecho-dkms failed"; }
+	apt_remove_package kecho-dkms
 	[ -z "$(dkms status kecho)" ] || fail "dkms still knows: $(dkms status kecho)"
 	[ -z "$(find "/lib/modules/$(uname -r)" -name 'kecho.ko*')" ] || fail "a kecho.ko remains in /lib/modules"
 	echo "unloaded and removed: dkms knows no kecho, no kecho.ko in /lib/modules/$(uname -r)"
@@ -228,7 +233,7 @@ apt_remove() {
 	unit_up $LOADER
 	unit_up $URING
 	local start=$SECONDS
-	(timeout 300 apt remove -y kecho-bpf) >/tmp/apt.out 2>&1 || { cat /tmp/apt.out; fail "apt remove kecho-bpf failed"; }
+	apt_remove_package kecho-bpf
 	local took=$((SECONDS - start))
 	! pidof kecho-echo-loader kecho-user-echo-server >/dev/null || fail "still running: $(pidof kecho-echo-loader kecho-user-echo-server)"
 	until_true 10 nothing_of_ours || fail "left behind: $(kernel_objects | tr '\n' ' ') $(our_cgroups | tr '\n' ' ')"
