@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # CPack: two Debian packages from the install components (cmake/KechoInstall.cmake):
 #   kecho-bpf   the programs, man pages, completion, systemd units, docs (dependencies from
-#               dpkg-shlibdeps)
+#               dpkg-shlibdeps; maintainer scripts in packaging/systemd)
 #   kecho-dkms  the module source for DKMS (architecture all)
 # Build them with `cpack -G DEB` in the build tree, or scripts/package.sh from a fresh clone.
 set(CPACK_PACKAGE_NAME kecho-bpf)
@@ -26,6 +26,9 @@ set(CPACK_DEBIAN_COMPRESSION_TYPE xz)
 
 set(CPACK_DEBIAN_PROGRAMS_PACKAGE_NAME kecho-bpf)
 set(CPACK_DEBIAN_PROGRAMS_PACKAGE_SHLIBDEPS ON)
+# Maintainer scripts: systemd reloads the units; removal stops the services, an upgrade restarts them.
+set(CPACK_DEBIAN_PROGRAMS_PACKAGE_CONTROL_EXTRA
+    "${CMAKE_SOURCE_DIR}/packaging/systemd/postinst;${CMAKE_SOURCE_DIR}/packaging/systemd/prerm;${CMAKE_SOURCE_DIR}/packaging/systemd/postrm")
 set(CPACK_COMPONENT_PROGRAMS_DESCRIPTION
     "TCP echo servers in user space and eBPF, and the benchmark that compares them
  kecho-user-echo-server echoes in user space (epoll, io_uring).

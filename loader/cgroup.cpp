@@ -5,6 +5,7 @@
 #include <linux/magic.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -32,7 +33,24 @@ bool is_cgroup2_dir(const std::string& path) {
     return ::statfs(path.c_str(), &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC;
 }
 
+// True when the service manager delegated `dir` to the processes in it: under Delegate=yes
+// systemd marks a unit's cgroup with the xattr trusted.delegate=1 (user.delegate in its user
+// instances), so they may create cgroups below it (systemd.resource-control(5)).
+bool delegated(const std::string& dir) {
+    for (const char* name : {"trusted.delegate", "user.delegate"}) {
+        char value[8] = {};
+        if (::getxattr(dir.c_str(), name, value, sizeof(value) - 1) > 0 && value[0] == '1') return true;
+    }
+    return false;
+}
+
 }  // namespace
+
+std::string default_echo_cgroup(const std::string& root) {
+    std::string relative = current_cgroup2_path();
+    if (relative != "/" && delegated(root + relative)) return root + relative + "/kecho-bpf";
+    return root + "/kecho-bpf";
+}
 
 std::optional<std::string> find_cgroup2_root(const std::string& mountinfo) {
     std::ifstream in(mountinfo);

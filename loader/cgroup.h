@@ -14,6 +14,11 @@ namespace kecho::loader {
 // unified host, /sys/fs/cgroup/unified on a hybrid one); nullopt when none is mounted.
 std::optional<std::string> find_cgroup2_root(const std::string& mountinfo = "/proc/self/mountinfo");
 
+// Where `attach` runs without --cgroup: kecho-bpf inside this process's own cgroup when that cgroup
+// was delegated to it (a systemd unit with Delegate=yes: the echo then stays inside its service,
+// which tracks, logs and cleans it up), otherwise kecho-bpf under the v2 root `root`.
+std::string default_echo_cgroup(const std::string& root);
+
 // Moves this process into `path` (created if missing; its parent must be a cgroup v2 directory).
 // The destructor moves the process back where it was and removes the directory if it created it,
 // or if `owned` (the default kecho-bpf cgroup, perhaps left by a killed instance). Writing

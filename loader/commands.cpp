@@ -188,7 +188,7 @@ int run_attach(const AttachOptions& options, const std::string& run_dir) {
 
     // sockops is per cgroup: the echo cgroup holds only this process, so only its sockets are seen.
     const bool default_cgroup = options.cgroup.empty();
-    std::string cgroup_path = default_cgroup ? *root + "/kecho-bpf" : options.cgroup;
+    std::string cgroup_path = default_cgroup ? default_echo_cgroup(*root) : options.cgroup;
     while (cgroup_path.size() > 1 && cgroup_path.back() == '/') cgroup_path.pop_back();
     // A cgroup an earlier instance created and could not remove (it was killed) is ours as well.
     auto stale = read_instance_state(run_dir);

@@ -49,7 +49,8 @@ CLI::App* add_attach(CLI::App& app, kecho::loader::AttachOptions& attach) {
         ->check(CLI::Range(1, 1 << 20))
         ->capture_default_str();
     cmd->add_option("--cgroup", attach.cgroup,
-                    "cgroup v2 directory to run in (default: kecho-bpf under the cgroup v2 root)");
+                    "cgroup v2 directory to run in (default: kecho-bpf under the cgroup v2 root, or inside this "
+                    "process's own cgroup when its service manager delegated that one: systemd's Delegate=yes)");
     cmd->add_option("--stats-interval", attach.stats_interval, "print the counters every SEC seconds (0: never)")
         ->check(CLI::Range(0, 86400))
         ->capture_default_str();

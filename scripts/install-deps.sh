@@ -25,6 +25,9 @@ packages=(
 	help2man lintian dpkg-dev dkms
 	# the VM harness for kecho.ko (kernel image and headers come from scripts/vm/fetch-kernel.sh)
 	qemu-system-x86 busybox-static cpio gzip xz-utils zstd
+	# the system test (ctest -L system): a clean Debian 12 image built with debootstrap, as ext4
+	# images (mkfs.ext4 -d), booted under QEMU (scripts/vm/system-image.sh, run-system.sh)
+	debootstrap e2fsprogs
 	# building kecho.ko against 6.12 headers: module BTF (CONFIG_DEBUG_INFO_BTF_MODULES) needs pahole
 	dwarves
 	# network faults (scripts/reliability.sh --faults, tests/faults): packet drop rules in a namespace

@@ -58,10 +58,8 @@ mkdir -p "$apt_dir/lists/partial" "$apt_dir/archives/partial" "$apt_dir/sources.
 } >"$apt_dir/sources.list"
 # apt downloads as _apt when it can: let it write our lists and archives.
 id _apt >/dev/null 2>&1 && chown -R _apt "$apt_dir/lists" "$apt_dir/archives"
-apt_opts=(-o "Dir::Etc::SourceList=$apt_dir/sources.list" -o "Dir::Etc::SourceParts=$apt_dir/sources.list.d"
-	-o "Dir::State::Lists=$apt_dir/lists" -o "Dir::State::status=$apt_dir/status" -o "Dir::Cache=$apt_dir"
-	-o "Dir::Cache::archives=$apt_dir/archives" -o "Dir::Cache::pkgcache=$apt_dir/pkgcache.bin"
-	-o "Dir::Cache::srcpkgcache=$apt_dir/srcpkgcache.bin")
+vm_apt_options "$apt_dir"
+apt_opts=("${KECHO_APT_OPTS[@]}")
 export DEBIAN_FRONTEND=noninteractive
 my_apt_get() { flock "$KECHO_APT_LOCK" apt-get -qq "${apt_opts[@]}" "$@"; }
 my_apt_cache() { apt-cache "${apt_opts[@]}" "$@" 2>/dev/null; }

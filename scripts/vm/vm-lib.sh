@@ -13,6 +13,22 @@ KECHO_VM_KERNELS="6.1-cloud 6.12-cloud 6.1-rt"
 KECHO_VM_DEFAULT_KERNEL=6.1-cloud
 # Other helpers run apt too: every apt call of ours holds this lock.
 KECHO_APT_LOCK=/tmp/kecho-apt.lock
+# The kernel of the Debian 12 system image (system-image.sh): Debian 12's own.
+KECHO_VM_SYSTEM_KERNEL=6.1-cloud
+# QEMU 7.2's TCG mis-emulates cmpxchg16b (EFLAGS come back with TF set): 6.12's SLUB fast path
+# then double-faults in kmem_cache_alloc. Without cx16 (and 5-level paging) every kernel of the
+# list boots and runs (docs/kernels.md).
+KECHO_VM_TCG_ARGS=(-accel "tcg,thread=multi" -cpu "max,cx16=off,la57=off")
+
+# vm_apt_options DIR: apt options (into the array KECHO_APT_OPTS) that keep the sources, package
+# lists, dpkg status and downloads in DIR (sources.list, lists/, status, archives/), never the
+# system's. apt still checks every signature against the Debian archive keyring.
+vm_apt_options() {
+	KECHO_APT_OPTS=(-o "Dir::Etc::SourceList=$1/sources.list" -o "Dir::Etc::SourceParts=$1/sources.list.d"
+		-o "Dir::State::Lists=$1/lists" -o "Dir::State::status=$1/status" -o "Dir::Cache=$1"
+		-o "Dir::Cache::archives=$1/archives" -o "Dir::Cache::pkgcache=$1/pkgcache.bin"
+		-o "Dir::Cache::srcpkgcache=$1/srcpkgcache.bin")
+}
 
 # vm_kernel_spec ID: "ABI_PREFIX FLAVOUR SUITE SCOPE NETEM" of a kernel of the list, or fails.
 #   ABI_PREFIX  how the package names of that series start (linux-image-<ABI>-<FLAVOUR>)
@@ -42,4 +58,29 @@ vm_load_kernel_env() {
 		die "guest kernel $KECHO_VM_VMLINUZ is missing: run scripts/vm/fetch-kernel.sh --kernel $1"
 	[ -f "$KECHO_VM_KDIR/Makefile" ] ||
 		die "kernel headers $KECHO_VM_KDIR are missing: run scripts/vm/fetch-kernel.sh --kernel $1"
+}
+
+# vm_plan_ended RESULTS CONSOLE QEMU_LOG QEMU_RC SECONDS TIMEOUT: dies, with the last lines of the
+# guest's console, when its plan did not print KECHO-PLAN-END (it crashed, hung or timed out).
+vm_plan_ended() {
+	local why="did not finish"
+	grep -q '^KECHO-PLAN-END' "$1" && return 0
+	[ "$4" -eq 124 ] || [ "$4" -eq 137 ] && why="timed out after ${6}s"
+	echo "---- last lines of the guest console ($2) ----" >&2
+	tail -n 40 "$2" >&2
+	[ -s "$3" ] && { echo "---- qemu ----" >&2; tail -n 5 "$3" >&2; }
+	die "the guest $why (qemu exit $4, ${5}s): see the console lines above"
+}
+
+# vm_count RESULTS VERDICT: how many checks the guest reported with VERDICT (PASS, FAIL, UNSUPPORTED).
+vm_count() { grep -c "^KECHO-RESULT [^ ]* $2" "$1" || true; }
+
+# vm_no_failed RESULTS CONSOLE LINES: dies, with the console's last LINES, when a check failed.
+vm_no_failed() {
+	local failed
+	failed=$(vm_count "$1" FAIL)
+	[ "$failed" -eq 0 ] && return 0
+	echo "---- last lines of the guest console ($2) ----" >&2
+	tail -n "$3" "$2" >&2
+	die "$failed guest check(s) failed (KECHO-RESULT ... FAIL above)"
 }

@@ -1,11 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // Only the loader's own passive sockets on the echo port enter the map: not a socket of another
-// port in the loader's cgroup, not a socket on the same port number outside that cgroup.
+// port in the loader's cgroup, not a socket on the same port number outside that cgroup. In a
+// cgroup its service manager delegated to it, the loader's cgroup is a child of that one.
 #include <bpf/bpf.h>
 #include <gtest/gtest.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
+
+#include <cstring>
+#include <fstream>
 
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -113,6 +119,33 @@ TEST_F(Isolation, SocketsOutsideTheCgroupAreNeverInserted) {
     EXPECT_EQ(std::string(buf, 5), "hello");
     EXPECT_FALSE(in_map(loader, get_socket_cookie(echo.get()).value()));
     EXPECT_EQ(map_size(loader), 1u);
+}
+
+// systemd's Delegate=yes marks the unit's cgroup with trusted.delegate=1 (measured on Debian 12,
+// tests/system). A loader started in such a cgroup without --cgroup puts its echo cgroup inside it,
+// so the echo stays in its service, and removes only that child when it stops.
+TEST_F(Isolation, DelegatedCgroupHoldsTheEchoCgroup) {
+    auto command = fresh_loader_command();
+    const std::string unit = command.cgroup;  // stands for the unit's cgroup
+    ASSERT_EQ(::mkdir(unit.c_str(), 0755), 0) << std::strerror(errno);
+    ASSERT_EQ(::setxattr(unit.c_str(), "trusted.delegate", "1", 1, 0), 0) << std::strerror(errno);
+    // The shell joins the unit's cgroup and execs the loader, as systemd does for ExecStart=.
+    test::Process loader({"/bin/sh", "-c", "echo $$ >\"$0/cgroup.procs\" && exec \"$@\"", unit,
+                          test::binary("echo-loader"), "--run-dir", command.run_dir, "attach", "--address", "127.0.0.1",
+                          "--port", std::to_string(command.port)});
+    ASSERT_TRUE(loader.wait_for_output("echoing on", std::chrono::seconds(15))) << loader.output();
+    const std::string echo_cgroup = unit + "/kecho-bpf";
+    EXPECT_NE(loader.output().find("cgroup " + echo_cgroup), std::string::npos) << loader.output();
+    std::ifstream procs(echo_cgroup + "/cgroup.procs");
+    pid_t member = 0;
+    EXPECT_TRUE(procs >> member) << echo_cgroup << " holds no process";
+    EXPECT_EQ(member, loader.pid());
+    auto echoed = echo_once(parse_address("127.0.0.1", static_cast<std::uint16_t>(command.port)), "hello");
+    EXPECT_EQ(echoed.bytes, "hello");
+
+    EXPECT_EQ(loader.stop(), 0) << loader.output();
+    EXPECT_NE(::access(echo_cgroup.c_str(), F_OK), 0) << echo_cgroup << " is left behind";
+    EXPECT_EQ(::access(unit.c_str(), F_OK), 0) << "the loader removed the cgroup it was given";
 }
 
 }  // namespace
