@@ -19,7 +19,7 @@ inline constexpr const char* default_run_dir = "/run/kecho-bpf";
 
 struct InstanceState {
     pid_t pid = 0;
-    std::string address;  // "0.0.0.0:12347"
+    std::string address;  // "0.0.0.0:23001"
     std::uint16_t port = 0;
     std::string cgroup;
     bool cgroup_owned = false;  // created for this instance: removed with it

@@ -21,25 +21,53 @@
 #include "kecho/cpu_set.h"
 #include "kecho/error.h"
 #include "kecho/net.h"
-#include "kecho/ports.h"
+#include "kecho/servers.h"
 #include "kecho/signals.h"
 #include "log.h"
 #include "loop.h"
 
 namespace kecho::userserver {
 
+namespace {
+
+// Each engine's code. Its name, default port and description are its entry in the server
+// registry (kecho/servers.def, program user-echo-server); the registry's order is --help's.
+struct EngineCode {
+    std::string_view name;
+    Engine engine;
+    std::unique_ptr<Loop> (*make)(LoopContext context);
+};
+constexpr EngineCode engine_code[] = {
+    {"epoll", Engine::epoll, make_epoll_loop},
+    {"uring", Engine::uring, make_uring_loop},
+    {"floor", Engine::floor, make_floor_loop},
+    {"splice", Engine::splice, make_splice_loop},
+};
+
+const EngineCode& code_of(Engine engine) {
+    for (const auto& code : engine_code)
+        if (code.engine == engine) return code;
+    throw Error("unknown engine");
+}
+
+// This program's entries of the server registry, in its order; each must have its code.
+std::vector<const ServerEntry*> registry_engines() {
+    std::vector<const ServerEntry*> entries;
+    for (const auto& s : servers)
+        if (s.program == "user-echo-server") entries.push_back(&s);
+    return entries;
+}
+
+const ServerEntry& registry_entry(Engine engine) {
+    for (const ServerEntry* s : registry_engines())
+        if (s->engine == code_of(engine).name) return *s;
+    throw Error("the server registry has no user-echo-server entry for engine " + std::string(code_of(engine).name));
+}
+
+}  // namespace
+
 const char* engine_name(Engine engine) {
-    switch (engine) {
-        case Engine::epoll:
-            return "epoll";
-        case Engine::uring:
-            return "uring";
-        case Engine::floor:
-            return "floor";
-        case Engine::splice:
-            return "splice";
-    }
-    return "?";
+    return code_of(engine).name.data();
 }
 
 namespace {
@@ -72,32 +100,32 @@ CLI::Validator choice(const std::vector<std::pair<std::string, Enum>>& names, co
         expected);
 }
 
-std::uint16_t default_port(Engine engine) {
-    switch (engine) {
-        case Engine::epoll:
-            return ports::user;
-        case Engine::uring:
-            return ports::uring;
-        case Engine::floor:
-            return ports::floor;
-        case Engine::splice:
-            return ports::splice;
-    }
-    return ports::user;
+std::unique_ptr<Loop> make_loop(LoopContext context) {
+    return code_of(context.config->engine).make(std::move(context));
 }
 
-std::unique_ptr<Loop> make_loop(LoopContext context) {
-    switch (context.config->engine) {
-        case Engine::epoll:
-            return make_epoll_loop(std::move(context));
-        case Engine::uring:
-            return make_uring_loop(std::move(context));
-        case Engine::floor:
-            return make_floor_loop(std::move(context));
-        case Engine::splice:
-            return make_splice_loop(std::move(context));
-    }
-    throw Error("unknown engine");
+// --engine's names (the registry's, each with its code) and its help: "epoll: ...; uring: ...".
+std::vector<std::pair<std::string, Engine>> engine_choices() {
+    std::vector<std::pair<std::string, Engine>> choices;
+    for (const ServerEntry* s : registry_engines())
+        for (const auto& code : engine_code)
+            if (code.name == s->engine) choices.emplace_back(std::string(s->engine), code.engine);
+    return choices;
+}
+
+std::string engines_help() {
+    std::string help;
+    for (const ServerEntry* s : registry_engines())
+        help += (help.empty() ? "" : "; ") + std::string(s->engine) + ": " + std::string(s->description);
+    return help;
+}
+
+// "epoll PORT, uring PORT, ...": each engine's default port.
+std::string default_ports_help() {
+    std::string help;
+    for (const ServerEntry* s : registry_engines())
+        help += (help.empty() ? "" : ", ") + std::string(s->engine) + " " + std::to_string(s->port);
+    return help;
 }
 
 void signal_event(int fd) {
@@ -189,7 +217,7 @@ int serve(const Options& options) {
 
     const Config& config = options.config;
     SocketAddress address =
-        parse_address(options.address, options.port != 0 ? options.port : default_port(config.engine));
+        parse_address(options.address, options.port != 0 ? options.port : registry_entry(config.engine).port);
     std::vector<UniqueFd> listeners;
     try {
         listeners = make_listeners(address, options.threads);
@@ -225,23 +253,14 @@ int serve(const Options& options) {
 }
 
 void add_server_options(CLI::App& app, Options& options) {
-    app.add_option("--port", options.port,
-                   "port to listen on (default by engine: epoll 12346, uring 12348, floor 12349, splice 12350)")
+    app.add_option("--port", options.port, "port to listen on (default by engine: " + default_ports_help() + ")")
         ->transform(cli::port_transformer(""))
         ->type_name("PORT");
     app.add_option("--address", options.address, "address to listen on, IPv4 or IPv6 (default 0.0.0.0)")
         ->check(cli::validator([](const std::string& text) { parse_address(text, 1); }, ""))
         ->type_name("ADDR");
-    app.add_option("--engine", options.config.engine,
-                   "epoll: edge-triggered epoll (default); uring: io_uring with multishot accept/recv and "
-                   "provided buffers, filled in bundles where the kernel has them (6.10+; --verbose tells); splice: "
-                   "epoll moving bytes socket -> pipe -> socket with splice(2), never "
-                   "copied to user space (3 descriptors per connection); floor: spins on non-blocking sockets "
-                   "and never sleeps, a measuring reference for the floor of wakeup-free latency, NOT for "
-                   "production (burns a core per thread)")
-        ->transform(choice<Engine>(
-            {{"epoll", Engine::epoll}, {"uring", Engine::uring}, {"splice", Engine::splice}, {"floor", Engine::floor}},
-            "engine"))
+    app.add_option("--engine", options.config.engine, engines_help())
+        ->transform(choice<Engine>(engine_choices(), "engine"))
         ->type_name("ENGINE");
     app.add_option("--threads", options.threads,
                    "independent event loops, each with its own SO_REUSEPORT listener (default 1)")

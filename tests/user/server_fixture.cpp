@@ -3,15 +3,17 @@
 
 #include <chrono>
 
+#include "kecho/servers.h"
+
 namespace kecho::test {
 
 const std::vector<EngineCase>& engine_cases() {
-    static const std::vector<EngineCase> cases = {
-        {"epoll", "user"},
-        {"uring", "uring"},
-        {"floor", "floor"},
-        {"splice", "splice"},
-    };
+    static const std::vector<EngineCase> cases = [] {
+        std::vector<EngineCase> out;  // user-echo-server's entries of the server registry
+        for (const auto& s : servers)
+            if (s.program == "user-echo-server") out.push_back({std::string(s.engine), std::string(s.mode)});
+        return out;
+    }();
     return cases;
 }
 

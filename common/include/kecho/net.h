@@ -22,7 +22,7 @@ struct SocketAddress {
     const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&storage); }
     sockaddr* get() { return reinterpret_cast<sockaddr*>(&storage); }
     std::uint16_t port() const;
-    // "127.0.0.1:12346" or "[::1]:12346".
+    // "127.0.0.1:23001" or "[::1]:23001".
     std::string to_string() const;
 };
 
@@ -45,7 +45,7 @@ struct ListenOptions {
 
 // socket + SO_REUSEADDR + SO_OOBINLINE (urgent bytes inline: every server of ours echoes them in
 // place) (+ SO_REUSEPORT) + bind + listen. A busy port throws
-// Error("cannot listen on 0.0.0.0:12346: address already in use (another server running?)").
+// Error("cannot listen on 0.0.0.0:23001: address already in use (another server running?)").
 UniqueFd make_listener(const SocketAddress& address, const ListenOptions& options = {});
 
 // Blocking connect with a timeout in milliseconds; throws Error naming the address on failure.
