@@ -123,7 +123,9 @@ void add_server_info_option(CLI::App& sub, RecordOptions& r) {
 void add_comparison_options(CLI::App& sub, ComparisonSettings& s) {
     sub.add_option("--repeat", s.repeat, "runs per mode (default 3 with several modes, else 1)")
         ->check(CLI::Range(1, 100));
-    sub.add_option("--baseline", s.baseline, "mode or target the ratio column compares with")
+    sub.add_option("--baseline", s.baseline,
+                   "mode or target the ratio column compares with (best-user: the best user-space server of the "
+                   "registry)")
         ->option_text("NAME (default user)");
     sub.add_option("--csv", s.csv_path, "write one CSV row per run to this file");
     sub.add_option("--plot", s.plot_path, "draw the results with gnuplot into this .png or .svg file")
@@ -260,7 +262,10 @@ CLI::App* setup_report(CLI::App& app, ReportOptions& o) {
             "[NAME=]FILE: bench --json files of one workload (pingpong, stream, burst, churn, half-close) or "
             "echo-loader trace --json files; NAME= names the file's target (a trace names none)")
         ->required();
-    report->add_option("--baseline", o.baseline, "target the ratio columns compare with")->capture_default_str();
+    report
+        ->add_option("--baseline", o.baseline,
+                     "target the ratio columns compare with (best-user: the best user-space server of the registry)")
+        ->capture_default_str();
     parsed_list(
         *report, "--perf-stat",
         [&o](const std::string& spec) {
@@ -272,6 +277,13 @@ CLI::App* setup_report(CLI::App& app, ReportOptions& o) {
         "(repeatable: client=, server=, ...)",
         "WHO=FILE");
     report->add_option("--csv", o.csv_path, "write one CSV row per target and run to this file");
+    report
+        ->add_option("--best", o.best,
+                     "print only the highest median of this metric among the targets (busy-poll references left "
+                     "out), as a whole number: what a script needs of the runs, e.g. requests_per_s")
+        ->type_name("METRIC");
+    report->add_flag("--ratios", o.ratios,
+                     "print only each target's ratio to the baseline, one 'NAME 1.23x' line each (for scripts)");
     return report;
 }
 
@@ -309,7 +321,8 @@ void check_combinations(const CLI::App& app, const Cli& c, const Subcommands& su
     const bool comparison = subs.comparisons.count(sub) > 0;
     if (names.size() > 1 && sub != subs.verify && !comparison)
         throw CLI::ValidationError("--mode", "bench " + sub->get_name() + " drives one server (one --mode)");
-    if (comparison && !find_server(c.comparison.baseline) && !is_one_of(c.comparison.baseline, names))
+    if (comparison && !find_server(c.comparison.baseline) && !is_one_of(c.comparison.baseline, names) &&
+        c.comparison.baseline != Report::best_user_baseline)
         throw CLI::ValidationError("--baseline", "unknown mode or target '" + c.comparison.baseline + "'");
     const ComparisonSettings& s = c.comparison;
     if (s.load.rate > 0 && s.client == ClientChoice::blocking)

@@ -15,6 +15,7 @@
 
 #include "bench/results.h"
 #include "kecho/error.h"
+#include "kecho/servers.h"
 
 namespace kecho::bench {
 namespace {
@@ -125,14 +126,17 @@ std::string ModeResults::noise(const std::string& primary) const {
 
 std::optional<double> Report::ratio(const ModeResults& mode) const {
     const std::string& primary = workload.metrics.front().key;
+    double base = NAN;
     for (const auto& m : modes) {
-        if (m.target.name != baseline || m.runs.empty()) continue;
-        double base = median_of(m, primary);
-        double mine = mode.runs.empty() ? NAN : median_of(mode, primary);
-        if (!(base > 0) || std::isnan(mine)) return std::nullopt;
-        return mine / base;
+        const ServerEntry* server = find_server(m.target.name);
+        const bool best_user = baseline == best_user_baseline && server && server->role == ServerRole::user;
+        if ((m.target.name != baseline && !best_user) || m.runs.empty()) continue;
+        const double median = median_of(m, primary);
+        if (std::isnan(base) || median > base) base = median;
     }
-    return std::nullopt;
+    const double mine = mode.runs.empty() ? NAN : median_of(mode, primary);
+    if (!(base > 0) || std::isnan(mine)) return std::nullopt;
+    return mine / base;
 }
 
 std::string format_table(const Report& report) {

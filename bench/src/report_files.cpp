@@ -34,7 +34,11 @@ const std::vector<WorkloadDef>& other_layouts() {
           {"failed_clients", "failed clients", 0}},
          "client",
          "clients"},
-        {"trace", {}, "", "", true},
+        {"trace",
+         {{"(exchanges)", "(exchanges)", 1}, {"(accepted before arrival, %)", "(accepted before arrival, %)", 1}},
+         "",
+         "",
+         true},
     };
     return layouts;
 }
@@ -43,7 +47,7 @@ bool is_rate(const std::string& key) {
     return key == "errors" || (key.size() > 6 && key.compare(key.size() - 6, 6, "_per_s") == 0);
 }
 
-// "127.0.0.1:12346" or "[::1]:12346" back into an address (0.0.0.0:0 when it is not one).
+// "127.0.0.1:23001" or "[::1]:23001" back into an address (0.0.0.0:0 when it is not one).
 SocketAddress address_of(const std::string& text) {
     try {
         const auto colon = text.rfind(':');
@@ -158,7 +162,7 @@ Report trace_part(const json& doc, const std::string& name) {
     Metrics run = {{"(exchanges)", exchanges},
                    {"(accepted before arrival, %)",
                     exchanges > 0 ? 100.0 * doc.value("accepted_before_arrival", 0.0) / exchanges : 0.0}};
-    std::vector<std::string> order = {"(exchanges)", "(accepted before arrival, %)"};
+    std::vector<std::string> order;  // the layout's own two, then the phases
     const json phases = doc.value("phases", json::object());
     for (const auto& [phase, s] : phases.items())
         if (s.value("count", 0) > 0) {
@@ -191,11 +195,17 @@ Report read_part(const ReportInput& input) {
 }
 
 // Adds a file's targets to the report: a target's runs, histograms and errors follow its earlier ones.
+// A per-metric layout's metrics are every file's: its own first ones, then the others by name.
 void add_part(Report& report, Report part) {
     for (auto& metric : part.workload.metrics)
         if (std::none_of(report.workload.metrics.begin(), report.workload.metrics.end(),
                          [&](const MetricDef& m) { return m.key == metric.key; }))
             report.workload.metrics.push_back(metric);
+    auto& metrics = report.workload.metrics;
+    const auto own =
+        static_cast<long>(std::min<std::size_t>(workload_def(report.workload.name).metrics.size(), metrics.size()));
+    if (report.workload.per_metric)
+        std::sort(metrics.begin() + own, metrics.end(), [](const auto& a, const auto& b) { return a.key < b.key; });
     for (auto& mode : part.modes) {
         auto it = std::find_if(report.modes.begin(), report.modes.end(),
                                [&](const ModeResults& m) { return m.target.name == mode.target.name; });

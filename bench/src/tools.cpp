@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // bench's verbs besides the comparisons: verify and the stress workloads, report, merge, summarize,
 // servers.
+#include <cmath>
 #include <iostream>
 
 #include "bench/commands.h"
 #include "kecho/cli.h"
 #include "kecho/error.h"
+#include "kecho/servers.h"
 
 namespace kecho::bench {
 namespace {
@@ -30,6 +32,18 @@ void add_counts(Report& report, const std::vector<std::string>& perf_stat) {
         for (const auto& [event, count] : read_perf_stat(spec.substr(eq + 1)))
             counts[spec.substr(0, eq) + " " + event] = count;
     }
+}
+
+// The highest median of a metric among the report's targets, references left out.
+double best_median(const Report& report, const std::string& metric) {
+    double best = 0;
+    for (const auto& mode : report.modes) {
+        const ServerEntry* server = find_server(mode.target.name);
+        if (server && server->role == ServerRole::reference) continue;
+        auto s = mode.summary();
+        if (s.count(metric) && s[metric].median > best) best = s[metric].median;
+    }
+    return best;
 }
 
 }  // namespace
@@ -73,6 +87,15 @@ int run_cases_workload(const std::string& workload, const CaseRunOptions& o, con
 
 int run_report(const ReportOptions& o) {
     Report report = combine_reports(o.inputs, o.baseline);
+    if (!o.best.empty()) {
+        std::cout << static_cast<long long>(std::floor(best_median(report, o.best))) << std::endl;
+        return cli::exit_ok;
+    }
+    if (o.ratios) {
+        for (const auto& mode : report.modes)
+            if (auto r = report.ratio(mode)) std::cout << mode.target.name << " " << format_number(*r, 2) << "x\n";
+        return cli::exit_ok;
+    }
     add_counts(report, o.perf_stat);
     std::cout << report.title << "\n";
     if (report.workload.per_metric) {

@@ -31,10 +31,15 @@ struct ReportOptions {
     std::vector<ReportInput> inputs;
     std::string baseline = "user";
     std::vector<std::string> perf_stat;  // WHO=FILE: perf stat -x, counts over the one target's run
+    std::string best;                    // a metric: print only its best median (for scripts)
+    bool ratios = false;                 // print only "NAME RATIOx" per target (for scripts)
     std::string json_path, csv_path;
 };
 
-// bench report: the files' runs merged per target, the usual table, the CPU split and the counts.
+// bench report: the files' runs merged per target, the usual table, the CPU split and the counts;
+// with `best`, only the highest median of that metric among the targets that are no busy-poll
+// reference, as a whole number (0 when none has it); with `ratios`, only each target's ratio to the
+// baseline, one "NAME 1.23x" line each.
 int run_report(const ReportOptions& options);
 
 // bench merge FILES: one server's results from several client hosts.

@@ -86,7 +86,10 @@ struct Report {
     std::map<std::string, std::map<std::string, double>> counts;
 
     // The baseline's median of the primary metric divided into each mode's (nullopt without one).
+    // The baseline is a target, or best_user_baseline: the best of the registry's user-space
+    // servers in the report.
     std::optional<double> ratio(const ModeResults& mode) const;
+    static constexpr const char* best_user_baseline = "best-user";
 };
 
 // The table bench prints: the primary metric's median (min-max), the other metrics' medians, the
