@@ -32,6 +32,9 @@ struct InstanceState {
     ObjectIds ids;
 };
 
+// The state as the state file holds it (and `status --json` shows it): its fields and its ids.
+nlohmann::json instance_json(const InstanceState& state);
+
 // The ids as {"programs": {...}, "maps": {...}, "links": {...}} keyed by object_fields' names: the
 // state file and `status --json` write them this one way.
 void ids_to_json(nlohmann::json& out, const ObjectIds& ids);

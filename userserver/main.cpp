@@ -2,17 +2,15 @@
 // user-echo-server: the user-space TCP echo the eBPF sockmap echo is compared against.
 #include <malloc.h>
 #include <poll.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <exception>
-#include <future>
+#include <functional>
 #include <iostream>
 #include <map>
-#include <mutex>
+#include <memory>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -23,6 +21,7 @@
 #include "kecho/net.h"
 #include "kecho/servers.h"
 #include "kecho/signals.h"
+#include "kecho/worker_group.h"
 #include "log.h"
 #include "loop.h"
 
@@ -50,11 +49,14 @@ const EngineCode& code_of(Engine engine) {
     throw Error("unknown engine");
 }
 
-// This program's entries of the server registry, in its order; each must have its code.
+// This program's entries of the server registry, in its order but the busy-poll references last
+// (how --help and its errors list the engines); each must have its code.
 std::vector<const ServerEntry*> registry_engines() {
     std::vector<const ServerEntry*> entries;
     for (const auto& s : servers)
         if (s.program == "user-echo-server") entries.push_back(&s);
+    std::stable_partition(entries.begin(), entries.end(),
+                          [](const ServerEntry* s) { return s->role != ServerRole::reference; });
     return entries;
 }
 
@@ -120,93 +122,32 @@ std::string engines_help() {
     return help;
 }
 
-// "epoll PORT, uring PORT, ...": each engine's default port.
+// "epoll PORT, uring PORT, ...": each engine's default port, lowest first.
 std::string default_ports_help() {
+    auto entries = registry_engines();
+    std::sort(entries.begin(), entries.end(), [](const auto* a, const auto* b) { return a->port < b->port; });
     std::string help;
-    for (const ServerEntry* s : registry_engines())
+    for (const ServerEntry* s : entries)
         help += (help.empty() ? "" : ", ") + std::string(s->engine) + " " + std::to_string(s->port);
     return help;
 }
 
-void signal_event(int fd) {
-    std::uint64_t one = 1;
-    ssize_t ignored = ::write(fd, &one, sizeof(one));
-    (void)ignored;
-}
-
-// One listener per thread; throws Error when the address cannot be had.
-std::vector<UniqueFd> make_listeners(const SocketAddress& address, unsigned threads) {
-    std::vector<UniqueFd> listeners;
-    bool shared = threads > 1;
-    // Every SO_REUSEPORT socket of the same user may bind the port, including another server's:
-    // check first with a plain bind that nobody else has it.
-    if (shared) make_listener(address);
-    for (unsigned i = 0; i < threads; ++i) listeners.push_back(make_listener(address, {.reuse_port = shared}));
-    return listeners;
-}
-
-// The event-loop threads: started, watched for a failure, stopped.
-class Workers {
-public:
-    Workers() {
-        if (!stop_event_ || !failure_event_) throw_errno("cannot create an eventfd", errno);
-    }
-    ~Workers() { stop(); }
-
-    // Starts one loop per listener, thread i pinned to cpus[i % size] when cpus are given, and
-    // waits until each has set up (io_uring single issuer: the loop is made in its own thread).
-    // Throws the first setup failure.
-    void start(const Config& config, std::vector<UniqueFd> listeners, const std::vector<int>& cpus) {
-        std::vector<std::future<void>> ready;
-        for (std::size_t i = 0; i < listeners.size(); ++i) {
-            LoopContext context{&config, std::move(listeners[i]), stop_event_.get()};
-            std::vector<int> pin;
-            if (!cpus.empty()) pin = {cpus[i % cpus.size()]};
-            std::promise<void> promise;
-            ready.push_back(promise.get_future());
-            threads_.emplace_back([this, context = std::move(context), pin, promise = std::move(promise)]() mutable {
-                run_loop(std::move(context), pin, promise);
-            });
-        }
-        for (auto& started : ready) started.get();
-    }
-
-    int failure_fd() const { return failure_event_.get(); }
-    const std::string& failure() const { return failure_; }  // after stop()
-
-    void stop() {
-        if (threads_.empty()) return;
-        signal_event(stop_event_.get());
-        for (auto& thread : threads_) thread.join();
-        threads_.clear();
-    }
-
-private:
-    void run_loop(LoopContext context, const std::vector<int>& pin, std::promise<void>& promise) {
-        std::unique_ptr<Loop> loop;
-        try {
+// Starts one loop per listener, thread i pinned to cpus[i % size] when cpus are given; each loop
+// is made in its own thread (io_uring single issuer) before the next starts. Throws the first setup
+// failure.
+void start_loops(WorkerGroup& workers, const Config& config, std::vector<UniqueFd> listeners,
+                 const std::vector<int>& cpus) {
+    for (std::size_t i = 0; i < listeners.size(); ++i) {
+        std::vector<int> pin;
+        if (!cpus.empty()) pin = {cpus[i % cpus.size()]};
+        auto context = std::make_shared<LoopContext>(LoopContext{&config, std::move(listeners[i]), workers.stop_fd()});
+        workers.start([context, pin]() -> std::function<void()> {
             if (!pin.empty()) pin_current_thread(pin);
-            loop = make_loop(std::move(context));
-            promise.set_value();
-        } catch (...) {
-            promise.set_exception(std::current_exception());
-            return;
-        }
-        try {
-            loop->run();
-        } catch (const std::exception& e) {
-            std::lock_guard lock(failure_mutex_);
-            if (failure_.empty()) failure_ = e.what();
-            signal_event(failure_event_.get());
-        }
+            std::shared_ptr<Loop> loop = make_loop(std::move(*context));
+            return [loop] { loop->run(); };
+        });
     }
-
-    UniqueFd stop_event_{::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
-    UniqueFd failure_event_{::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
-    std::mutex failure_mutex_;
-    std::string failure_;
-    std::vector<std::thread> threads_;
-};
+}
 
 int serve(const Options& options) {
     ShutdownSignal shutdown;  // first: threads inherit the blocked SIGINT/SIGTERM
@@ -220,14 +161,14 @@ int serve(const Options& options) {
         parse_address(options.address, options.port != 0 ? options.port : registry_entry(config.engine).port);
     std::vector<UniqueFd> listeners;
     try {
-        listeners = make_listeners(address, options.threads);
+        listeners = make_listener_group(address, options.threads);  // one per thread
     } catch (const Error& e) {
         log_line(e.what());
         return cli::exit_usage;
     }
-    Workers workers;
+    WorkerGroup workers;
     try {
-        workers.start(config, std::move(listeners), options.cpus);
+        start_loops(workers, config, std::move(listeners), options.cpus);
     } catch (const std::exception& e) {
         workers.stop();
         log_line(e.what());
@@ -236,7 +177,7 @@ int serve(const Options& options) {
     std::cout << "echoing on " << address.to_string() << " (" << engine_name(config.engine) << ", " << options.threads
               << (options.threads == 1 ? " thread)" : " threads)") << std::endl;
 
-    pollfd waits[2] = {{shutdown.fd(), POLLIN, 0}, {workers.failure_fd(), POLLIN, 0}};
+    pollfd waits[2] = {{shutdown.fd(), POLLIN, 0}, {workers.stop_fd(), POLLIN, 0}};  // a loop failed
     while (::poll(waits, 2, -1) < 0 && errno == EINTR) {
     }
     workers.stop();

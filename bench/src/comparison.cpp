@@ -177,6 +177,9 @@ RunOutput run_burst_once(const Target& target, ComparisonSettings& s, const RunI
                    {"errors", static_cast<double>(b.errors.count())},
                    {"seconds", b.seconds}};
     out.metrics.merge(cpu_metrics(cpu.read(), b.seconds, static_cast<double>(b.exchanges), "exchange"));
+    // A burst row's noise is its spread alone, as it always was (summary.md's noise rules): the
+    // others' share of the machine is not recorded for it.
+    out.metrics.erase("other_cpu_percent");
     out.per_thread_us = std::move(b.per_thread_us);
     out.client_workers = s.burst.threads;
     out.error = b.errors.describe();

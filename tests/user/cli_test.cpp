@@ -17,6 +17,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "kecho/servers.h"
 #include "server_fixture.h"
@@ -35,12 +36,17 @@ std::string first_line(const std::string& text) {
     return text.substr(0, text.find('\n'));
 }
 
-// "epoll, uring, floor or splice": the engines of the server registry, in its order.
+// The engines of the server registry as user-echo-server lists them: in the registry's order, the
+// busy-poll references last ("epoll, uring, splice or floor").
 std::string engine_list() {
+    std::vector<std::string> engines, references;
+    for (const auto& s : servers)
+        if (s.program == "user-echo-server")
+            (s.role == ServerRole::reference ? references : engines).emplace_back(s.engine);
+    engines.insert(engines.end(), references.begin(), references.end());
     std::string list;
-    const auto& cases = engine_cases();
-    for (std::size_t i = 0; i < cases.size(); ++i)
-        list += (i == 0 ? "" : i + 1 == cases.size() ? " or " : ", ") + cases[i].engine;
+    for (std::size_t i = 0; i < engines.size(); ++i)
+        list += (i == 0 ? "" : i + 1 == engines.size() ? " or " : ", ") + engines[i];
     return list;
 }
 
@@ -89,16 +95,18 @@ TEST(UserServerCli, HelpNamesEveryOptionAndWarnsAboutFloor) {
     for (const char* option : {"--port", "--address", "--engine", "--threads", "--cpus", "--max-buffer", "--verbose"})
         EXPECT_NE(result.out.find(option), std::string::npos) << option;
     EXPECT_NE(result.out.find("NOT for production"), std::string::npos) << result.out;
-    // Every engine of the server registry with its default port and its description.
-    std::string ports;
+    // Every engine of the server registry with its description, and their default ports (lowest first).
+    std::map<std::uint16_t, std::string> ports;
     for (const auto& s : servers)
         if (s.program == "user-echo-server") {
-            ports += (ports.empty() ? "" : ", ") + std::string(s.engine) + " " + std::to_string(s.port);
+            ports[s.port] = std::string(s.engine) + " " + std::to_string(s.port);
             EXPECT_NE(result.out.find(std::string(s.engine) + ": " + std::string(s.description)), std::string::npos)
                 << s.engine << "\n"
                 << result.out;
         }
-    EXPECT_NE(result.out.find("(default by engine: " + ports + ")"), std::string::npos) << result.out;
+    std::string defaults;
+    for (const auto& [port, text] : ports) defaults += (defaults.empty() ? "" : ", ") + text;
+    EXPECT_NE(result.out.find("(default by engine: " + defaults + ")"), std::string::npos) << result.out;
     EXPECT_NE(result.out.find("ENGINE:" + engine_list()), std::string::npos) << result.out;
     EXPECT_EQ(result.out.find("busypoll"), std::string::npos) << "one name for the floor engine\n" << result.out;
 }
