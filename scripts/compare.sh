@@ -186,7 +186,7 @@ start_servers() {
 # --- placement -------------------------------------------------------------------------------
 # split: client on the first half of the CPUs, servers on the rest, in two network namespaces
 # joined by a veth pair. On one machine the receive softirq runs on the sending CPU, so the
-# in-kernel echo would run on the client's CPUs (design/sockmap-notes.md): RPS on each veth end
+# in-kernel echo would run on the client's CPUs (docs/performance.md, "Layout"): RPS on each veth end
 # steers that side's receive processing to that side's CPUs, as a NIC's interrupt would on two hosts.
 cpu_mask() { # CPU list "a-b" -> hex mask
 	local first=${1%-*} last=${1#*-} mask=0 c
