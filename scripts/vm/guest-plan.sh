@@ -288,7 +288,7 @@ kmod_params_and_load() {
 	fi
 
 	verify kmod kmod-verify $KMOD_VERIFY_ARGS
-	timed kmod-adversary adversary kmod 12345
+	timed kmod-adversary adversary kmod "$(port_of kmod)"
 	# The listener is dual-stack: IPv6 clients are echoed too.
 	verify kmod kmod-ipv6-verify --host ::1 --case size-1MiB --case half-close-1000 --case concurrent-200
 }
@@ -339,17 +339,17 @@ loader_field() {
 # The adversarial suite against the user engines and bpf (splice started for it alone); which
 # verdict the bpf echo took on this kernel (how it reads sequence numbers) is a result of its own.
 servers_adversary() {
-	[ -n "$USER_PID" ] && adversary user 12346 "$USER_PID"
-	[ -n "$URING_PID" ] && adversary uring 12348 "$URING_PID"
+	[ -n "$USER_PID" ] && adversary user "$(port_of user)" "$USER_PID"
+	[ -n "$URING_PID" ] && adversary uring "$(port_of uring)" "$URING_PID"
 	if [ -n "$BPF_PID" ]; then
 		read_with=$("$K/echo-loader" status | sed -n 's/.*sequence number, read with //p')
 		result bpf-seq-read "$([ -n "$read_with" ] && echo PASS || echo FAIL)" \
 			"the verdict reads each skb's sequence number with ${read_with:-nothing (status says no)}"
-		adversary bpf 12347 "$BPF_PID"
+		adversary bpf "$(port_of bpf)" "$BPF_PID"
 	fi
 	have user-echo-server splice-adversary || return
-	if SPLICE_PID=$(start_server splice $K/user-echo-server --engine splice --port 12350); then
-		adversary splice 12350 "$SPLICE_PID"
+	if SPLICE_PID=$(start_server splice $K/user-echo-server --engine splice --port "$(port_of splice)"); then
+		adversary splice "$(port_of splice)" "$SPLICE_PID"
 		stop_server "$SPLICE_PID"
 	else
 		result splice-adversary FAIL "user-echo-server --engine splice did not start: $(tail -n1 /tmp/splice.log)"
@@ -508,7 +508,7 @@ plan_compare() {
 
 plan_adversary() {
 	insmod $K/kecho.ko || result insmod-defaults FAIL "$(dmesg | tail -n1)"
-	adversary kmod 12345
+	adversary kmod "$(port_of kmod)"
 	start_all_servers servers
 	servers_adversary
 	stop_all_servers
