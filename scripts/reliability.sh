@@ -461,7 +461,7 @@ reset_trace_row() {
 	kill -INT "$trace_pid" 2>/dev/null
 	wait "$trace_pid" 2>/dev/null
 	[ "$(jq -r '.resets_sent' "$work/$name-resets.json" 2>/dev/null)" != null ] || return 0  # before 6.10: not counted
-	[ "$name" = bpf ] && expected=$(jq -r '.connections | .guard_resets + .drain_timeouts' "$work/bpf-faults-stats.json")
+	! is_loader "$name" || expected=$(jq -r '.connections | .guard_resets + .drain_timeouts' "$work/bpf-faults-stats.json")
 	aborts=$(jq -r '.resets_sent.server_abort.total' "$work/$name-resets.json")
 	why=$(jq -r '.resets_sent | to_entries | map("\(.key) \(.value.total)" + (if .value.total > 0 then " (" + (.value.reasons | to_entries | map("\(.key) \(.value)") | join(", ")) + ")" else "" end)) | join("; ")' "$work/$name-resets.json")
 	row "$name" "$label: resets" "$why" "server aborts = the server's own resets ($expected)" \
