@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdarg>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -25,6 +26,16 @@ double per_second(double value, double seconds) {
 // A progress line on stderr, only when a person is watching it.
 void show_progress(const std::string& text) {
     if (::isatty(2) == 1) std::fprintf(stderr, "\r\033[K%s", text.c_str());
+}
+
+// printf into a string (a title's length at most).
+__attribute__((format(printf, 1, 2))) std::string printf_text(const char* format, ...) {
+    char text[512];
+    va_list args;
+    va_start(args, format);
+    std::vsnprintf(text, sizeof(text), format, args);
+    va_end(args);
+    return text;
 }
 
 std::string runs_text(unsigned repeat, bool interleaved) {
@@ -71,13 +82,11 @@ void prepare_pingpong(ComparisonSettings& s, bool, RunInfo& run) {
 
 std::string pingpong_title(const ComparisonSettings& s, bool interleaved) {
     const LoadOptions& l = s.load;
-    char text[512];
-    std::snprintf(text, sizeof(text),
-                  "pingpong: %u connections x %zu B, pipeline %u, %.1f s measured after %.1f s warmup, %s client; "
-                  "%s; median (min-max)",
-                  l.connections, l.size, l.in_flight, l.duration, l.warmup,
-                  l.engine == ClientEngine::blocking ? "blocking" : "epoll", runs_text(s.repeat, interleaved).c_str());
-    std::string title = text;
+    std::string title = printf_text(
+        "pingpong: %u connections x %zu B, pipeline %u, %.1f s measured after %.1f s warmup, %s client; %s; median "
+        "(min-max)",
+        l.connections, l.size, l.in_flight, l.duration, l.warmup,
+        l.engine == ClientEngine::blocking ? "blocking" : "epoll", runs_text(s.repeat, interleaved).c_str());
     if (l.rate > 0)
         title += "; open loop: " + std::to_string(static_cast<long long>(l.rate)) +
                  " req/s offered, latency from each request's scheduled time";
@@ -120,13 +129,10 @@ void prepare_stream(ComparisonSettings& s, bool, RunInfo& run) {
 
 std::string stream_title(const ComparisonSettings& s, bool interleaved) {
     const LoadOptions& l = s.load;
-    char text[512];
-    std::snprintf(text, sizeof(text),
-                  "stream: %u connections, %zu B writes, window %zu per connection, %.1f s measured after %.1f s "
-                  "warmup; %s; median (min-max)",
-                  l.connections, l.size, l.size * l.in_flight, l.duration, l.warmup,
-                  runs_text(s.repeat, interleaved).c_str());
-    return text;
+    return printf_text(
+        "stream: %u connections, %zu B writes, window %zu per connection, %.1f s measured after %.1f s warmup; %s; "
+        "median (min-max)",
+        l.connections, l.size, l.size * l.in_flight, l.duration, l.warmup, runs_text(s.repeat, interleaved).c_str());
 }
 
 nlohmann::json stream_config(const ComparisonSettings& s) {
@@ -152,10 +158,8 @@ void prepare_burst(ComparisonSettings&, bool, RunInfo& run) {
 
 std::string burst_title(const ComparisonSettings& s, bool interleaved) {
     const BurstOptions& b = s.burst;
-    char text[512];
-    std::snprintf(text, sizeof(text), "burst: %u threads x %u rounds, message '%s' (%zu bytes); %s; median (min-max)",
-                  b.threads, b.rounds, b.message.c_str(), b.message.size(), runs_text(s.repeat, interleaved).c_str());
-    return text;
+    return printf_text("burst: %u threads x %u rounds, message '%s' (%zu bytes); %s; median (min-max)", b.threads,
+                       b.rounds, b.message.c_str(), b.message.size(), runs_text(s.repeat, interleaved).c_str());
 }
 
 nlohmann::json burst_config(const ComparisonSettings& s) {
@@ -183,6 +187,29 @@ RunOutput run_burst_once(const Target& target, ComparisonSettings& s, const RunI
     out.per_thread_us = std::move(b.per_thread_us);
     out.client_workers = s.burst.threads;
     out.error = b.errors.describe();
+    return out;
+}
+
+// ---- the descriptors' tables ----
+
+// The CPU columns of a table: the machine's busy percent, then CPU us per unit for the machine and
+// the client ("cpu us/req", "client us/req").
+std::vector<MetricDef> cpu_columns(const std::string& unit, const std::string& label, int decimals) {
+    return {{"cpu_busy_percent", "cpu %", 1},
+            {"cpu_us_per_" + unit, "cpu us/" + label, decimals},
+            {"client_cpu_us_per_" + unit, "client us/" + label, decimals}};
+}
+
+// Latency columns in microseconds, one decimal: "p50" -> {"p50_us", "p50 us"}, "p999" -> "p99.9 us".
+std::vector<MetricDef> latency_columns(std::initializer_list<std::string> names) {
+    std::vector<MetricDef> out;
+    for (const auto& name : names) out.push_back({name + "_us", (name == "p999" ? "p99.9" : name) + " us", 1});
+    return out;
+}
+
+std::vector<MetricDef> joined(std::initializer_list<std::vector<MetricDef>> parts) {
+    std::vector<MetricDef> out;
+    for (const auto& part : parts) out.insert(out.end(), part.begin(), part.end());
     return out;
 }
 
@@ -248,18 +275,11 @@ const std::vector<ComparisonWorkload>& comparison_workloads() {
     static const std::vector<ComparisonWorkload> workloads = {
         {"pingpong",
          {"pingpong",
-          {{"requests_per_s", "req/s", 0},
-           {"mb_per_s", "MB/s", 1},
-           {"p50_us", "p50 us", 1},
-           {"p90_us", "p90 us", 1},
-           {"p99_us", "p99 us", 1},
-           {"p999_us", "p99.9 us", 1},
-           {"max_us", "max us", 0},
-           {"errors", "errors", 0},
-           {"cpu_busy_percent", "cpu %", 1},
-           {"cpu_us_per_request", "cpu us/req", 2},
-           {"client_cpu_us_per_request", "client us/req", 2},
-           {"client_user_us_per_request", "(user)", 2}},
+          joined({{{"requests_per_s", "req/s", 0}, {"mb_per_s", "MB/s", 1}},
+                  latency_columns({"p50", "p90", "p99", "p999"}),
+                  {{"max_us", "max us", 0}, {"errors", "errors", 0}},
+                  cpu_columns("request", "req", 2),
+                  {{"client_user_us_per_request", "(user)", 2}}}),
           "request"},
          prepare_pingpong,
          pingpong_title,
@@ -268,14 +288,10 @@ const std::vector<ComparisonWorkload>& comparison_workloads() {
          false},
         {"stream",
          {"stream",
-          {{"recv_mb_per_s", "MB/s back", 1},
-           {"send_mb_per_s", "MB/s sent", 1},
-           {"p50_us", "p50 us", 1},
-           {"p99_us", "p99 us", 1},
-           {"errors", "errors", 0},
-           {"cpu_busy_percent", "cpu %", 1},
-           {"cpu_us_per_mb", "cpu us/MB", 0},
-           {"client_cpu_us_per_mb", "client us/MB", 0}},
+          joined({{{"recv_mb_per_s", "MB/s back", 1}, {"send_mb_per_s", "MB/s sent", 1}},
+                  latency_columns({"p50", "p99"}),
+                  {{"errors", "errors", 0}},
+                  cpu_columns("mb", "MB", 0)}),
           "mb"},
          prepare_stream,
          stream_title,
@@ -284,13 +300,8 @@ const std::vector<ComparisonWorkload>& comparison_workloads() {
          false},
         {"burst",
          {"burst",
-          {{"mean_us", "mean us", 1},
-           {"median_us", "median us", 1},
-           {"p99_us", "p99 us", 1},
-           {"max_us", "max us", 1},
-           {"exchanges", "exchanges", 0},
-           {"errors", "errors", 0},
-           {"seconds", "seconds", 2}},
+          joined({latency_columns({"mean", "median", "p99", "max"}),
+                  {{"exchanges", "exchanges", 0}, {"errors", "errors", 0}, {"seconds", "seconds", 2}}}),
           "exchange"},
          prepare_burst,
          burst_title,

@@ -16,24 +16,23 @@ namespace {
 
 using nlohmann::json;
 
-// The layouts bench report reads besides the comparisons': two stress workloads (their CPU per
-// cycle or client measured by the case runner) and echo-loader trace's phases (one row each).
+// A stress workload's layout: its rate of units of work ("cycles/s"), the units it did (counted by
+// units_metric), then what went wrong; its CPU per unit (measured by the case runner).
+WorkloadDef stress_layout(const std::string& name, const std::string& unit, const std::string& units_metric,
+                          const std::vector<MetricDef>& failures) {
+    WorkloadDef layout{
+        name, {{unit + "s_per_second", unit + "s/s", 1}, {units_metric, unit + "s", 0}}, unit, units_metric};
+    layout.metrics.insert(layout.metrics.end(), failures.begin(), failures.end());
+    return layout;
+}
+
+// The layouts bench report reads besides the comparisons': two stress workloads and echo-loader
+// trace's phases (one row each).
 const std::vector<WorkloadDef>& other_layouts() {
     static const std::vector<WorkloadDef> layouts = {
-        {"churn",
-         {{"cycles_per_second", "cycles/s", 1},
-          {"cycles_done", "cycles", 0},
-          {"failures", "failures", 0},
-          {"retries", "retries", 0}},
-         "cycle",
-         "cycles_done"},
-        {"half-close",
-         {{"clients_per_second", "clients/s", 1},
-          {"clients", "clients", 0},
-          {"bytes_lost", "bytes lost", 0},
-          {"failed_clients", "failed clients", 0}},
-         "client",
-         "clients"},
+        stress_layout("churn", "cycle", "cycles_done", {{"failures", "failures", 0}, {"retries", "retries", 0}}),
+        stress_layout("half-close", "client", "clients",
+                      {{"bytes_lost", "bytes lost", 0}, {"failed_clients", "failed clients", 0}}),
         {"trace",
          {{"(exchanges)", "(exchanges)", 1}, {"(accepted before arrival, %)", "(accepted before arrival, %)", 1}},
          "",

@@ -42,16 +42,10 @@ constexpr std::uint16_t default_port(std::string_view mode) {
     return s ? s->port : 0;
 }
 
+// "kernel", "user", "reference".
 constexpr std::string_view role_name(ServerRole role) {
-    switch (role) {
-        case ServerRole::kernel:
-            return "kernel";
-        case ServerRole::user:
-            return "user";
-        case ServerRole::reference:
-            return "reference";
-    }
-    return "?";
+    constexpr std::string_view names[] = {"kernel", "user", "reference"};  // ServerRole's order
+    return names[static_cast<int>(role)];
 }
 
 }  // namespace kecho
