@@ -221,7 +221,8 @@ setup_split() {
 # not carry itself; bench summarize reads it (and no other file name). One JSON object a line in
 # manifest_lines until write_manifest.
 manifest_lines=$run_dir-manifest.jsonl
-# manifest_add FILE ROLE [KEY=JSON]...: an entry (KEY=64, KEY='"text"').
+# manifest_add FILE ROLE [KEY=JSON]...: an entry (KEY=64, KEY='"text"'): a result's workload,
+# connections, client configuration (auto, or the engine and its workers), load percent.
 manifest_add() {
 	local entry="{\"file\":\"$1\",\"role\":\"$2\"" item
 	shift 2
@@ -279,26 +280,27 @@ client_workloads() {
 	local list=$1 c w pct max
 	set_timing
 	for c in 1 8 1000; do
-		run_bench "pingpong-c$c" closed-loop "connections=$c" -- --mode "$list" "${targets[@]}" --connections "$c" \
-			"${timed[@]}"
+		run_bench "pingpong-c$c" closed-loop workload='"pingpong"' "connections=$c" client='"auto"' -- \
+			--mode "$list" "${targets[@]}" --connections "$c" "${timed[@]}"
 	done
 	for w in "${sweep_workers[@]}"; do
-		run_bench "pingpong-c64-w$w" closed-loop connections=64 "workers=$w" -- --mode "$list" "${targets[@]}" \
-			--connections 64 --client epoll --workers "$w" "${timed[@]}"
+		run_bench "pingpong-c64-w$w" closed-loop workload='"pingpong"' connections=64 client='"epoll"' "workers=$w" -- \
+			--mode "$list" "${targets[@]}" --connections 64 --client epoll --workers "$w" "${timed[@]}"
 	done
-	run_bench stream stream connections=4 -- --mode "$list" "${targets[@]}" --workload stream --connections 4 \
-		--size 64K --window 256K "${timed[@]}"
-	run_bench burst burst "threads=$burst_threads" "rounds=$burst_rounds" -- --mode "$list" "${targets[@]}" \
-		--workload burst --threads "$burst_threads" --rounds "$burst_rounds" --repeat "$burst_repeat" \
-		--out "$results/burst.txt"
+	run_bench stream stream workload='"stream"' connections=4 -- --mode "$list" "${targets[@]}" --workload stream \
+		--connections 4 --size 64K --window 256K "${timed[@]}"
+	run_bench burst burst workload='"burst"' "threads=$burst_threads" "rounds=$burst_rounds" -- \
+		--mode "$list" "${targets[@]}" --workload burst --threads "$burst_threads" --rounds "$burst_rounds" \
+		--repeat "$burst_repeat" --out "$results/burst.txt"
 	burst_series "$list" "${target_names[@]}"
 	max=$(fastest_at_64)
 	[ "$max" -gt 0 ] || { say "no closed-loop maximum at 64 connections: latency against load skipped"; return; }
 	echo
 	echo "# latency against load: open loop at 64 connections, of the fastest mode's maximum ($max req/s)"
 	for pct in "${load_percents[@]}"; do
-		run_bench "load-$pct" open-loop connections=64 "load_percent=$pct" percent_of_connections=64 -- \
-			--mode "$list" "${targets[@]}" --connections 64 --rate $((max * pct / 100)) "${timed[@]}"
+		run_bench "load-$pct" open-loop workload='"pingpong"' connections=64 client='"epoll"' "load_percent=$pct" \
+			percent_of_connections=64 -- --mode "$list" "${targets[@]}" --connections 64 --rate $((max * pct / 100)) \
+			"${timed[@]}"
 	done
 }
 
@@ -315,10 +317,11 @@ references_alone() {
 		echo
 		echo "# $mode: the busy-poll server alone (a reference: it burns a core)"
 		for c in 1 8 64 1000; do
-			run_bench "$mode-pingpong-c$c" closed-loop "connections=$c" -- --mode "$mode" --connections "$c" "${timed[@]}"
+			run_bench "$mode-pingpong-c$c" closed-loop workload='"pingpong"' "connections=$c" client='"auto"' -- \
+				--mode "$mode" --connections "$c" "${timed[@]}"
 		done
-		run_bench "$mode-stream" stream connections=4 -- --mode "$mode" --workload stream --connections 4 --size 64K \
-			--window 256K "${timed[@]}"
+		run_bench "$mode-stream" stream workload='"stream"' connections=4 -- --mode "$mode" --workload stream \
+			--connections 4 --size 64K --window 256K "${timed[@]}"
 		server_stop_all
 	done < <(registry "$bench")
 }
