@@ -26,7 +26,7 @@
 #include "echo.h"
 
 /* Knobs, set by the loader between open and load. */
-const volatile __u32 echo_port = 12347;
+const volatile __u32 echo_port; /* bpf's port in the server registry unless told */
 const volatile __u64 max_pending = ECHO_DEFAULT_MAX_PENDING;
 /* sockops puts sockets in echo_sockets (0: the loader does, after accept). */
 const volatile __u32 sockops_inserts = 1;

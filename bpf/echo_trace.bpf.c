@@ -26,7 +26,7 @@
 #define MSG_PEEK_FLAG 2
 #define SK_USER_DATA_FLAG_BITS 7UL
 
-const volatile __u16 trace_port = 12347;
+const volatile __u16 trace_port; /* set by the loader (echo-loader trace --port) */
 
 /* Records the ring buffer refused (user space too slow). */
 __u64 records_lost = 0;

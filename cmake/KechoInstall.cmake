@@ -55,8 +55,13 @@ endif()
 # systemd units, with the installed program paths: written at install time, when the prefix is
 # known (CPack installs to /usr whatever the build tree was configured with).
 set(KECHO_SYSTEMD_UNITDIR "lib/systemd/system" CACHE STRING "systemd unit directory, relative to the prefix")
+set(kecho_port_sets "")
+foreach(variable ${KECHO_PORT_VARIABLES})
+  string(APPEND kecho_port_sets "set(${variable} ${${variable}})\n")
+endforeach()
 foreach(unit kecho-echo-loader.service kecho-user-echo-server@.service)
   install(CODE "set(KECHO_INSTALL_BINDIR \"\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_BINDIR}\")
+    ${kecho_port_sets}
     configure_file(${kecho_pkg}/systemd/${unit}.in ${kecho_gen}/systemd/${unit} @ONLY)"
     COMPONENT programs)
   install(FILES ${kecho_gen}/systemd/${unit} DESTINATION ${KECHO_SYSTEMD_UNITDIR} COMPONENT programs)
@@ -80,7 +85,7 @@ install(DIRECTORY ${CMAKE_SOURCE_DIR}/docs/ DESTINATION ${kecho_docdir} COMPONEN
 set(kecho_dkms_src ${CMAKE_INSTALL_PREFIX}/src/kecho-${PROJECT_VERSION})
 configure_file(${kecho_pkg}/dkms/dkms.conf.in ${kecho_gen}/dkms/dkms.conf @ONLY)
 install(FILES ${CMAKE_SOURCE_DIR}/kmod/Kbuild ${CMAKE_SOURCE_DIR}/kmod/Makefile ${CMAKE_SOURCE_DIR}/kmod/kecho.c
-              ${kecho_gen}/dkms/dkms.conf
+              ${KECHO_SERVERS_DEF} ${kecho_gen}/dkms/dkms.conf
         DESTINATION src/kecho-${PROJECT_VERSION} COMPONENT dkms)
 install(FILES ${kecho_pkg}/debian/copyright ${kecho_gen}/changelog.Debian.gz
         DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/kecho-dkms COMPONENT dkms)

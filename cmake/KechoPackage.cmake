@@ -43,7 +43,7 @@ set(CPACK_DEBIAN_DKMS_PACKAGE_SECTION kernel)
 set(CPACK_DEBIAN_DKMS_PACKAGE_CONTROL_EXTRA "${CMAKE_BINARY_DIR}/packaging/dkms/postinst;${CMAKE_BINARY_DIR}/packaging/dkms/prerm")
 set(CPACK_COMPONENT_DKMS_DESCRIPTION
     "TCP echo server as a Linux kernel module (DKMS source)
- kecho.ko echoes TCP on port 12345 from kernel sockets and workqueues.
+ kecho.ko echoes TCP on port ${KECHO_PORT_KMOD} from kernel sockets and workqueues.
  DKMS builds it for each installed kernel: load it with modprobe kecho.")
 
 include(CPack)

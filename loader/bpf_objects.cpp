@@ -11,6 +11,10 @@
 #include "kecho/unique_fd.h"
 
 namespace kecho::loader {
+
+void RingBufferDeleter::operator()(ring_buffer* rb) const {
+    ring_buffer__free(rb);
+}
 namespace {
 
 UniqueFd map_by_id(std::uint32_t id, const char* what) {

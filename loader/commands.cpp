@@ -34,81 +34,90 @@ InsertMode parse_insert(const std::string& text) {
     return InsertMode::none;
 }
 
+// A counter of the BPF side (enum echo_counter), summed over CPUs; one of the loader's own (its
+// threads' slots summed); the sockets in the map now.
+template <int counter>
+std::uint64_t bpf(const StatsSnapshot& s) {
+    return s.bpf[counter];
+}
+template <__u64 echo_loader_stats::*counter>
+std::uint64_t loader(const StatsSnapshot& s) {
+    return s.loader.*counter;
+}
+std::uint64_t in_map(const StatsSnapshot& s) {
+    return s.in_map;
+}
+
+// Every counter `stats` shows, in the order it shows them: its JSON object and key (group "" is the
+// top level), its text line and label, and how it is read. Text and JSON both come from this list:
+// a new counter is one row.
+struct CounterRow {
+    const char* group;
+    const char* key;
+    const char* line;
+    const char* label;
+    std::uint64_t (*read)(const StatsSnapshot& s);
+    bool metered = false;  // counted by the sk_msg meter: "(meter off)" in the text without it
+};
+constexpr CounterRow counter_rows[] = {
+    {"connections", "active", "connections", "active", loader<&echo_loader_stats::active>},
+    {"connections", "in_map", "connections", "in map", in_map},
+    {"connections", "accepted", "connections", "accepted", loader<&echo_loader_stats::accepted>},
+    {"connections", "closed", "connections", "closed", loader<&echo_loader_stats::closed>},
+    {"connections", "drain_checks", "connections", "drain checks", loader<&echo_loader_stats::drain_checks>},
+    {"connections", "inserted_by_sockops", "inserted", "by sockops", bpf<ECHO_INSERTED>},
+    {"connections", "inserted_by_loader", "inserted", "by the loader", loader<&echo_loader_stats::inserted_by_loader>},
+    {"connections", "insert_failed", "inserted", "failed", bpf<ECHO_INSERT_FAILED>},
+    {"connections", "echoed_in_user_space", "inserted", "echoed in user space", loader<&echo_loader_stats::fallback>},
+    {"bytes", "received", "bytes", "received", bpf<ECHO_RX_BYTES>},
+    {"bytes", "echoed", "bytes", "echoed", bpf<ECHO_ECHOED_BYTES>, true},
+    {"bytes", "echoed_in_user_space", "bytes", "echoed in user space", loader<&echo_loader_stats::fallback_bytes>},
+    {"bytes", "dropped_by_guard", "bytes", "dropped by the guard", bpf<ECHO_OVER_LIMIT_BYTES>},
+    {"bytes", "retransmitted_not_echoed", "bytes", "retransmitted and not echoed again", bpf<ECHO_DUPLICATE_BYTES>},
+    {"", "redirect_failures", "problems", "redirect failures", bpf<ECHO_REDIRECT_FAILED>},
+    {"", "over_limit_drops", "problems", "over-limit drops", bpf<ECHO_OVER_LIMIT>},
+    {"", "unplaced_resets", "problems", "unplaced bytes", bpf<ECHO_UNPLACED>},
+    {"connections", "guard_resets", "problems", "guard resets", loader<&echo_loader_stats::guard_resets>},
+    {"connections", "drain_timeouts", "problems", "drain timeouts", loader<&echo_loader_stats::drain_timeouts>},
+    {"", "events_lost", "problems", "events lost", bpf<ECHO_EVENTS_LOST>},
+};
+
 // Runs and nanoseconds per run: counted by the kernel only while kernel.bpf_stats_enabled=1.
+double ns_per_run(const StatsSnapshot::ProgramRuns& r) {
+    return r.runs ? static_cast<double>(r.run_time_ns) / static_cast<double>(r.runs) : 0.0;
+}
+
 nlohmann::json program_runs(const StatsSnapshot::ProgramRuns& r) {
-    return {{"runs", r.runs},
-            {"run_time_ns", r.run_time_ns},
-            {"ns_per_run", r.runs ? static_cast<double>(r.run_time_ns) / static_cast<double>(r.runs) : 0.0}};
+    return {{"runs", r.runs}, {"run_time_ns", r.run_time_ns}, {"ns_per_run", ns_per_run(r)}};
 }
 
 nlohmann::json stats_json(const InstanceState& state, const StatsSnapshot& s) {
-    const auto& b = s.bpf;
-    const auto& l = s.loader;
-    return {{"pid", state.pid},
-            {"address", state.address},
-            {"meter", state.meter},
-            {"connections",
-             {{"accepted", l.accepted},
-              {"active", l.active},
-              {"in_map", s.in_map},
-              {"inserted_by_sockops", b[ECHO_INSERTED]},
-              {"inserted_by_loader", l.inserted_by_loader},
-              {"insert_failed", b[ECHO_INSERT_FAILED]},
-              {"echoed_in_user_space", l.fallback},
-              {"guard_resets", l.guard_resets},
-              {"drain_timeouts", l.drain_timeouts},
-              {"drain_checks", l.drain_checks},
-              {"closed", l.closed}}},
-            {"bytes",
-             {{"received", b[ECHO_RX_BYTES]},
-              {"dropped_by_guard", b[ECHO_OVER_LIMIT_BYTES]},
-              {"retransmitted_not_echoed", b[ECHO_DUPLICATE_BYTES]},
-              {"echoed", b[ECHO_ECHOED_BYTES]},
-              {"echoed_in_user_space", l.fallback_bytes}}},
-            {"redirect_failures", b[ECHO_REDIRECT_FAILED]},
-            {"over_limit_drops", b[ECHO_OVER_LIMIT]},
-            {"unplaced_resets", b[ECHO_UNPLACED]},
-            {"events_lost", b[ECHO_EVENTS_LOST]},
-            {"programs",
-             {{"echo_sockops", program_runs(s.sockops)},
-              {"echo_verdict", program_runs(s.verdict)},
-              {"echo_meter", program_runs(s.meter)}}}};
+    nlohmann::json j = {{"pid", state.pid}, {"address", state.address}, {"meter", state.meter}};
+    for (const auto& row : counter_rows) (*row.group ? j[row.group][row.key] : j[row.key]) = row.read(s);
+    j["programs"] = {{"echo_sockops", program_runs(s.sockops)},
+                     {"echo_verdict", program_runs(s.verdict)},
+                     {"echo_meter", program_runs(s.meter)}};
+    return j;
 }
 
 void print_stats_text(const InstanceState& state, const StatsSnapshot& s) {
-    const auto& b = s.bpf;
-    const auto& l = s.loader;
     std::printf("echo-loader pid %d on %s\n", static_cast<int>(state.pid), state.address.c_str());
-    std::printf("  connections   active %llu (in map %llu), accepted %llu, closed %llu (drain checks %llu)\n",
-                static_cast<unsigned long long>(l.active), static_cast<unsigned long long>(s.in_map),
-                static_cast<unsigned long long>(l.accepted), static_cast<unsigned long long>(l.closed),
-                static_cast<unsigned long long>(l.drain_checks));
-    std::printf("  inserted      by sockops %llu, by the loader %llu, failed %llu, echoed in user space %llu\n",
-                static_cast<unsigned long long>(b[ECHO_INSERTED]),
-                static_cast<unsigned long long>(l.inserted_by_loader),
-                static_cast<unsigned long long>(b[ECHO_INSERT_FAILED]), static_cast<unsigned long long>(l.fallback));
-    std::printf(
-        "  bytes         received %llu, echoed %s, echoed in user space %llu, dropped by the guard %llu, "
-        "retransmitted and not echoed again %llu\n",
-        static_cast<unsigned long long>(b[ECHO_RX_BYTES]),
-        state.meter ? std::to_string(b[ECHO_ECHOED_BYTES]).c_str() : "(meter off)",
-        static_cast<unsigned long long>(l.fallback_bytes), static_cast<unsigned long long>(b[ECHO_OVER_LIMIT_BYTES]),
-        static_cast<unsigned long long>(b[ECHO_DUPLICATE_BYTES]));
-    std::printf(
-        "  problems      redirect failures %llu, over-limit drops %llu, unplaced bytes %llu, guard resets %llu, "
-        "drain timeouts %llu, events lost %llu\n",
-        static_cast<unsigned long long>(b[ECHO_REDIRECT_FAILED]), static_cast<unsigned long long>(b[ECHO_OVER_LIMIT]),
-        static_cast<unsigned long long>(b[ECHO_UNPLACED]), static_cast<unsigned long long>(l.guard_resets),
-        static_cast<unsigned long long>(l.drain_timeouts), static_cast<unsigned long long>(b[ECHO_EVENTS_LOST]));
-    if (s.verdict.runs > 0) {
-        auto per = [](const StatsSnapshot::ProgramRuns& r) {
-            return r.runs ? static_cast<double>(r.run_time_ns) / static_cast<double>(r.runs) : 0.0;
-        };
-        std::printf("  bpf time      verdict %.0f ns x %llu, meter %.0f ns x %llu, sockops %.0f ns x %llu\n",
-                    per(s.verdict), static_cast<unsigned long long>(s.verdict.runs), per(s.meter),
-                    static_cast<unsigned long long>(s.meter.runs), per(s.sockops),
-                    static_cast<unsigned long long>(s.sockops.runs));
+    std::string line, text;  // the line being written, and its items
+    for (const auto& row : counter_rows) {
+        if (line != row.line) {
+            if (!line.empty()) std::printf("  %-13s %s\n", line.c_str(), text.c_str());
+            line = row.line;
+            text.clear();
+        }
+        const std::string value = row.metered && !state.meter ? "(meter off)" : std::to_string(row.read(s));
+        text += (text.empty() ? "" : ", ") + std::string(row.label) + " " + value;
     }
+    std::printf("  %-13s %s\n", line.c_str(), text.c_str());
+    if (s.verdict.runs > 0)
+        std::printf("  bpf time      verdict %.0f ns x %llu, meter %.0f ns x %llu, sockops %.0f ns x %llu\n",
+                    ns_per_run(s.verdict), static_cast<unsigned long long>(s.verdict.runs), ns_per_run(s.meter),
+                    static_cast<unsigned long long>(s.meter.runs), ns_per_run(s.sockops),
+                    static_cast<unsigned long long>(s.sockops.runs));
     std::fflush(stdout);
 }
 
@@ -203,8 +212,10 @@ int run_attach(const AttachOptions& options, const std::string& run_dir) {
                                    std::chrono::milliseconds(static_cast<long>(options.drain_timeout * 1000)),
                                    std::chrono::seconds(options.stats_interval)};
     EchoMaps maps{program.sockets_fd(), program.events_fd(), program.sockops_insert_failures()};
-    EchoServer server(make_reuseport_listeners(address, options.backlog, options.threads), maps, program.loader_stats(),
-                      server_settings);
+    // One SO_REUSEPORT listener per accept thread, the port checked first against any other listener.
+    auto listeners = make_listener_group(address, static_cast<unsigned>(options.threads),
+                                         {.backlog = options.backlog, .reuse_port = true, .nodelay = true});
+    EchoServer server(std::move(listeners), maps, program.loader_stats(), server_settings);
 
     InstanceState state = instance_state(options, address, program.ids());
     state.seq_read = program.seq_read();
@@ -275,20 +286,10 @@ int run_status(const StatusOptions& options, const std::string& run_dir) {
     auto state = read_instance_state(run_dir);
     bool running = instance_running(run_dir) && state;
     if (options.json) {
-        nlohmann::json j = {{"running", running}};
-        if (state) {
-            j["pid"] = state->pid;
-            j["address"] = state->address;
-            j["port"] = state->port;
-            j["cgroup"] = state->cgroup;
-            j["meter"] = state->meter;
-            j["insert"] = state->insert;
-            j["seq_read"] = state->seq_read;
-            j["max_pending"] = state->max_pending;
-            j["threads"] = state->threads;
-            ids_to_json(j, state->ids);
-            j["stale"] = !running;
-        }
+        // The state file's JSON, with whether it is running (stale: its process ended uncleanly).
+        nlohmann::json j = state ? instance_json(*state) : nlohmann::json::object();
+        j["running"] = running;
+        if (state) j["stale"] = !running;
         std::cout << j.dump(2) << std::endl;
         return running ? 0 : exit_not_running;
     }

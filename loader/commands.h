@@ -11,7 +11,7 @@ namespace kecho::loader {
 
 struct AttachOptions {
     std::string address = "0.0.0.0";
-    std::uint16_t port = 0;  // filled with kecho::ports::bpf
+    std::uint16_t port = 0;  // main() sets bpf's port in the server registry
     int backlog = 4096;
     std::string cgroup;                                    // empty: <cgroup v2 root>/kecho-bpf
     std::uint64_t max_pending = ECHO_DEFAULT_MAX_PENDING;  // bytes

@@ -8,6 +8,7 @@
 
 #include "echo.h"
 #include "echo.skel.h"
+#include "libbpf_ptr.h"
 
 namespace kecho::loader {
 
@@ -80,10 +81,7 @@ public:
     const char* seq_read() const;
 
 private:
-    struct SkeletonDeleter {
-        void operator()(echo_bpf* skel) const { echo_bpf::destroy(skel); }
-    };
-    std::unique_ptr<echo_bpf, SkeletonDeleter> skel_;
+    SkeletonPtr<echo_bpf> skel_;
     bpf_program* verdict_ = nullptr;  // echo_verdict or echo_verdict_pr
     bool verdict_attached_ = false;
     bool meter_attached_ = false;

@@ -3,7 +3,6 @@
 
 #include <bpf/libbpf.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -28,64 +27,22 @@ int default_accept_threads() {
     return static_cast<int>(std::clamp<long>(online, 1, max_default_threads));
 }
 
-std::vector<UniqueFd> make_reuseport_listeners(const SocketAddress& address, int backlog, int count) {
-    // A listener without SO_REUSEPORT first: it fails on any listener of the port, where a
-    // SO_REUSEPORT one would silently join another process's group and share its connections.
-    ListenOptions options;
-    options.backlog = backlog;
-    make_listener(address, options).reset();
-    options.reuse_port = true;
-    std::vector<UniqueFd> listeners;
-    for (int i = 0; i < count; ++i) {
-        listeners.push_back(make_listener(address, options));
-        set_nodelay(listeners.back().get());  // accepted sockets inherit it: one syscall less per connection
-    }
-    return listeners;
-}
-
 EchoServer::EchoServer(std::vector<UniqueFd> listeners, const EchoMaps& maps, echo_loader_stats* stats,
                        const ServerSettings& settings)
     : settings_(settings), stats_(stats[ECHO_MAX_THREADS]) {
     if (listeners.empty() || listeners.size() > ECHO_MAX_THREADS) throw Error("bad number of accept threads");
-    stop_fd_.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
-    if (!stop_fd_) throw_errno("cannot create an eventfd", errno);
     for (std::size_t i = 0; i < listeners.size(); ++i)
         workers_.push_back(
-            std::make_unique<EchoWorker>(std::move(listeners[i]), maps, stop_fd_.get(), stats[i], settings));
-    ring_ = ring_buffer__new(maps.events_fd, &EchoServer::ring_callback, this, nullptr);
+            std::make_unique<EchoWorker>(std::move(listeners[i]), maps, group_.stop_fd(), stats[i], settings));
+    ring_.reset(ring_buffer__new(maps.events_fd, &EchoServer::ring_callback, this, nullptr));
     if (!ring_) throw_errno("cannot open the guard's ring buffer", errno);
-    start_workers();  // last: nothing may throw once threads run
+    // Last: nothing may throw once threads run. A worker's failure stops the others and run_loop.
+    for (auto& worker : workers_) group_.start([w = worker.get()] { return std::function<void()>([w] { w->run(); }); });
 }
 
 EchoServer::~EchoServer() {
-    stop_workers();  // joins them: their connections (in the socket hash) close first
+    group_.stop();  // joins the workers: their connections (in the socket hash) close first
     workers_.clear();
-    if (ring_) ring_buffer__free(ring_);
-}
-
-void EchoServer::start_workers() {
-    for (auto& worker : workers_) {
-        threads_.emplace_back([this, w = worker.get()] {
-            try {
-                w->run();
-            } catch (const std::exception& e) {
-                {
-                    std::lock_guard lock(failure_mutex_);
-                    if (failure_.empty()) failure_ = e.what();
-                }
-                std::uint64_t one = 1;
-                (void)!::write(stop_fd_.get(), &one, sizeof(one));  // stops the others and run_loop
-            }
-        });
-    }
-}
-
-void EchoServer::stop_workers() {
-    if (threads_.empty()) return;
-    std::uint64_t one = 1;
-    (void)!::write(stop_fd_.get(), &one, sizeof(one));
-    for (auto& thread : threads_) thread.join();
-    threads_.clear();
 }
 
 void EchoServer::watch(int epoll_fd, int fd) {
@@ -98,10 +55,10 @@ void EchoServer::watch(int epoll_fd, int fd) {
 void EchoServer::run_loop(ShutdownSignal& shutdown, void (*periodic)(void*), void* ctx) {
     UniqueFd epoll(::epoll_create1(EPOLL_CLOEXEC));
     if (!epoll) throw_errno("cannot create an epoll instance", errno);
-    const int ring_fd = ring_buffer__epoll_fd(ring_);
+    const int ring_fd = ring_buffer__epoll_fd(ring_.get());
     watch(epoll.get(), shutdown.fd());
     watch(epoll.get(), ring_fd);
-    watch(epoll.get(), stop_fd_.get());
+    watch(epoll.get(), group_.stop_fd());
 
     const auto interval = std::chrono::duration_cast<std::chrono::milliseconds>(settings_.stats_interval);
     auto next_stats = Clock::now() + interval;
@@ -116,18 +73,17 @@ void EchoServer::run_loop(ShutdownSignal& shutdown, void (*periodic)(void*), voi
         if (n < 0 && errno != EINTR) throw_errno("epoll_wait failed", errno);
         for (int i = 0; i < n; ++i) {
             int fd = events[i].data.fd;
-            if (fd == ring_fd) ring_buffer__consume(ring_);
+            if (fd == ring_fd) ring_buffer__consume(ring_.get());
             if (fd == shutdown.fd()) stop = shutdown.requested() || stop;
-            if (fd == stop_fd_.get()) stop = true;  // a worker failed
+            if (fd == group_.stop_fd()) stop = true;  // a worker failed
         }
         if (interval.count() > 0 && Clock::now() >= next_stats) {
             periodic(ctx);
             next_stats = Clock::now() + interval;
         }
     }
-    stop_workers();
-    std::lock_guard lock(failure_mutex_);
-    if (!failure_.empty()) throw Error(failure_);
+    group_.stop();
+    if (!group_.failure().empty()) throw Error(group_.failure());
 }
 
 // A guard report: the worker that has the connection resets it now; one not accepted yet is reset

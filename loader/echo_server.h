@@ -5,9 +5,6 @@
 #pragma once
 
 #include <memory>
-#include <mutex>
-#include <string>
-#include <thread>
 #include <unordered_set>
 #include <vector>
 
@@ -16,17 +13,13 @@
 #include "kecho/net.h"
 #include "kecho/signals.h"
 #include "kecho/unique_fd.h"
-
-struct ring_buffer;
+#include "kecho/worker_group.h"
+#include "libbpf_ptr.h"
 
 namespace kecho::loader {
 
 // The online CPUs, at most 8: the default number of accept threads.
 int default_accept_threads();
-
-// `count` listeners on `address` in one SO_REUSEPORT group (the kernel spreads new connections over
-// them). Throws Error when the port is taken, even by a SO_REUSEPORT group of another process.
-std::vector<UniqueFd> make_reuseport_listeners(const SocketAddress& address, int backlog, int count);
 
 class EchoServer {
 public:
@@ -49,20 +42,16 @@ public:
 
 private:
     void run_loop(ShutdownSignal& shutdown, void (*periodic)(void*), void* ctx);
-    void start_workers();
-    void stop_workers();
     void watch(int epoll_fd, int fd);
     static int ring_callback(void* ctx, void* data, std::size_t size);
 
     ServerSettings settings_;
     echo_loader_stats& stats_;  // guard resets done from this thread
-    UniqueFd stop_fd_;          // eventfd, written once: every worker (and this loop) wakes and stops
     std::vector<std::unique_ptr<EchoWorker>> workers_;
-    std::vector<std::thread> threads_;
-    ring_buffer* ring_ = nullptr;
+    // After the workers: joined before they go. Its stop_fd: every worker (and this loop) wakes and stops.
+    WorkerGroup group_;
+    RingBufferPtr ring_;                               // the guard's reports
     std::unordered_set<std::uint64_t> reset_cookies_;  // connections this thread reset
-    std::mutex failure_mutex_;
-    std::string failure_;  // the first worker's error
 };
 
 }  // namespace kecho::loader

@@ -34,7 +34,9 @@ const char* group_name(ObjectKind kind) {
     return "objects";
 }
 
-nlohmann::json to_json(const InstanceState& s) {
+}  // namespace
+
+nlohmann::json instance_json(const InstanceState& s) {
     nlohmann::json j = {{"pid", s.pid},         {"address", s.address},           {"port", s.port},
                         {"cgroup", s.cgroup},   {"cgroup_owned", s.cgroup_owned}, {"meter", s.meter},
                         {"insert", s.insert},   {"max_pending", s.max_pending},   {"threads", s.threads},
@@ -42,6 +44,8 @@ nlohmann::json to_json(const InstanceState& s) {
     ids_to_json(j, s.ids);
     return j;
 }
+
+namespace {
 
 InstanceState from_json(const nlohmann::json& j) {
     InstanceState s;
@@ -95,7 +99,7 @@ void InstanceLock::publish(const InstanceState& state) {
     std::string tmp = state_path(dir_) + ".tmp";
     {
         std::ofstream out(tmp, std::ios::trunc);
-        out << to_json(state).dump(2) << "\n";
+        out << instance_json(state).dump(2) << "\n";
         if (!out) throw Error("cannot write " + tmp);
     }
     if (::rename(tmp.c_str(), state_path(dir_).c_str()) != 0) throw_errno("cannot write " + state_path(dir_), errno);

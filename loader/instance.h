@@ -19,7 +19,7 @@ inline constexpr const char* default_run_dir = "/run/kecho-bpf";
 
 struct InstanceState {
     pid_t pid = 0;
-    std::string address;  // "0.0.0.0:12347"
+    std::string address;  // "0.0.0.0:23001"
     std::uint16_t port = 0;
     std::string cgroup;
     bool cgroup_owned = false;  // created for this instance: removed with it
@@ -31,6 +31,9 @@ struct InstanceState {
     std::int64_t started = 0;  // unix seconds
     ObjectIds ids;
 };
+
+// The state as the state file holds it (and `status --json` shows it): its fields and its ids.
+nlohmann::json instance_json(const InstanceState& state);
 
 // The ids as {"programs": {...}, "maps": {...}, "links": {...}} keyed by object_fields' names: the
 // state file and `status --json` write them this one way.

@@ -11,7 +11,7 @@
 #include "kecho/cli.h"
 #include "kecho/error.h"
 #include "kecho/net.h"
-#include "kecho/ports.h"
+#include "kecho/servers.h"
 #include "trace.h"
 
 namespace {
@@ -37,7 +37,7 @@ void add_attach_limits(CLI::App* cmd, kecho::loader::AttachOptions& attach) {
 
 CLI::App* add_attach(CLI::App& app, kecho::loader::AttachOptions& attach) {
     using kecho::loader::default_accept_threads;
-    attach.port = kecho::ports::bpf;
+    attach.port = kecho::default_port("bpf");
     auto* cmd = app.add_subcommand("attach", "load and attach the echo, listen, run until SIGINT/SIGTERM");
     cmd->add_option("--address", attach.address, "address to listen on (IPv4 or IPv6; '::' is dual stack)")
         ->check(kecho::cli::validator([](const std::string& text) { kecho::parse_address(text, 1); }, "ADDR"))
@@ -78,7 +78,7 @@ CLI::App* add_attach(CLI::App& app, kecho::loader::AttachOptions& attach) {
 }
 
 CLI::App* add_trace(CLI::App& app, kecho::loader::TraceOptions& trace) {
-    trace.port = kecho::ports::bpf;
+    trace.port = kecho::default_port("bpf");
     auto* cmd = app.add_subcommand(
         "trace",
         "time each exchange on a port, whichever server listens there (bpf, kmod, user): from the bytes' arrival "

@@ -19,15 +19,13 @@
 #include "kecho/error.h"
 #include "kecho/signals.h"
 #include "kernel_btf.h"
+#include "libbpf_ptr.h"
 #include "system_checks.h"
 
 namespace kecho::loader {
 namespace {
 
-struct SkeletonDeleter {
-    void operator()(echo_trace_bpf* skel) const { echo_trace_bpf::destroy(skel); }
-};
-using TraceSkeleton = std::unique_ptr<echo_trace_bpf, SkeletonDeleter>;
+using TraceSkeleton = SkeletonPtr<echo_trace_bpf>;
 
 TraceSkeleton load_tracer(std::uint16_t port) {
     TraceSkeleton skel(echo_trace_bpf::open());
@@ -44,10 +42,6 @@ TraceSkeleton load_tracer(std::uint16_t port) {
     return skel;
 }
 
-struct RingBufferDeleter {
-    void operator()(ring_buffer* rb) const { ring_buffer__free(rb); }
-};
-
 int take_record(void* context, void* data, std::size_t size) {
     if (size < sizeof(echo_trace_record)) return 0;
     auto* records = static_cast<std::vector<echo_trace_record>*>(context);
@@ -58,8 +52,7 @@ int take_record(void* context, void* data, std::size_t size) {
 // Polls the records until the time is up or a shutdown signal; shows progress on a terminal.
 std::vector<echo_trace_record> collect(echo_trace_bpf& skel, const TraceOptions& options) {
     std::vector<echo_trace_record> records;
-    std::unique_ptr<ring_buffer, RingBufferDeleter> rb(
-        ring_buffer__new(bpf_map__fd(skel.maps.records), take_record, &records, nullptr));
+    RingBufferPtr rb(ring_buffer__new(bpf_map__fd(skel.maps.records), take_record, &records, nullptr));
     if (!rb) throw_errno("cannot open the trace ring buffer", errno);
     ShutdownSignal shutdown;
     const bool progress = ::isatty(STDERR_FILENO);

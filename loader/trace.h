@@ -12,7 +12,7 @@
 namespace kecho::loader {
 
 struct TraceOptions {
-    std::uint16_t port = 0;  // filled with kecho::ports::bpf
+    std::uint16_t port = 0;  // main() sets bpf's port in the server registry
     double seconds = 0;      // 0: until SIGINT/SIGTERM
     bool json = false;
     std::string records_csv;  // every exchange's timestamps, when named

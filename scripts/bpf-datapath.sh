@@ -14,11 +14,13 @@ usage: $(basename "$0") [options]
 
 Runs build/bench against every VARIANT for every WORKLOAD, REPEAT times interleaved (each repeat
 starts every variant's server afresh, in turn), inside a network namespace of its own, and prints
-per workload a table: median of the metric with its spread (min-max), the machine's busy CPU and
-the server process's CPU (for bpf the echo's work runs in softirq and kworkers, outside the
-loader: compare the machine's), and the ratio to epoll; for burst, where each exchange is a new
-connection, also both in CPU microseconds per exchange. The load average is recorded before and
-after every repeat; a run that starts above 1.0 is not a quiet run.
+per workload what \`bench report\` makes of the runs: the median of each metric with the primary
+one's spread (min-max) and its ratio to epoll, then the CPU split: the machine's busy CPU, the
+server process's CPU (for bpf the echo's work runs in softirq and kworkers, outside the loader:
+compare the machine's) and CPU microseconds per unit of work (request, MB, cycle, client, and for
+burst, where each exchange is a new connection, exchange). The servers and their ports are the
+server registry's. The load average is recorded before and after every repeat; a run that starts
+above 1.0 is not a quiet run.
 
 options:
   --repeat N            runs per variant and workload (default $repeat)
@@ -99,8 +101,6 @@ cgroup_root=$(findmnt -n -t cgroup2 -o TARGET | head -n 1)
 ns=kecho-dp-$$
 out=${out:-$(mktemp -d /tmp/kecho-datapath.XXXXXX)}
 mkdir -p "$out" || die "cannot create $out"
-results=$out/results.txt
-: >"$results"
 server_pid=
 in_ns() { nsenter --net="/var/run/netns/$ns" "$@"; }
 
@@ -127,20 +127,27 @@ set_knobs() {
 	in_ns sysctl -qw net.ipv4.tcp_autocorking=$cork
 }
 
-# Starts the server of a variant in the namespace; sets server_pid, mode and port.
+# registry_port ENGINE: the registry's port of the server of that engine (epoll, uring, sockmap).
+registry_port() {
+	local mode engine port _
+	while read -r mode engine port _; do
+		if [ "$engine" = "$1" ]; then echo "$port"; fi
+	done < <(registry)
+}
+
+# Starts the server of a variant in the namespace; sets server_pid and port.
 start_server() {
 	local v=$1 log=$out/server-$1.log loader=$KECHO_BUILD/echo-loader extra=()
 	case $v in
 	epoll | uring | epoll-2t | uring-2t)
 		local engine=${v%-2t} threads=1
 		[ "$engine" = "$v" ] || threads=2
-		mode=$([ "$engine" = epoll ] && echo user || echo uring)
-		port=$([ "$engine" = epoll ] && echo 12346 || echo 12348)
+		port=$(registry_port "$engine")
 		nsenter --net="/var/run/netns/$ns" "$KECHO_BUILD/user-echo-server" --engine "$engine" --threads "$threads" \
 			--port "$port" >>"$log" 2>&1 &
 		;;
 	*)
-		mode=bpf port=12347
+		port=$(registry_port sockmap)
 		[ "$v" = bpf-1t ] && extra=(--threads 1)
 		[ "$v" = bpf-nometer ] && extra=(--no-meter)
 		[ "$v" = bpf-base ] && loader=$baseline_loader
@@ -171,39 +178,27 @@ stop_server() {
 	server_pid=
 }
 
-# Busy and total jiffies of the whole machine; CPU jiffies of the server process.
-machine_jiffies() { awk '/^cpu /{print $2+$3+$4+$7+$8, $2+$3+$4+$5+$6+$7+$8}' /proc/stat; }
-process_jiffies() { awk '{print $14+$15}' "/proc/$server_pid/stat" 2>/dev/null || echo 0; }
-
-# csv_value FILE COLUMN: the first run's value in the column with that header (bench's CSV gains
-# columns over time: never pick one by position).
-csv_value() {
-	awk -F, -v name="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == name) c = i }
-		NR == 2 && c { print $c }' "$1"
-}
-
-# Runs one workload against the running server; prints its metric (empty on failure).
+# run_workload WORKLOAD VARIANT REPEAT: one bench run against the running server, the variant as
+# its target (the server's process named for its CPU), its JSON in $out/WORKLOAD-VARIANT-REPEAT.json;
+# false when bench wrote none.
 run_workload() {
-	local w=$1 v=$2 r=$3 csv=$out/run.csv log=$out/bench.log
-	local bench=("$KECHO_BUILD/bench" --mode "$mode" --host 127.0.0.1 --port "$port")
-	rm -f "$csv"
+	local w=$1 v=$2 r=$3 json=$out/$1-$2-$3.json
+	local target=(--target "$v=127.0.0.1:$port" --server-info "mode=$v pid=$server_pid" --json "$json")
+	local bench=$KECHO_BUILD/bench
+	rm -f "$json"
 	case $w in
-	pp*) in_ns "${bench[@]}" --workload pingpong --connections "${w#pp}" --duration "$duration" --warmup 0.5 --csv "$csv" >>"$log" 2>&1 &&
-		csv_value "$csv" requests_per_s ;;
-	stream) in_ns "${bench[@]}" --workload stream --connections 4 --duration "$duration" --warmup 0.5 --csv "$csv" >>"$log" 2>&1 &&
-		csv_value "$csv" recv_mb_per_s ;;
-	churn) in_ns "${bench[@]}" --workload churn --cycles 10000000 --duration-limit "$duration" >"$out/churn.txt" 2>>"$log" &&
-		cat "$out/churn.txt" >>"$log" && sed -n 's/.* \([0-9.]*\) cycles\/s.*/\1/p' "$out/churn.txt" ;;
-	halfclose) in_ns "${bench[@]}" --workload half-close --clients "$halfclose_clients" >"$out/halfclose.txt" 2>>"$log" &&
-		cat "$out/halfclose.txt" >>"$log" &&
-		sed -n "s/.* in \([0-9.]*\) s\$/\1/p" "$out/halfclose.txt" | awk -v n="$halfclose_clients" '$1 > 0 { print n / $1 }' ;;
+	pp*) in_ns "$bench" pingpong "${target[@]}" --connections "${w#pp}" --duration "$duration" --warmup 0.5 ;;
+	stream) in_ns "$bench" stream "${target[@]}" --connections 4 --duration "$duration" --warmup 0.5 ;;
+	churn) in_ns "$bench" churn "${target[@]}" --cycles 10000000 --duration-limit "$duration" ;;
+	halfclose) in_ns "$bench" half-close "${target[@]}" --clients "$halfclose_clients" ;;
 	burst)
 		[ "$trace" = 0 ] || trace_start "$out/trace-$v-$r.json"
-		in_ns "${bench[@]}" --workload burst --threads "$burst_threads" --rounds "$burst_rounds" --csv "$csv" \
-			--out "$out/burst-$v-$r.txt" >>"$log" 2>&1 && csv_value "$csv" mean_us
+		in_ns "$bench" burst "${target[@]}" --threads "$burst_threads" --rounds "$burst_rounds" \
+			--out "$out/burst-$v-$r.txt"
 		[ "$trace" = 0 ] || trace_stop
 		;;
-	esac
+	esac >>"$out/bench.log" 2>&1
+	[ -s "$json" ]
 }
 
 # trace_start FILE: `echo-loader trace` on the server's port (the tracepoints see every
@@ -227,20 +222,7 @@ trace_stop() {
 }
 
 measure() {
-	local w=$1 v=$2 r=$3 m0 m1 p0 p1 metric
-	read -r m0 t0 < <(machine_jiffies)
-	p0=$(process_jiffies)
-	metric=$(run_workload "$w" "$v" "$r" || true)
-	read -r m1 t1 < <(machine_jiffies)
-	p1=$(process_jiffies)
-	[ -n "$metric" ] || { say "$w against $v failed (see $out/bench.log)"; metric=NA; }
-	local ticks=$(($(getconf CLK_TCK)))
-	awk -v w="$w" -v v="$v" -v r="$r" -v m="$metric" -v busy=$((m1 - m0)) -v total=$((t1 - t0)) \
-		-v proc=$((p1 - p0)) -v cpus="$(nproc)" -v ticks="$ticks" 'BEGIN {
-		secs = total / cpus / ticks; if (secs <= 0) secs = 1
-		printf "%s %s %s %s %.1f %.1f %.0f %.0f\n", w, v, r, m, 100 * busy / (total ? total : 1), 100 * proc / ticks / secs,
-			1e6 * busy / ticks, 1e6 * proc / ticks
-	}' >>"$results"
+	run_workload "$@" || say "$1 against $2 failed (see $out/bench.log)"
 }
 
 say "namespace $ns, results in $out; load average $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -269,59 +251,27 @@ for w in ${workloads//,/ }; do
 	esac
 	echo
 	echo "$w: $unit"
-	# burst: CPU per exchange too (every exchange is a new connection: the per-connection cost)
-	ops=0
-	[ "$w" = burst ] && ops=$((burst_threads * burst_rounds))
-	awk -v w="$w" -v order="$variants" -v ops="$ops" '
-	function sorted(list, a,   n, i, j, t) {  # numeric insertion sort (mawk has no asort)
-		n = split(list, a, " ")
-		for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
-		return n
-	}
-	function median(list,   a, n) { n = sorted(list, a); return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
-	function lo(list,   a) { sorted(list, a); return a[1] }
-	function hi(list,   a, n) { n = sorted(list, a); return a[n] }
-	$1 == w && $4 != "NA" { m[$2] = m[$2] " " $4; b[$2] = b[$2] " " $5; p[$2] = p[$2] " " $6
-		if (ops) { cb[$2] = cb[$2] " " $7 / ops; cp[$2] = cp[$2] " " $8 / ops } }
-	END {
-		printf "%-12s %12s %25s %10s %10s %9s", "variant", "median", "(min-max)", "machine%", "server%", "vs epoll"
-		printf ops ? " %14s %14s\n" : "\n", "machine us/op", "server us/op"
-		base = ("epoll" in m) ? median(m["epoll"]) : 0
-		n = split(order, names, ",")
-		for (i = 1; i <= n; i++) {
-			v = names[i]
-			if (!(v in m)) { printf "%-12s %12s\n", v, "failed"; continue }
-			med = median(m[v])
-			printf "%-12s %12.1f %25s %10.1f %10.1f %9s", v, med, sprintf("(%.1f-%.1f)", lo(m[v]), hi(m[v])),
-				median(b[v]), median(p[v]), base ? sprintf("%.2f", med / base) : "-"
-			printf ops ? " %14.1f %14.1f\n" : "\n", median(cb[v]), median(cp[v])
-		}
-	}' "$results"
+	# Each variant's runs, repeat after repeat: bench report merges them per variant.
+	files=() failed=()
+	for v in ${variants//,/ }; do
+		found=0
+		for r in $(seq "$repeat"); do
+			[ ! -s "$out/$w-$v-$r.json" ] || { files+=("$out/$w-$v-$r.json") && found=1; }
+		done
+		[ "$found" = 1 ] || failed+=("$v")
+	done
+	[ ${#files[@]} -eq 0 ] || "$KECHO_BUILD/bench" report "${files[@]}" --baseline epoll ||
+		say "bench report failed for $w"
+	for v in "${failed[@]}"; do echo "$v: failed (no run gave a result; see $out/bench.log)"; done
 done
 
 [ "$trace" = 1 ] && [[ ,$workloads, == *,burst,* ]] || exit 0
 echo
 echo "burst, traced: where an exchange's time went, mean us per phase (median over the repeats, min-max)"
+traces=()
 for v in ${variants//,/ }; do
 	for r in $(seq "$repeat"); do
-		f=$out/trace-$v-$r.json
-		[ -s "$f" ] || continue
-		jq -r --arg v "$v" '"\($v)\t(exchanges)\t\(.exchanges)",
-			"\($v)\t(accepted before arrival, %)\t\(if .exchanges > 0 then 100 * .accepted_before_arrival / .exchanges else 0 end)",
-			(.phases | to_entries[] | select(.value.count > 0) | "\($v)\t\(.key)\t\(.value.mean_us)")' "$f"
+		[ ! -s "$out/trace-$v-$r.json" ] || traces+=("$v=$out/trace-$v-$r.json")
 	done
-done | awk -F '\t' '
-	function sorted(list, a,   n, i, j, t) {
-		n = split(list, a, " ")
-		for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
-		return n
-	}
-	function median(list,   a, n) { n = sorted(list, a); return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
-	{ key = $1 SUBSEP $2; if (!(key in v)) order[++n] = key; v[key] = v[key] " " $3 }
-	END {
-		for (i = 1; i <= n; i++) {
-			split(order[i], k, SUBSEP)
-			c = sorted(v[order[i]], a)
-			printf "%-12s %-44s %12.1f  (%.1f-%.1f)\n", k[1], k[2], median(v[order[i]]), a[1], a[c]
-		}
-	}'
+done
+[ ${#traces[@]} -eq 0 ] || "$KECHO_BUILD/bench" report "${traces[@]}" || say "bench report failed for the traces"

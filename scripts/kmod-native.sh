@@ -25,7 +25,7 @@ kmod_for_running_kernel() {
 	if [ -f "$kdir/Makefile" ]; then
 		dir=$build/kmod-native/$release
 		mkdir -p "$dir"
-		cp "$top"/kmod/{Kbuild,Makefile,kecho.c} "$dir/"
+		cp "$top"/kmod/{Kbuild,Makefile,kecho.c} "$top/common/include/kecho/servers.def" "$dir/"
 		if make -s -C "$dir" KDIR="$kdir" >"$dir/build.log" 2>&1; then
 			echo "$dir/kecho.ko"
 			return 0

@@ -39,6 +39,21 @@ build_all() {
 	cmake --build "$KECHO_BUILD" -j "$jobs" || die "build failed (see the compiler output above)"
 }
 
+# --- the server registry ----------------------------------------------------------------------
+# registry [BENCH]: the servers, one line each: "mode engine port program role start..." (bench
+# servers --no-heading, from common/include/kecho/servers.def); the scripts know no server otherwise.
+registry() { "${1:-$KECHO_BUILD/bench}" servers --no-heading; }
+# registry_field MODE FIELD [BENCH]: one field (engine, port, program, role) of a mode's entry.
+registry_field() {
+	local mode engine port program role _
+	while read -r mode engine port program role _; do
+		[ "$mode" = "$1" ] || continue
+		case $2 in engine) echo "$engine" ;; port) echo "$port" ;; program) echo "$program" ;; role) echo "$role" ;; esac
+		return 0
+	done < <(registry "${3:-}")
+	return 1
+}
+
 # --- servers a script starts and stops (compare.sh, perf.sh, reliability.sh) ----------------------
 # KECHO_SERVERS holds "name pid" of every server started with server_start; server_stop_all
 # (call it from the EXIT trap) stops them. Logs go to KECHO_SERVER_LOGS (a temporary directory

@@ -3,7 +3,8 @@
 # Reproduces the tables of docs/performance.md: bpf (sockmap) against the user-space server
 # (epoll and io_uring, 1 and 2 threads) at 1/8/64/1000 connections, the busy-polling floor,
 # stream 64 KiB, the burst bench, and per-request kernel counters (work items, context switches,
-# system calls) when perf is installed. Every comparison is one interleaved bench run (A B C A B C).
+# system calls) when perf is installed. Every comparison is one interleaved bench run (A B C A B C);
+# bench report turns the runs and perf stat's counts into the tables.
 #
 #   scripts/perf.sh [--duration SEC] [--repeat N] [--out DIR] [--no-build] [--quick]
 #
@@ -38,7 +39,6 @@ bench=$KECHO_BUILD/bench server=$KECHO_BUILD/user-echo-server loader=$KECHO_BUIL
 for b in "$bench" "$server" "$loader"; do
 	[ -x "$b" ] || die "$b is missing: build first (cmake --build $KECHO_BUILD) or drop --no-build"
 done
-command -v jq >/dev/null || die "jq is missing: run scripts/install-deps.sh"
 mkdir -p "$out" || die "cannot create $out"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true # 1,000 connections per run
 
@@ -105,15 +105,14 @@ note_load burst
 
 # 4. Per-request counters: the client's and the server's own system calls and context switches
 # (perf stat on each process), and the work items and kworker switches of the whole machine
-# (the sockmap echo's sends run in kworkers). The client is the same for every server.
+# (the sockmap echo's sends run in kworkers). The client is the same for every server; bench report
+# gives each count per request.
 if command -v perf >/dev/null; then
 	logs=$(mktemp -d /tmp/kecho-perf.XXXXXX)
 	start uring_each "$port_uring_each" "$server" --engine uring --uring-submit each \
 		--address 127.0.0.1 --port "$port_uring_each" --threads 1
 	echo
-	echo "# per request (${duration} s runs; uring-each: io_uring with one system call per operation)"
-	printf '%-10s %5s %8s %8s %8s %8s %8s %8s %8s\n' server conns req/s \
-		cli-sys cli-cs srv-sys srv-cs work kw-cs
+	echo "# per request (${duration} s runs; uring_each: io_uring with one system call per operation)"
 	for m in bpf epoll1 uring1 uring_each; do
 		pid=$(server_pid "$m")
 		port_var=port_$m
@@ -122,33 +121,22 @@ if command -v perf >/dev/null; then
 			perf stat -p "$pid" -x, -e raw_syscalls:sys_enter,context-switches -o "$logs/server.txt" &
 			server_perf=$!
 			perf stat -a -x, -e workqueue:workqueue_execute_start -e sched:sched_switch \
-				--filter 'prev_comm ~ "kworker*"' -o "$logs/kworker.txt" &
+				--filter 'prev_comm ~ "kworker*"' -o "$logs/kworkers.txt" &
 			kworker_perf=$!
 			sleep 0.2
 			perf stat -x, -e raw_syscalls:sys_enter,context-switches -o "$logs/client.txt" -- \
-				"$bench" --mode user --port "${!port_var}" --workload pingpong --connections "$c" \
+				"$bench" pingpong --target "$m-c$c=127.0.0.1:${!port_var}" --connections "$c" \
 				--duration "$duration" --warmup 0 --json "$logs/count.json" >/dev/null 2>&1 ||
 				say "bench failed for $m c=$c"
 			kill -INT "$server_perf" "$kworker_perf" 2>/dev/null || true
 			wait "$server_perf" "$kworker_perf" 2>/dev/null || true
-			rps=$(jq '.modes[0].runs[0].requests_per_s' "$logs/count.json" 2>/dev/null || echo 0)
-			awk -F, -v rps="$rps" -v d="$duration" -v m="$m" -v c="$c" '
-				FILENAME ~ /client/ && $3 ~ /sys_enter/ { cy = $1 }
-				FILENAME ~ /client/ && $3 ~ /context-switches/ { cs = $1 }
-				FILENAME ~ /server/ && $3 ~ /sys_enter/ { sy = $1 }
-				FILENAME ~ /server/ && $3 ~ /context-switches/ { ss = $1 }
-				FILENAME ~ /kworker/ && $3 ~ /workqueue/ { w = $1 }
-				FILENAME ~ /kworker/ && $3 ~ /sched_switch/ { k = $1 }
-				END {
-					n = rps * d
-					if (n <= 0) { printf "%-10s %5d (no requests measured)\n", m, c; exit }
-					printf "%-10s %5d %8.0f %8.2f %8.2f %8.2f %8.2f %8.2f %8.2f\n", m, c, rps,
-						cy / n, cs / n, sy / n, ss / n, w / n, k / n
-				}' "$logs/client.txt" "$logs/server.txt" "$logs/kworker.txt"
+			"$bench" report "$logs/count.json" --perf-stat "client=$logs/client.txt" \
+				--perf-stat "server=$logs/server.txt" --perf-stat "kworkers=$logs/kworkers.txt" |
+				sed -n '/^per req/,$p' || say "no counts for $m c=$c"
 		done
 	done | tee "$out/counters.txt"
-	echo "(cli = the bench client, srv = the server process (the loader for bpf), sys = system calls,"
-	echo " cs = context switches, work = work items run machine-wide, kw-cs = kworker context switches)"
+	echo "(client = the bench client, server = the server process (the loader for bpf), kworkers = the whole"
+	echo " machine's work items and kworker context switches)"
 	rm -rf "$logs"
 else
 	say "perf is not installed (apt-get install linux-perf): per-request counters skipped"
@@ -163,45 +151,25 @@ for c in 1 8 64 1000; do
 done
 stop_all
 
-# Summary: per connection count, each configuration's median (min-max) req/s and p99, and
-# bpf / the best user-space configuration of the same interleaved run.
+# Summary: bench report of every run, the ping-pong ones against the best user-space server of
+# the same interleaved run.
+report() { # report TITLE FILE [bench report options]
+	local title=$1 file=$2
+	shift 2
+	echo "## $title"
+	echo
+	echo '```'
+	"$bench" report "$file" "$@" 2>&1 || echo "(run failed)"
+	echo '```'
+	echo
+}
 {
-	echo "| conns | run | bpf req/s | epoll req/s | uring req/s | bpf p99 us | best user p99 us | bpf / best user |"
-	echo "|---|---|---|---|---|---|---|---|"
 	for c in 1 8 64 1000; do
-		for t in t1 t2; do
-			jq -r --arg c "$c" --arg t "$t" '
-				def s(m): .modes[] | select(.mode == m) | .summary;
-				def r(x): "\(x.median | floor) (\(x.min | floor)-\(x.max | floor))";
-				(s("bpf")) as $b | (s("user")) as $e | (s("uring")) as $u |
-				(if $e.requests_per_s.median > $u.requests_per_s.median then $e else $u end) as $best |
-				"| \($c) | \($t) | \(r($b.requests_per_s)) | \(r($e.requests_per_s)) | \(r($u.requests_per_s)) | \($b.p99_us.median | floor) | \($best.p99_us.median | floor) | \($b.requests_per_s.median / $best.requests_per_s.median * 100 | floor / 100) |"
-			' "$out/pingpong-c$c-$t.json" 2>/dev/null || echo "| $c | $t | (run failed) |"
-		done
+		for t in t1 t2; do report "ping-pong, $c connections, $t" "$out/pingpong-c$c-$t.json" --baseline best-user; done
 	done
-	echo
-	echo "| conns | floor req/s (alone) | floor p99 us |"
-	echo "|---|---|---|"
-	for c in 1 8 64 1000; do
-		jq -r --arg c "$c" '.modes[0].summary as $f |
-			"| \($c) | \($f.requests_per_s.median | floor) (\($f.requests_per_s.min | floor)-\($f.requests_per_s.max | floor)) | \($f.p99_us.median | floor) |"' \
-			"$out/floor-c$c.json" 2>/dev/null || echo "| $c | (run failed) |"
-	done
-	echo
-	echo "| stream run | mode | MB/s back median (min-max) | CPU us/MB (whole machine) |"
-	echo "|---|---|---|---|"
-	for t in t1 t2; do
-		jq -r --arg t "$t" '.modes[] | .summary as $s |
-			"| \($t) | \(.mode) | \($s.recv_mb_per_s.median | floor) (\($s.recv_mb_per_s.min | floor)-\($s.recv_mb_per_s.max | floor)) | \($s.cpu_us_per_mb.median | floor) |"' \
-			"$out/stream-$t.json" 2>/dev/null || echo "| $t | (run failed) |"
-	done
-	echo
-	echo "| burst | mean us per exchange, median (min-max) | p99 us |"
-	echo "|---|---|---|"
-	jq -r '.modes[] | .summary as $s |
-		"| \(.mode) | \($s.mean_us.median | floor) (\($s.mean_us.min | floor)-\($s.mean_us.max | floor)) | \($s.p99_us.median | floor) |"' \
-		"$out/burst.json" 2>/dev/null || echo "| (run failed) |"
-	echo
+	for c in 1 8 64 1000; do report "floor alone, $c connections" "$out/floor-c$c.json" --baseline floor; done
+	for t in t1 t2; do report "stream, $t" "$out/stream-$t.json"; done
+	report burst "$out/burst.json"
 	echo "Load during the runs (1/5/15-minute averages, 2 cores):"
 	sed 's/^/    /' "$out/load.txt"
 } >"$out/summary.md"

@@ -8,7 +8,8 @@
 #   scripts/reliability.sh [--quick] [--faults] [--servers bpf,epoll,uring,splice,kmod] [--build DIR]
 #                          [--out DIR] [--churn-seconds SEC] [--port PORT] [--loss PCT]
 # Servers run one at a time on PORT (default 24346); --servers none runs only the garbage
-# arguments; splice is in the default list when user-echo-server --help offers that engine.
+# arguments. The servers are the server registry's (`bench servers`) but its busy-poll references,
+# user-echo-server's named by their engine, kecho.ko's (in the VM) last.
 # Root is needed for bpf and kmod only (and for --faults).
 # --faults: instead, network faults for every server: PCT% (default 5) of the packets dropped in
 # each direction by nftables rules in a network namespace of its own (numgen random), then verify,
@@ -36,25 +37,45 @@ while [ $# -gt 0 ]; do
 	*) bad_usage "unknown argument '$1'" ;;
 	esac
 done
-# The user-space engines this build's user-echo-server offers beyond epoll and uring (splice).
-extra_engines() {
-	"$build/user-echo-server" --help 2>/dev/null | grep -q 'splice' && echo ",splice"
-	true
+export KECHO_BUILD=$build
+# registry_servers: "name program" per server of the registry this script runs: the ones on this
+# host first, kecho.ko's (the VM harness) last; user-echo-server's named by their engine.
+registry_servers() {
+	local mode engine port program role _ guest=()
+	while read -r mode engine port program role _; do
+		[ "$role" = reference ] && continue
+		case $program in
+		user-echo-server) echo "$engine $program" ;;
+		kecho.ko) guest+=("$mode $program") ;;
+		*) echo "$mode $program" ;;
+		esac
+	done < <(registry "$build/bench")
+	printf '%s\n' "${guest[@]}"
+}
+[ -x "$build/bench" ] || build_all
+# program_of NAME: the program that runs a server of registry_servers (empty for none).
+program_of() {
+	local name program
+	while read -r name program; do [ "$name" = "$1" ] && echo "$program"; done < <(registry_servers)
+	return 0
 }
 if [ -z "$servers" ]; then
-	servers="bpf,epoll,uring$(extra_engines)"
-	[ "$faults" = 1 ] || servers="$servers,kmod"
+	while read -r name program; do
+		[ "$faults" = 1 ] && [ "$program" = kecho.ko ] && continue
+		servers+=${servers:+,}$name
+	done < <(registry_servers)
 fi
 for s in ${servers//,/ }; do
-	case $s in bpf | epoll | uring | splice | kmod | none) ;; *) bad_usage "unknown server '$s' in --servers (bpf, epoll, uring, splice, kmod, none)" ;; esac
-	[ "$faults" = 1 ] && [ "$s" = kmod ] &&
-		bad_usage "--faults runs on this host, which loads no modules: kmod's faults run in the VM guests (ctest -L kmod-vm)"
+	[ "$s" = none ] || [ -n "$(program_of "$s")" ] ||
+		bad_usage "unknown server '$s' in --servers ($(registry_servers | cut -d' ' -f1 | paste -sd, | sed 's/,/, /g'), none)"
+	[ "$faults" = 1 ] && [ "$(program_of "$s")" = kecho.ko ] &&
+		bad_usage "--faults runs on this host, which loads no modules: $s's faults run in the VM guests (ctest -L kmod-vm)"
 done
 [[ $loss =~ ^[0-9]+$ && $loss -ge 1 && $loss -le 50 ]] || bad_usage "--loss must be a whole percentage from 1 to 50, not '$loss'"
 [ -z "$churn_seconds" ] || [[ $churn_seconds =~ ^[0-9]+$ && $churn_seconds -ge 1 ]] ||
 	bad_usage "--churn-seconds must be a whole number of seconds, not '$churn_seconds'"
 [[ $port =~ ^[0-9]+$ && $port -ge 1 && $port -le 65535 ]] || bad_usage "--port must be from 1 to 65535, not '$port'"
-case ,$servers, in *,bpf,* | *,kmod,*) need_root "$@" ;; esac
+for s in ${servers//,/ }; do case $(program_of "$s") in echo-loader | kecho.ko) need_root "$@" ;; esac; done
 [ "$faults" = 1 ] && need_root "$@"
 command -v jq >/dev/null || die "jq not found: apt-get install jq (or run scripts/install-deps.sh)"
 
@@ -73,7 +94,6 @@ fi
 slab_margin_kb=$((64 * 1024)) # TIME_WAIT buckets of the churn stay in the slab for 60 s
 tcp_margin=4                  # sockets in use (sockstat) beyond the start, inside our network namespace
 
-export KECHO_BUILD=$build
 for b in bench user-echo-server echo-loader; do
 	[ -x "$build/$b" ] || { build_all; break; }
 done
@@ -113,18 +133,19 @@ row() {
 	say "$1 $2: $3 (goal: $4) $([ "$5" = true ] && echo met || echo MISSED)"
 }
 
-port_of() { echo "$port"; }
-# bench's client for each server (one client for every user-space engine; the port tells them apart).
-mode_of() { case $1 in bpf) echo bpf ;; epoll | splice) echo user ;; uring) echo uring ;; esac }
+# is_loader NAME: the server is echo-loader's (the in-kernel echo: its stats, map and guard checked).
+is_loader() { [ "$(program_of "$1")" = echo-loader ]; }
+# The server under test as bench's target: its name on our port.
+target_of() { echo "$1=127.0.0.1:$port"; }
 # Our own loader instance (run dir, cgroup): a developer's running echo-loader is left alone.
 loader() { "${in_ns[@]}" "$build/echo-loader" --run-dir "$work/run" "$@"; }
 cgroup=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)/kecho-reliability
 
-# start_srv NAME: server NAME (bpf or a user-echo-server engine) on the port, in our network
-# namespace, through lib.sh's server_start; stopped with server_stop NAME.
+# start_srv NAME: server NAME (echo-loader's, or a user-echo-server engine) on the port, in our
+# network namespace, through lib.sh's server_start; stopped with server_stop NAME.
 start_srv() {
-	case $1 in
-	bpf) server_start "$1" "$port" "${in_ns[@]}" "$build/echo-loader" --run-dir "$work/run" attach --port "$port" --cgroup "$cgroup" ;;
+	case $(program_of "$1") in
+	echo-loader) server_start "$1" "$port" "${in_ns[@]}" "$build/echo-loader" --run-dir "$work/run" attach --port "$port" --cgroup "$cgroup" ;;
 	*) server_start "$1" "$port" "${in_ns[@]}" "$build/user-echo-server" --engine "$1" --port "$port" ;;
 	esac
 }
@@ -158,7 +179,7 @@ settle() {
 bench_case() {
 	local name=$1 workload=$2 rc
 	shift 2
-	timeout 900 "${in_ns[@]}" "$bench" --mode "$(mode_of "$name")" --port "$(port_of "$name")" --workload "$workload" \
+	timeout 900 "${in_ns[@]}" "$bench" --target "$(target_of "$name")" --workload "$workload" \
 		--json "$work/$name-$workload.json" "$@" >"$work/$name-$workload.out" 2>&1
 	rc=$?
 	if [ ! -s "$work/$name-$workload.json" ]; then
@@ -184,7 +205,7 @@ echo_held_bytes() { loader stats --json 2>/dev/null | jq -r '.bytes | .received 
 slow_case() {
 	local name=$1 pid sampler peak_rss drop held_before='' held_after held_mib bound clients ok
 	pid=$(server_pid "$name")
-	[ "$name" = bpf ] && held_before=$(echo_held_bytes)
+	is_loader "$name" && held_before=$(echo_held_bytes)
 	(
 		for _ in $(seq 1200); do
 			echo "$(awk '$1 == "VmRSS:" { print $2 }' "/proc/$pid/status" 2>/dev/null || echo 0) $(meminfo_kb MemAvailable)"
@@ -200,7 +221,7 @@ slow_case() {
 	peak_rss=$(awk '$1 > m { m = $1 } END { print int(m / 1024) }' "$work/$name-samples")
 	drop=$(awk 'NR == 1 { base = $2; low = $2 } $2 < low { low = $2 } END { print int((base - low) / 1024) }' "$work/$name-samples")
 	clients=$(metric "$name" slow '"\(.reset) reset, \(.flow_controlled) flow-controlled, max \(.bytes_accepted_max/1048576|round) MiB sent by one"')
-	if [ "$name" = bpf ]; then
+	if is_loader "$name"; then
 		# The guard drops every segment past --max-pending (16 MiB) of a connection, so the kernel
 		# holds no more for it however late the loader's reset lands; what the client sends
 		# meanwhile is acknowledged and dropped. MemAvailable is the whole machine's (other
@@ -220,7 +241,7 @@ slow_case() {
 	fi
 	local result
 	result=$(metric "$name" slow '"\(.bytes_checked_by_slow_readers) bytes checked by slow readers, \(.reset) of '"$slow_clients"' reset; serves after: \(.served_after)"')
-	if [ "$name" = bpf ]; then
+	if is_loader "$name"; then
 		# A slow reader still sends at full speed, so its unread echo passes --max-pending within
 		# milliseconds: the guard resets it like a non-reader, usually before its first read.
 		ok=$([ "$(passed "$name" slow)" = true ] && [ "$(metric "$name" slow .reset)" = "$slow_clients" ] && echo true || echo false)
@@ -250,7 +271,7 @@ run_server() {
 	sleep 2
 	f=$(($(fds "$name") - base_fds))
 	row "$name" "churn: server fds leaked" "$f" "0" "$([ "$f" -le 0 ] && echo true || echo false)"
-	if [ "$name" = bpf ]; then
+	if is_loader "$name"; then
 		m=$(in_map)
 		row "$name" "churn: sockhash entries left" "$m" "0" "$([ "$m" = 0 ] && echo true || echo false)"
 	fi
@@ -273,7 +294,7 @@ run_server() {
 	settle "$name" "$base_fds"
 	f=$(($(fds "$name") - base_fds))
 	row "$name" "resets: server fds leaked" "$f" "0" "$([ "$f" -le 0 ] && echo true || echo false)"
-	if [ "$name" = bpf ]; then
+	if is_loader "$name"; then
 		m=$(in_map)
 		row "$name" "resets: sockhash entries left" "$m" "0" "$([ "$m" = 0 ] && echo true || echo false)"
 	fi
@@ -292,14 +313,14 @@ run_server() {
 	fi
 
 	restart_under_retry "$name"
-	[ "$name" = bpf ] && sigkill_loader
+	! is_loader "$name" || sigkill_loader "$name"
 	server_stop "$name"
 }
 
 # The server is stopped and started again while churn clients keep retrying (15 s window).
 restart_under_retry() {
 	local name=$1 bench_pid
-	"${in_ns[@]}" "$bench" --mode "$(mode_of "$name")" --port "$(port_of "$name")" --workload churn --cycles 100000000 \
+	"${in_ns[@]}" "$bench" --target "$(target_of "$name")" --workload churn --cycles 100000000 \
 		--duration-limit 8 --retry 15 --client-threads 2 --json "$work/$name-restart.json" >"$work/$name-restart.out" 2>&1 &
 	bench_pid=$!
 	sleep 2
@@ -316,15 +337,16 @@ restart_under_retry() {
 	fi
 }
 
-# SIGKILL of echo-loader under load: its programs, maps and link must go; a new attach must serve.
+# sigkill_loader NAME: SIGKILL of echo-loader under load: its programs, maps and link must go; a
+# new attach must serve.
 sigkill_loader() {
-	local ids left _ bench_pid
+	local name=$1 ids left _ bench_pid
 	ids=$(loader status --json 2>/dev/null | jq -r '[.programs[], .maps[]] | map(tostring) | join(" ")')
-	"${in_ns[@]}" "$bench" --mode bpf --port "$(port_of bpf)" --workload pingpong --connections 64 --duration 6 --warmup 0 \
-		>"$work/bpf-kill-load.out" 2>&1 &
+	"${in_ns[@]}" "$bench" --target "$(target_of "$name")" --workload pingpong --connections 64 --duration 6 --warmup 0 \
+		>"$work/$name-kill-load.out" 2>&1 &
 	bench_pid=$!
 	sleep 2
-	server_stop bpf KILL
+	server_stop "$name" KILL
 	wait "$bench_pid" 2>/dev/null
 	for _ in $(seq 100); do
 		left=""
@@ -335,13 +357,14 @@ sigkill_loader() {
 		[ -z "$left" ] && break
 		sleep 0.1
 	done
-	row bpf "fault: SIGKILL echo-loader under load" "left attached:${left:- nothing} (of ids $ids)" "nothing left" \
+	row "$name" "fault: SIGKILL echo-loader under load" "left attached:${left:- nothing} (of ids $ids)" "nothing left" \
 		"$([ -n "$ids" ] && [ -z "$left" ] && echo true || echo false)"
-	if start_srv bpf && "${in_ns[@]}" "$bench" --mode bpf --port "$(port_of bpf)" --workload verify --case size-1MiB \
-		--case concurrent-200 >"$work/bpf-reattach.out" 2>&1; then
-		row bpf "fault: new attach after SIGKILL serves" "verify size-1MiB, concurrent-200 passed" "serves" true
+	if start_srv "$name" && "${in_ns[@]}" "$bench" --target "$(target_of "$name")" --workload verify --case size-1MiB \
+		--case concurrent-200 >"$work/$name-reattach.out" 2>&1; then
+		row "$name" "fault: new attach after SIGKILL serves" "verify size-1MiB, concurrent-200 passed" "serves" true
 	else
-		row bpf "fault: new attach after SIGKILL serves" "$(tail -n 2 "$work/bpf-reattach.out" "$(server_log bpf)" | tr '\n' ' ')" "serves" false
+		row "$name" "fault: new attach after SIGKILL serves" \
+			"$(tail -n 2 "$work/$name-reattach.out" "$(server_log "$name")" | tr '\n' ' ')" "serves" false
 	fi
 }
 
@@ -374,7 +397,7 @@ bad_arguments() {
 # module parameters, verify), not the sizes above. Only its kmod rows: the plan's in-guest runs of
 # the other servers are the VM suite's business.
 kmod_in_vm() {
-	local label="kmod (VM plan test)"
+	local label="$1 (VM plan test)"
 	command -v qemu-system-x86_64 >/dev/null || { row "$label" run "qemu-system-x86_64 missing" "runs" false; return; }
 	cmake --build "$build" --target vm-conn-holder >"$work/vm-build.out" 2>&1 ||
 		{ row "$label" run "vm-conn-holder does not build: $(tail -n 1 "$work/vm-build.out")" "builds" false; return; }
@@ -438,7 +461,7 @@ reset_trace_row() {
 	kill -INT "$trace_pid" 2>/dev/null
 	wait "$trace_pid" 2>/dev/null
 	[ "$(jq -r '.resets_sent' "$work/$name-resets.json" 2>/dev/null)" != null ] || return 0  # before 6.10: not counted
-	[ "$name" = bpf ] && expected=$(jq -r '.connections | .guard_resets + .drain_timeouts' "$work/bpf-faults-stats.json")
+	! is_loader "$name" || expected=$(jq -r '.connections | .guard_resets + .drain_timeouts' "$work/bpf-faults-stats.json")
 	aborts=$(jq -r '.resets_sent.server_abort.total' "$work/$name-resets.json")
 	why=$(jq -r '.resets_sent | to_entries | map("\(.key) \(.value.total)" + (if .value.total > 0 then " (" + (.value.reasons | to_entries | map("\(.key) \(.value)") | join(", ")) + ")" else "" end)) | join("; ")' "$work/$name-resets.json")
 	row "$name" "$label: resets" "$why" "server aborts = the server's own resets ($expected)" \
@@ -476,7 +499,7 @@ run_faults() {
 	fi
 	d=$(connections_left)
 	row "$name" "$label: connections left on the port" "$d (ss, after at most 60 s)" "0" "$([ "$d" = 0 ] && echo true || echo false)"
-	if [ "$name" = bpf ]; then
+	if is_loader "$name"; then
 		loader stats --json >"$work/bpf-faults-stats.json" 2>&1
 		row "$name" "$label: drains" "$(jq -r '.connections | "\(.drain_timeouts) drain timeouts, \(.active) active, \(.in_map) in the map, \(.closed)/\(.accepted) closed"' "$work/bpf-faults-stats.json" 2>&1)" \
 			"0 drain timeouts, 0 active, 0 in the map" \
@@ -492,17 +515,17 @@ run_faults() {
 
 start_time=$(date +%s)
 for s in ${servers//,/ }; do
-	case $s in
-	none) ;;
-	kmod)
-		if [ "$quick" = 1 ]; then
-			say "kmod: skipped with --quick (the VM harness takes minutes)"
-		else
-			kmod_in_vm
-		fi
-		;;
-	*) if [ "$faults" = 1 ]; then run_faults "$s"; else run_server "$s"; fi ;;
-	esac
+	if [ "$s" = none ]; then
+		:
+	elif [ "$(program_of "$s")" = kecho.ko ] && [ "$quick" = 1 ]; then
+		say "$s: skipped with --quick (the VM harness takes minutes)"
+	elif [ "$(program_of "$s")" = kecho.ko ]; then
+		kmod_in_vm "$s"
+	elif [ "$faults" = 1 ]; then
+		run_faults "$s"
+	else
+		run_server "$s"
+	fi
 done
 [ "$faults" = 1 ] || bad_arguments
 

@@ -18,7 +18,7 @@ pattern='SPDX-License-Identifier: (GPL-2\.0-only|GPL-2\.0)( |\*|$)'
 # The comment a file's kind takes, or nothing when the file needs no SPDX line.
 comment_for() {
 	case ${1##*/} in
-	*.c | *.cpp | *.h | *.hpp) echo '//' ;;
+	*.c | *.cpp | *.h | *.hpp | *.def) echo '//' ;;
 	*.sh | *.cmake | *.bash | CMakeLists.txt | Kbuild | Makefile | dkms.conf | *.service | *.conf) echo '#' ;;
 	*.md | *.png | *.svg | *.txt | *.json | .gitignore | .clang-format | LICENSE | *.1 | *.in) ;;
 	*) head -c 2 "$1" 2>/dev/null | grep -q '^#!' && echo '#' ;;

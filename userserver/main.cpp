@@ -2,17 +2,15 @@
 // user-echo-server: the user-space TCP echo the eBPF sockmap echo is compared against.
 #include <malloc.h>
 #include <poll.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <exception>
-#include <future>
+#include <functional>
 #include <iostream>
 #include <map>
-#include <mutex>
+#include <memory>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -21,25 +19,57 @@
 #include "kecho/cpu_set.h"
 #include "kecho/error.h"
 #include "kecho/net.h"
-#include "kecho/ports.h"
+#include "kecho/servers.h"
 #include "kecho/signals.h"
+#include "kecho/worker_group.h"
 #include "log.h"
 #include "loop.h"
 
 namespace kecho::userserver {
 
+namespace {
+
+// Each engine's code. Its name, default port and description are its entry in the server
+// registry (kecho/servers.def, program user-echo-server); the registry's order is --help's.
+struct EngineCode {
+    std::string_view name;
+    Engine engine;
+    std::unique_ptr<Loop> (*make)(LoopContext context);
+};
+constexpr EngineCode engine_code[] = {
+    {"epoll", Engine::epoll, make_epoll_loop},
+    {"uring", Engine::uring, make_uring_loop},
+    {"floor", Engine::floor, make_floor_loop},
+    {"splice", Engine::splice, make_splice_loop},
+};
+
+const EngineCode& code_of(Engine engine) {
+    for (const auto& code : engine_code)
+        if (code.engine == engine) return code;
+    throw Error("unknown engine");
+}
+
+// This program's entries of the server registry, in its order but the busy-poll references last
+// (how --help and its errors list the engines); each must have its code.
+std::vector<const ServerEntry*> registry_engines() {
+    std::vector<const ServerEntry*> entries;
+    for (const auto& s : servers)
+        if (s.program == "user-echo-server") entries.push_back(&s);
+    std::stable_partition(entries.begin(), entries.end(),
+                          [](const ServerEntry* s) { return s->role != ServerRole::reference; });
+    return entries;
+}
+
+const ServerEntry& registry_entry(Engine engine) {
+    for (const ServerEntry* s : registry_engines())
+        if (s->engine == code_of(engine).name) return *s;
+    throw Error("the server registry has no user-echo-server entry for engine " + std::string(code_of(engine).name));
+}
+
+}  // namespace
+
 const char* engine_name(Engine engine) {
-    switch (engine) {
-        case Engine::epoll:
-            return "epoll";
-        case Engine::uring:
-            return "uring";
-        case Engine::floor:
-            return "floor";
-        case Engine::splice:
-            return "splice";
-    }
-    return "?";
+    return code_of(engine).name.data();
 }
 
 namespace {
@@ -72,113 +102,52 @@ CLI::Validator choice(const std::vector<std::pair<std::string, Enum>>& names, co
         expected);
 }
 
-std::uint16_t default_port(Engine engine) {
-    switch (engine) {
-        case Engine::epoll:
-            return ports::user;
-        case Engine::uring:
-            return ports::uring;
-        case Engine::floor:
-            return ports::floor;
-        case Engine::splice:
-            return ports::splice;
-    }
-    return ports::user;
-}
-
 std::unique_ptr<Loop> make_loop(LoopContext context) {
-    switch (context.config->engine) {
-        case Engine::epoll:
-            return make_epoll_loop(std::move(context));
-        case Engine::uring:
-            return make_uring_loop(std::move(context));
-        case Engine::floor:
-            return make_floor_loop(std::move(context));
-        case Engine::splice:
-            return make_splice_loop(std::move(context));
-    }
-    throw Error("unknown engine");
+    return code_of(context.config->engine).make(std::move(context));
 }
 
-void signal_event(int fd) {
-    std::uint64_t one = 1;
-    ssize_t ignored = ::write(fd, &one, sizeof(one));
-    (void)ignored;
+// --engine's names (the registry's, each with its code) and its help: "epoll: ...; uring: ...".
+std::vector<std::pair<std::string, Engine>> engine_choices() {
+    std::vector<std::pair<std::string, Engine>> choices;
+    for (const ServerEntry* s : registry_engines())
+        for (const auto& code : engine_code)
+            if (code.name == s->engine) choices.emplace_back(std::string(s->engine), code.engine);
+    return choices;
 }
 
-// One listener per thread; throws Error when the address cannot be had.
-std::vector<UniqueFd> make_listeners(const SocketAddress& address, unsigned threads) {
-    std::vector<UniqueFd> listeners;
-    bool shared = threads > 1;
-    // Every SO_REUSEPORT socket of the same user may bind the port, including another server's:
-    // check first with a plain bind that nobody else has it.
-    if (shared) make_listener(address);
-    for (unsigned i = 0; i < threads; ++i) listeners.push_back(make_listener(address, {.reuse_port = shared}));
-    return listeners;
+std::string engines_help() {
+    std::string help;
+    for (const ServerEntry* s : registry_engines())
+        help += (help.empty() ? "" : "; ") + std::string(s->engine) + ": " + std::string(s->description);
+    return help;
 }
 
-// The event-loop threads: started, watched for a failure, stopped.
-class Workers {
-public:
-    Workers() {
-        if (!stop_event_ || !failure_event_) throw_errno("cannot create an eventfd", errno);
-    }
-    ~Workers() { stop(); }
+// "epoll PORT, uring PORT, ...": each engine's default port, lowest first.
+std::string default_ports_help() {
+    auto entries = registry_engines();
+    std::sort(entries.begin(), entries.end(), [](const auto* a, const auto* b) { return a->port < b->port; });
+    std::string help;
+    for (const ServerEntry* s : entries)
+        help += (help.empty() ? "" : ", ") + std::string(s->engine) + " " + std::to_string(s->port);
+    return help;
+}
 
-    // Starts one loop per listener, thread i pinned to cpus[i % size] when cpus are given, and
-    // waits until each has set up (io_uring single issuer: the loop is made in its own thread).
-    // Throws the first setup failure.
-    void start(const Config& config, std::vector<UniqueFd> listeners, const std::vector<int>& cpus) {
-        std::vector<std::future<void>> ready;
-        for (std::size_t i = 0; i < listeners.size(); ++i) {
-            LoopContext context{&config, std::move(listeners[i]), stop_event_.get()};
-            std::vector<int> pin;
-            if (!cpus.empty()) pin = {cpus[i % cpus.size()]};
-            std::promise<void> promise;
-            ready.push_back(promise.get_future());
-            threads_.emplace_back([this, context = std::move(context), pin, promise = std::move(promise)]() mutable {
-                run_loop(std::move(context), pin, promise);
-            });
-        }
-        for (auto& started : ready) started.get();
-    }
-
-    int failure_fd() const { return failure_event_.get(); }
-    const std::string& failure() const { return failure_; }  // after stop()
-
-    void stop() {
-        if (threads_.empty()) return;
-        signal_event(stop_event_.get());
-        for (auto& thread : threads_) thread.join();
-        threads_.clear();
-    }
-
-private:
-    void run_loop(LoopContext context, const std::vector<int>& pin, std::promise<void>& promise) {
-        std::unique_ptr<Loop> loop;
-        try {
+// Starts one loop per listener, thread i pinned to cpus[i % size] when cpus are given; each loop
+// is made in its own thread (io_uring single issuer) before the next starts. Throws the first setup
+// failure.
+void start_loops(WorkerGroup& workers, const Config& config, std::vector<UniqueFd> listeners,
+                 const std::vector<int>& cpus) {
+    for (std::size_t i = 0; i < listeners.size(); ++i) {
+        std::vector<int> pin;
+        if (!cpus.empty()) pin = {cpus[i % cpus.size()]};
+        auto context = std::make_shared<LoopContext>(LoopContext{&config, std::move(listeners[i]), workers.stop_fd()});
+        workers.start([context, pin]() -> std::function<void()> {
             if (!pin.empty()) pin_current_thread(pin);
-            loop = make_loop(std::move(context));
-            promise.set_value();
-        } catch (...) {
-            promise.set_exception(std::current_exception());
-            return;
-        }
-        try {
-            loop->run();
-        } catch (const std::exception& e) {
-            std::lock_guard lock(failure_mutex_);
-            if (failure_.empty()) failure_ = e.what();
-            signal_event(failure_event_.get());
-        }
+            std::shared_ptr<Loop> loop = make_loop(std::move(*context));
+            return [loop] { loop->run(); };
+        });
     }
-
-    UniqueFd stop_event_{::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
-    UniqueFd failure_event_{::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
-    std::mutex failure_mutex_;
-    std::string failure_;
-    std::vector<std::thread> threads_;
-};
+}
 
 int serve(const Options& options) {
     ShutdownSignal shutdown;  // first: threads inherit the blocked SIGINT/SIGTERM
@@ -189,17 +158,17 @@ int serve(const Options& options) {
 
     const Config& config = options.config;
     SocketAddress address =
-        parse_address(options.address, options.port != 0 ? options.port : default_port(config.engine));
+        parse_address(options.address, options.port != 0 ? options.port : registry_entry(config.engine).port);
     std::vector<UniqueFd> listeners;
     try {
-        listeners = make_listeners(address, options.threads);
+        listeners = make_listener_group(address, options.threads);  // one per thread
     } catch (const Error& e) {
         log_line(e.what());
         return cli::exit_usage;
     }
-    Workers workers;
+    WorkerGroup workers;
     try {
-        workers.start(config, std::move(listeners), options.cpus);
+        start_loops(workers, config, std::move(listeners), options.cpus);
     } catch (const std::exception& e) {
         workers.stop();
         log_line(e.what());
@@ -208,7 +177,7 @@ int serve(const Options& options) {
     std::cout << "echoing on " << address.to_string() << " (" << engine_name(config.engine) << ", " << options.threads
               << (options.threads == 1 ? " thread)" : " threads)") << std::endl;
 
-    pollfd waits[2] = {{shutdown.fd(), POLLIN, 0}, {workers.failure_fd(), POLLIN, 0}};
+    pollfd waits[2] = {{shutdown.fd(), POLLIN, 0}, {workers.stop_fd(), POLLIN, 0}};  // a loop failed
     while (::poll(waits, 2, -1) < 0 && errno == EINTR) {
     }
     workers.stop();
@@ -225,23 +194,14 @@ int serve(const Options& options) {
 }
 
 void add_server_options(CLI::App& app, Options& options) {
-    app.add_option("--port", options.port,
-                   "port to listen on (default by engine: epoll 12346, uring 12348, floor 12349, splice 12350)")
+    app.add_option("--port", options.port, "port to listen on (default by engine: " + default_ports_help() + ")")
         ->transform(cli::port_transformer(""))
         ->type_name("PORT");
     app.add_option("--address", options.address, "address to listen on, IPv4 or IPv6 (default 0.0.0.0)")
         ->check(cli::validator([](const std::string& text) { parse_address(text, 1); }, ""))
         ->type_name("ADDR");
-    app.add_option("--engine", options.config.engine,
-                   "epoll: edge-triggered epoll (default); uring: io_uring with multishot accept/recv and "
-                   "provided buffers, filled in bundles where the kernel has them (6.10+; --verbose tells); splice: "
-                   "epoll moving bytes socket -> pipe -> socket with splice(2), never "
-                   "copied to user space (3 descriptors per connection); floor: spins on non-blocking sockets "
-                   "and never sleeps, a measuring reference for the floor of wakeup-free latency, NOT for "
-                   "production (burns a core per thread)")
-        ->transform(choice<Engine>(
-            {{"epoll", Engine::epoll}, {"uring", Engine::uring}, {"splice", Engine::splice}, {"floor", Engine::floor}},
-            "engine"))
+    app.add_option("--engine", options.config.engine, engines_help())
+        ->transform(choice<Engine>(engine_choices(), "engine"))
         ->type_name("ENGINE");
     app.add_option("--threads", options.threads,
                    "independent event loops, each with its own SO_REUSEPORT listener (default 1)")

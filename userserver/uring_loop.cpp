@@ -9,11 +9,9 @@
 // accept/recv, or per-connection receive buffers when there are no buffer rings (detected at run time).
 #include <liburing.h>
 #include <poll.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
-#include <array>
 #include <cerrno>
 #include <cstdint>
 #include <fstream>
@@ -21,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "buffer_ring.h"
 #include "kecho/error.h"
 #include "kecho/net.h"
 #include "log.h"
@@ -62,15 +61,48 @@ constexpr unsigned bundle_limit = 256 * 1024;
 // shorten the head entry to the bytes the socket held and may leave it shortened.
 constexpr unsigned ring_entries = 4 * buffer_count;
 
-// user_data: a connection pointer (8-byte aligned) with the operation in the low bits, or one of
-// the small tags below for operations that belong to the loop (no pointer is that small).
-constexpr std::uint64_t op_recv = 1;
-constexpr std::uint64_t op_send = 2;
-constexpr std::uint64_t op_mask = 7;
-constexpr std::uint64_t tag_accept = 8;
-constexpr std::uint64_t tag_stop = 16;
-constexpr std::uint64_t tag_accept_resume = 24;
-constexpr std::uint64_t tag_ignore = 32;  // cancellations: their outcome shows on the cancelled op
+struct Connection;
+
+// An operation's user_data (its tag): a connection's operation is the connection's pointer (8-byte
+// aligned) with the operation in the low bits; the loop's own operations are small numbers no
+// pointer is.
+enum class ConnectionOp : std::uint64_t { recv = 1, send = 2 };
+enum class LoopOp : std::uint64_t {
+    accept = 8,
+    stop = 16,
+    accept_resume = 24,
+    ignore = 32,  // cancellations: their outcome shows on the cancelled operation
+};
+constexpr std::uint64_t op_bits = 7;
+constexpr std::uint64_t loop_tags_below = 64;
+
+std::uint64_t tag(Connection* c, ConnectionOp op) {
+    return reinterpret_cast<std::uintptr_t>(c) | static_cast<std::uint64_t>(op);
+}
+std::uint64_t tag(LoopOp op) {
+    return static_cast<std::uint64_t>(op);
+}
+bool is_loop_tag(std::uint64_t tag) {
+    return tag < loop_tags_below;
+}
+Connection* connection_of(std::uint64_t tag) {
+    return reinterpret_cast<Connection*>(tag & ~op_bits);
+}
+ConnectionOp op_of(std::uint64_t tag) {
+    return static_cast<ConnectionOp>(tag & op_bits);
+}
+
+// The io_uring instance, exited (every operation ended, every registration dropped) when it goes.
+struct Ring {
+    io_uring raw{};
+    bool up = false;
+    Ring() = default;
+    Ring(const Ring&) = delete;
+    Ring& operator=(const Ring&) = delete;
+    ~Ring() {
+        if (up) io_uring_queue_exit(&raw);
+    }
+};
 
 // Bytes received into a provided buffer and not yet sent back.
 struct HeldBuffer {
@@ -147,22 +179,15 @@ public:
         auto features = context_.config->uring_features;
         bool automatic = features == UringFeatures::automatic || features == UringFeatures::bundle ||
                          features == UringFeatures::no_bundle;
-        if (context_.config->uring_features != UringFeatures::no_buffer_ring) setup_buffer_ring();
+        if (context_.config->uring_features != UringFeatures::no_buffer_ring)
+            buffers_ = BufferRing::make(ring_.raw, ring_entries, buffer_count, buffer_size, buffer_group);
         multishot_accept_ = automatic;
-        multishot_recv_ = automatic && buffer_ring_ != nullptr;
+        multishot_recv_ = automatic && buffers_ != nullptr;
         // Bundles where the kernel has them (unless no_bundle), and only where this loop is the
         // ring's single issuer with deferred task work (always so on 6.10+): every buffer consumed
         // in a turn then completes in that turn (ring_entries).
         bundle_recv_ = multishot_recv_ && deferred_task_run_ && (ring_features_ & IORING_FEAT_RECVSEND_BUNDLE) &&
                        features != UringFeatures::no_bundle;
-    }
-
-    ~UringLoop() override {
-        io_uring_queue_exit(&ring_);
-        connections_.clear();
-        dead_.clear();
-        if (buffer_ring_) ::munmap(buffer_ring_, ring_entries * sizeof(io_uring_buf));
-        if (buffers_) ::munmap(buffers_, static_cast<std::size_t>(buffer_count) * buffer_size);
     }
 
     void run() override {
@@ -171,13 +196,13 @@ public:
                      (multishot_recv_ ? "multishot" : "single-shot") + " recv" +
                      (bundle_recv_ ? " in bundles of at most " + std::to_string(bundle_limit / 1024) + " KiB, "
                                    : std::string(", ")) +
-                     (buffer_ring_ ? std::to_string(buffer_count) + " provided buffers of " +
-                                         std::to_string(buffer_size / 1024) + " KiB"
-                                   : std::string("a receive buffer per connection")) +
+                     (buffers_ ? std::to_string(buffer_count) + " provided buffers of " +
+                                     std::to_string(buffer_size / 1024) + " KiB"
+                               : std::string("a receive buffer per connection")) +
                      (deferred_task_run_ ? ", deferred task work" : ""));
         }
         io_uring_prep_poll_add(get_sqe(), context_.stop_fd, POLLIN);
-        io_uring_sqe_set_data64(last_sqe_, tag_stop);
+        io_uring_sqe_set_data64(last_sqe_, tag(LoopOp::stop));
         arm_accept();
         while (!stopping_) turn(nullptr);
         drain();
@@ -199,8 +224,9 @@ private:
             io_uring_params params{};
             params.flags = flags;
             params.cq_entries = cq_entries;
-            ret = io_uring_queue_init_params(sq_entries, &ring_, &params);
+            ret = io_uring_queue_init_params(sq_entries, &ring_.raw, &params);
             if (ret == 0) {
+                ring_.up = true;
                 deferred_task_run_ = flags & IORING_SETUP_DEFER_TASKRUN;
                 ring_features_ = params.features;
                 return;
@@ -208,31 +234,6 @@ private:
             if (ret != -EINVAL) break;
         }
         throw_setup_error(-ret);
-    }
-
-    void setup_buffer_ring() {
-        std::size_t ring_bytes = ring_entries * sizeof(io_uring_buf);
-        void* ring = ::mmap(nullptr, ring_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (ring == MAP_FAILED) throw_errno("cannot allocate the io_uring buffer ring", errno);
-        io_uring_buf_reg reg{};
-        reg.ring_addr = reinterpret_cast<std::uintptr_t>(ring);
-        reg.ring_entries = ring_entries;
-        reg.bgid = buffer_group;
-        int ret = io_uring_register_buf_ring(&ring_, &reg, 0);
-        if (ret != 0) {
-            ::munmap(ring, ring_bytes);
-            if (ret == -EINVAL || ret == -ENOSYS || ret == -EOPNOTSUPP) return;  // kernel older than 5.19
-            throw_errno("cannot register the io_uring buffer ring", -ret);
-        }
-        buffer_ring_ = static_cast<io_uring_buf_ring*>(ring);
-        io_uring_buf_ring_init(buffer_ring_);
-        void* buffers = ::mmap(nullptr, static_cast<std::size_t>(buffer_count) * buffer_size, PROT_READ | PROT_WRITE,
-                               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (buffers == MAP_FAILED) throw_errno("cannot allocate io_uring receive buffers", errno);
-        buffers_ = static_cast<char*>(buffers);
-        for (unsigned id = 0; id < buffer_count; ++id) recycle(static_cast<int>(id));
-        buffers_available_ = buffer_count;
-        publish_buffers();
     }
 
     // ---- the loop ----
@@ -244,17 +245,17 @@ private:
         rearm_starved();
         publish_buffers();
         io_uring_cqe* cqe = nullptr;
-        int ret = timeout ? io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, timeout, nullptr)
-                          : io_uring_submit_and_wait(&ring_, 1);
+        int ret = timeout ? io_uring_submit_and_wait_timeout(&ring_.raw, &cqe, 1, timeout, nullptr)
+                          : io_uring_submit_and_wait(&ring_.raw, 1);
         if (ret < 0 && ret != -EINTR && ret != -ETIME && ret != -EBUSY && ret != -EAGAIN)
             throw_errno("io_uring_enter failed", -ret);
         unsigned head;
         unsigned seen = 0;
-        io_uring_for_each_cqe(&ring_, head, cqe) {
+        io_uring_for_each_cqe(&ring_.raw, head, cqe) {
             ++seen;
             handle(cqe->user_data, cqe->res, cqe->flags);
         }
-        io_uring_cq_advance(&ring_, seen);
+        io_uring_cq_advance(&ring_.raw, seen);
         dead_.clear();
     }
 
@@ -262,7 +263,7 @@ private:
     // buffers, so they can be freed safely.
     void drain() {
         io_uring_prep_cancel64(get_sqe(), 0, IORING_ASYNC_CANCEL_ANY);
-        io_uring_sqe_set_data64(last_sqe_, tag_ignore);
+        io_uring_sqe_set_data64(last_sqe_, tag(LoopOp::ignore));
         __kernel_timespec step{0, 50 * 1000 * 1000};
         for (int waited = 0; waited < drain_timeout_ms && busy(); waited += 50) turn(&step);
     }
@@ -276,12 +277,12 @@ private:
 
     io_uring_sqe* get_sqe() {
         // Unbatched (measuring knob): the operation prepared before this one goes in now, alone.
-        if (context_.config->uring_submit == UringSubmit::each && io_uring_sq_ready(&ring_) > 0)
-            io_uring_submit(&ring_);
-        io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+        if (context_.config->uring_submit == UringSubmit::each && io_uring_sq_ready(&ring_.raw) > 0)
+            io_uring_submit(&ring_.raw);
+        io_uring_sqe* sqe = io_uring_get_sqe(&ring_.raw);
         if (!sqe) {
-            io_uring_submit(&ring_);  // the queue is full: hand it to the kernel and go on
-            sqe = io_uring_get_sqe(&ring_);
+            io_uring_submit(&ring_.raw);  // the queue is full: hand it to the kernel and go on
+            sqe = io_uring_get_sqe(&ring_.raw);
         }
         if (!sqe) throw Error("io_uring submission queue stays full");
         last_sqe_ = sqe;
@@ -289,24 +290,25 @@ private:
     }
 
     void handle(std::uint64_t user_data, int res, unsigned flags) {
-        switch (user_data) {
-            case tag_accept:
-                on_accept(res, flags);
-                return;
-            case tag_stop:
-                stopping_ = true;
-                return;
-            case tag_accept_resume:
-                accept_paused_ = false;
-                arm_accept();
-                return;
-            case tag_ignore:
-                return;
-            default:
-                break;
+        if (is_loop_tag(user_data)) {
+            switch (static_cast<LoopOp>(user_data)) {
+                case LoopOp::accept:
+                    on_accept(res, flags);
+                    return;
+                case LoopOp::stop:
+                    stopping_ = true;
+                    return;
+                case LoopOp::accept_resume:
+                    accept_paused_ = false;
+                    arm_accept();
+                    return;
+                case LoopOp::ignore:
+                    return;
+            }
+            return;
         }
-        auto* connection = reinterpret_cast<Connection*>(user_data & ~op_mask);
-        if ((user_data & op_mask) == op_recv)
+        Connection* connection = connection_of(user_data);
+        if (op_of(user_data) == ConnectionOp::recv)
             on_recv(connection, res, flags);
         else
             on_send(connection, res);
@@ -322,7 +324,7 @@ private:
             io_uring_prep_multishot_accept(sqe, context_.listener.get(), nullptr, nullptr, SOCK_CLOEXEC);
         else
             io_uring_prep_accept(sqe, context_.listener.get(), nullptr, nullptr, SOCK_CLOEXEC);
-        io_uring_sqe_set_data64(sqe, tag_accept);
+        io_uring_sqe_set_data64(sqe, tag(LoopOp::accept));
         accept_armed_ = true;
     }
 
@@ -337,7 +339,7 @@ private:
             accept_paused_ = true;
             accept_pause_ = {0, AcceptErrors::pause_ms * 1000L * 1000L};
             io_uring_prep_timeout(get_sqe(), &accept_pause_, 0, 0);
-            io_uring_sqe_set_data64(last_sqe_, tag_accept_resume);
+            io_uring_sqe_set_data64(last_sqe_, tag(LoopOp::accept_resume));
         }
         arm_accept();
     }
@@ -347,7 +349,7 @@ private:
         auto connection = std::make_unique<Connection>(fd);
         connection->queued.set_growth_limit(context_.config->max_buffer + buffer_size);
         connection->sending.set_growth_limit(context_.config->max_buffer + buffer_size);
-        if (!buffer_ring_) connection->own_buffer.reset(new char[own_buffer_size]);
+        if (!buffers_) connection->own_buffer.reset(new char[own_buffer_size]);
         if (context_.config->verbose) {
             SocketAddress address;
             address.length = sizeof(address.storage);
@@ -365,7 +367,7 @@ private:
     void arm_recv(Connection* c) {
         if (stopping_ || c->recv_armed || c->closing || c->peer_closed || c->paused || c->starved) return;
         io_uring_sqe* sqe = get_sqe();
-        if (buffer_ring_) {
+        if (buffers_) {
             const bool multishot = multishot_recv_ && !c->was_paused;
             c->recv_bundle = multishot && bundle_recv_;
             if (multishot)
@@ -381,7 +383,7 @@ private:
         } else {
             io_uring_prep_recv(sqe, c->fd.get(), c->own_buffer.get(), own_buffer_size, 0);
         }
-        io_uring_sqe_set_data64(sqe, reinterpret_cast<std::uintptr_t>(c) | op_recv);
+        io_uring_sqe_set_data64(sqe, tag(c, ConnectionOp::recv));
         c->recv_armed = true;
     }
 
@@ -400,11 +402,11 @@ private:
             if (c->paused && more) {
                 // The multishot recv of a paused connection ran on (the cancel missed it while it
                 // ran): ask again. (A bundle recv also ends by itself within bundle_limit.)
-                cancel(c, op_recv);
+                cancel(c, ConnectionOp::recv);
             }
             pause_if_full(c);
         } else {
-            if (buffer >= 0) --buffers_available_;
+            if (buffer >= 0) buffers_->taken();
             release(buffer);
             if (res == 0) {
                 c->peer_closed = true;
@@ -434,17 +436,17 @@ private:
     // The provided buffers one completion filled: `first`, and with bundles the ring entries after
     // it, each filled to its entry's length but the last.
     void take_buffers(Connection* c, int first, std::size_t n) {
-        unsigned position = ring_position_[static_cast<unsigned>(first)];
+        unsigned position = buffers_->position_of(first);
         for (unsigned taken = 0; n > 0; ++taken) {
-            const io_uring_buf& entry = buffer_ring_->bufs[position++ % ring_entries];
+            const io_uring_buf& entry = buffers_->entry(position++);
             if (entry.len == 0 || taken == buffer_count) {  // cannot happen with a sane kernel
                 fail(c, EIO);
                 return;
             }
             int id = entry.bid;
             std::size_t length = std::min<std::size_t>(n, entry.len);
-            --buffers_available_;
-            take(c, buffer_data(id), length, id);
+            buffers_->taken();
+            take(c, buffers_->data(id), length, id);
             n -= length;
         }
     }
@@ -458,7 +460,7 @@ private:
         }
         // Hold the provided buffer until it is sent, but only while most buffers are free, so
         // clients that do not read can never hold the whole ring: past that, copy.
-        if (buffer >= 0 && c->queued.empty() && buffers_available_ >= buffer_count / 2) {
+        if (buffer >= 0 && c->queued.empty() && buffers_->available() >= buffer_count / 2) {
             c->held.push_back({buffer, n});
             c->held_bytes += n;
         } else {
@@ -477,14 +479,14 @@ private:
             // connection re-arms single-shot, which stops exactly when asked.
             c->paused = true;
             c->was_paused = true;
-            if (c->recv_armed) cancel(c, op_recv);
+            if (c->recv_armed) cancel(c, ConnectionOp::recv);
         }
     }
 
     // Moves the held buffers' bytes into `queued` and gives the buffers back to the ring.
     void copy_held(Connection* c) {
         for (const HeldBuffer& h : c->held) {
-            c->queued.append(buffer_data(h.id), h.length);
+            c->queued.append(buffers_->data(h.id), h.length);
             release(h.id);
         }
         c->held.clear();
@@ -501,7 +503,7 @@ private:
         c->send_left = 0;
         if (!c->held.empty()) {
             std::swap(c->in_flight, c->held);
-            for (const HeldBuffer& h : c->in_flight) c->iov.push_back({buffer_data(h.id), h.length});
+            for (const HeldBuffer& h : c->in_flight) c->iov.push_back({buffers_->data(h.id), h.length});
             c->send_left = std::exchange(c->held_bytes, 0);
         } else if (!c->queued.empty()) {
             std::swap(c->sending, c->queued);  // the bytes in flight must not move: appends go to `queued`
@@ -528,7 +530,7 @@ private:
             c->msg.msg_iovlen = c->iov.size() - c->iov_first;
             io_uring_prep_sendmsg(sqe, c->fd.get(), &c->msg, flags);
         }
-        io_uring_sqe_set_data64(sqe, reinterpret_cast<std::uintptr_t>(c) | op_send);
+        io_uring_sqe_set_data64(sqe, tag(c, ConnectionOp::send));
     }
 
     // Skips what a partial send took.
@@ -575,16 +577,16 @@ private:
         cancel_all(c);
     }
 
-    void cancel(Connection* c, std::uint64_t op) {
-        io_uring_prep_cancel64(get_sqe(), reinterpret_cast<std::uintptr_t>(c) | op, 0);
-        io_uring_sqe_set_data64(last_sqe_, tag_ignore);
+    void cancel(Connection* c, ConnectionOp op) {
+        io_uring_prep_cancel64(get_sqe(), tag(c, op), 0);
+        io_uring_sqe_set_data64(last_sqe_, tag(LoopOp::ignore));
     }
 
     void cancel_all(Connection* c) {
         if (c->cancelled) return;
         c->cancelled = true;
-        if (c->recv_armed) cancel(c, op_recv);
-        if (c->send_inflight) cancel(c, op_send);
+        if (c->recv_armed) cancel(c, ConnectionOp::recv);
+        if (c->send_inflight) cancel(c, ConnectionOp::send);
     }
 
     // Closes a connection once the peer has closed and everything was echoed, or after a failure,
@@ -613,29 +615,17 @@ private:
 
     // ---- provided buffers ----
 
-    char* buffer_data(int id) const { return buffers_ + static_cast<std::size_t>(id) * buffer_size; }
-
-    void recycle(int id) {
-        io_uring_buf_ring_add(buffer_ring_, buffer_data(id), buffer_size, static_cast<unsigned short>(id),
-                              io_uring_buf_ring_mask(ring_entries), static_cast<int>(recycled_));
-        ++recycled_;
-        ring_position_[static_cast<unsigned>(id)] = added_++;
-    }
-
+    // A buffer back to the kernel (id -1, no buffer: nothing).
     void release(int id) {
-        if (id < 0) return;
-        recycle(id);
-        ++buffers_available_;
+        if (id >= 0) buffers_->give_back(id);
     }
 
     void publish_buffers() {
-        if (recycled_ == 0) return;
-        io_uring_buf_ring_advance(buffer_ring_, static_cast<int>(recycled_));
-        recycled_ = 0;
+        if (buffers_) buffers_->publish();
     }
 
     void rearm_starved() {
-        while (!starved_.empty() && buffers_available_ > 0) {
+        while (!starved_.empty() && buffers_ && buffers_->available() > 0) {
             Connection* c = starved_.back();
             starved_.pop_back();
             c->starved = false;
@@ -644,16 +634,13 @@ private:
     }
 
     LoopContext context_;
-    io_uring ring_{};
-    io_uring_sqe* last_sqe_ = nullptr;
-    io_uring_buf_ring* buffer_ring_ = nullptr;
-    char* buffers_ = nullptr;
-    unsigned recycled_ = 0;  // added to the ring, not yet published
-    unsigned added_ = 0;     // ring positions filled so far (wraps; ring_entries divides 2^32)
-    std::array<unsigned, buffer_count> ring_position_{};  // where each buffer was last given to the ring
-    long buffers_available_ = 0;                          // buffers the kernel may fill
+    // Destroyed in reverse: the ring exits first (ending every operation, the kernel then touches no
+    // buffer or socket of ours), then the connections close, then the buffers are unmapped.
+    std::unique_ptr<BufferRing> buffers_;  // null without provided-buffer rings
     std::vector<std::unique_ptr<Connection>> connections_;
     std::vector<std::unique_ptr<Connection>> dead_;  // freed after the turn that closed them
+    Ring ring_;
+    io_uring_sqe* last_sqe_ = nullptr;
     std::vector<Connection*> starved_;
     __kernel_timespec accept_pause_{};
     unsigned ring_features_ = 0;  // IORING_FEAT_* of the kernel

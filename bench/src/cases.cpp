@@ -94,7 +94,9 @@ CaseResult half_close(const SocketAddress& address, std::uint32_t clients, std::
         plans[i].half_close = true;
         total += plans[i].bytes;
     }
+    const auto start = Clock::now();
     auto outcomes = run_streams(address, plans, timeout, max_open);
+    const double seconds = seconds_since(start);
     const std::string all = std::to_string(clients);
     CaseResult v = from_streams(outcomes,
                                 all + " clients sent " + std::to_string(total) +
@@ -102,7 +104,10 @@ CaseResult half_close(const SocketAddress& address, std::uint32_t clients, std::
                                 total);
     const auto failed = std::count_if(outcomes.begin(), outcomes.end(), [](const Outcome& o) { return !o.complete; });
     const std::uint64_t lost = total - std::min(total, v.metrics["bytes_returned"].get<std::uint64_t>());
-    v.metrics.update({{"clients", clients}, {"bytes_lost", lost}, {"failed_clients", failed}});
+    v.metrics.update({{"clients", clients},
+                      {"bytes_lost", lost},
+                      {"failed_clients", failed},
+                      {"clients_per_second", seconds > 0 ? clients / seconds : 0.0}});
     if (!v.passed)
         v.detail = std::to_string(failed) + " of " + all + " clients incomplete, " + std::to_string(lost) +
                    " bytes lost; " + v.detail;

@@ -1,14 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// A comparison's report: from pingpong, stream and burst runs, or merged from several clients' files.
+// The comparison workloads (pingpong, stream, burst), one descriptor each, and their one runner.
+#include "bench/comparison.h"
+
 #include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdarg>
 #include <cstdio>
-#include <fstream>
-#include <set>
+#include <filesystem>
+#include <iostream>
+#include <map>
 
-#include "bench/results.h"
+#include "kecho/cli.h"
+#include "kecho/cpu_set.h"
 #include "kecho/error.h"
 
 namespace kecho::bench {
@@ -18,191 +23,354 @@ double per_second(double value, double seconds) {
     return seconds > 0 ? value / seconds : 0;
 }
 
-// p50/p90/p99/p99.9/max in microseconds from a nanosecond histogram.
-void add_latency_metrics(Metrics& metrics, const LatencyHistogram& latency_ns) {
-    for (auto [key, p] : {std::pair{"p50_us", 50.0}, {"p90_us", 90.0}, {"p99_us", 99.0}, {"p999_us", 99.9}})
-        metrics[key] = static_cast<double>(latency_ns.percentile(p)) * 1e-3;
-    metrics["max_us"] = static_cast<double>(latency_ns.max()) * 1e-3;
+// A progress line on stderr, only when a person is watching it.
+void show_progress(const std::string& text) {
+    if (::isatty(2) == 1) std::fprintf(stderr, "\r\033[K%s", text.c_str());
 }
 
-std::string describe(const std::string& workload, unsigned repeat, bool interleaved, const LoadOptions& l,
-                     const BurstOptions& b) {
+// printf into a string (a title's length at most).
+__attribute__((format(printf, 1, 2))) std::string printf_text(const char* format, ...) {
     char text[512];
-    std::string runs =
-        std::to_string(repeat) + (repeat == 1 ? " run" : " runs") + (interleaved ? " per mode, interleaved" : "");
-    const char* client = l.engine == ClientEngine::blocking ? "blocking" : "epoll";
-    if (workload == "burst")
-        std::snprintf(text, sizeof(text),
-                      "burst: %u threads x %u rounds, message '%s' (%zu bytes); %s; median (min-max)", b.threads,
-                      b.rounds, b.message.c_str(), b.message.size(), runs.c_str());
-    else if (workload == "pingpong")
-        std::snprintf(text, sizeof(text),
-                      "pingpong: %u connections x %zu B, pipeline %u, %.1f s measured after %.1f s warmup, %s client; "
-                      "%s; median (min-max)",
-                      l.connections, l.size, l.in_flight, l.duration, l.warmup, client, runs.c_str());
-    else
-        std::snprintf(text, sizeof(text),
-                      "stream: %u connections, %zu B writes, window %zu per connection, %.1f s measured after %.1f s "
-                      "warmup; %s; median (min-max)",
-                      l.connections, l.size, l.size * l.in_flight, l.duration, l.warmup, runs.c_str());
+    va_list args;
+    va_start(args, format);
+    std::vsnprintf(text, sizeof(text), format, args);
+    va_end(args);
     return text;
 }
 
-bool is_rate(const std::string& key) {
-    return key == "errors" || (key.size() > 6 && key.compare(key.size() - 6, 6, "_per_s") == 0);
+std::string runs_text(unsigned repeat, bool interleaved) {
+    return std::to_string(repeat) + (repeat == 1 ? " run" : " runs") + (interleaved ? " per mode, interleaved" : "");
 }
 
-// The modes every file has, in the first file's order.
-std::vector<std::string> common_modes(const std::vector<std::pair<std::string, nlohmann::json>>& files) {
-    std::vector<std::string> modes;
-    for (const auto& m : files.front().second.at("modes")) modes.push_back(m.at("mode").get<std::string>());
-    for (const auto& [name, doc] : files) {
-        std::set<std::string> here;
-        for (const auto& m : doc.at("modes")) here.insert(m.at("mode").get<std::string>());
-        std::erase_if(modes, [&](const std::string& mode) { return !here.count(mode); });
-    }
-    return modes;
+// ---- pingpong and stream: run_load ----
+
+nlohmann::json load_config(const ComparisonSettings& s) {
+    const LoadOptions& l = s.load;
+    return {{"connections", l.connections},
+            {"size", l.size},
+            {"duration_s", l.duration},
+            {"warmup_s", l.warmup},
+            {"repeat", s.repeat}};
 }
 
-const nlohmann::json& mode_entry(const nlohmann::json& doc, const std::string& mode) {
-    for (const auto& m : doc.at("modes"))
-        if (m.at("mode") == mode) return m;
-    throw Error("no mode " + mode);
+// One load run: its latency histogram, CPU per `unit`; the workload adds its rates.
+RunOutput run_load_once(const Target& target, ComparisonSettings& s, const RunInfo& run, const std::string& unit,
+                        const std::function<void(double)>& progress, LoadResult& l) {
+    s.load.server_pids = server_pids(run, target.name);
+    run_load(target.address, s.load, l, progress);
+    RunOutput out;
+    add_latency_metrics(out.metrics, l.tally.latency_ns);
+    out.metrics["errors"] = static_cast<double>(l.errors.count());
+    const double units =
+        unit == "request" ? static_cast<double>(l.tally.messages) : static_cast<double>(l.tally.bytes_received) / 1e6;
+    out.metrics.merge(cpu_metrics(l.cpu, l.seconds, units, unit));
+    out.histogram = l.tally.latency_ns.to_json();
+    out.client_workers = l.workers;
+    out.error = l.errors.describe();
+    return out;
 }
 
-ModeResults merge_mode(const std::vector<std::pair<std::string, nlohmann::json>>& files, const std::string& mode) {
-    std::size_t runs = SIZE_MAX;
-    for (const auto& [name, doc] : files) {
-        const auto& m = mode_entry(doc, mode);
-        if (!m.contains("histograms") || m["histograms"].size() != m.at("runs").size())
-            throw Error(name + ": mode " + mode + " has no latency histograms (written by an older bench?)");
-        runs = std::min(runs, m.at("runs").size());
-    }
-    ModeResults out;
-    out.target.mode = mode;
-    out.target.address = parse_address("0.0.0.0", 0);
-    for (std::size_t r = 0; r < runs; ++r) {
-        LatencyHistogram sum;
-        Metrics metrics;
-        for (const auto& [name, doc] : files) {
-            const auto& m = mode_entry(doc, mode);
-            sum.merge(LatencyHistogram::from_json(m["histograms"][r]));
-            for (const auto& [key, value] : m["runs"][r].items())
-                if (is_rate(key) && value.is_number()) metrics[key] += value.get<double>();
+void prepare_pingpong(ComparisonSettings& s, bool, RunInfo& run) {
+    // Few connections: a thread each costs nothing and saves the epoll_wait per request, so the
+    // client is never the reason a server looks slow (measured against the floor server).
+    const bool blocking = s.client == ClientChoice::blocking ||
+                          (s.client == ClientChoice::automatic && s.load.connections <= 4 && s.load.in_flight == 1);
+    s.load.engine = blocking && s.load.rate <= 0 ? ClientEngine::blocking : ClientEngine::epoll;
+    run.client["engine"] = blocking ? "blocking" : "epoll";
+    s.load.size = s.size;
+}
+
+std::string pingpong_title(const ComparisonSettings& s, bool interleaved) {
+    const LoadOptions& l = s.load;
+    std::string title = printf_text(
+        "pingpong: %u connections x %zu B, pipeline %u, %.1f s measured after %.1f s warmup, %s client; %s; median "
+        "(min-max)",
+        l.connections, l.size, l.in_flight, l.duration, l.warmup,
+        l.engine == ClientEngine::blocking ? "blocking" : "epoll", runs_text(s.repeat, interleaved).c_str());
+    if (l.rate > 0)
+        title += "; open loop: " + std::to_string(static_cast<long long>(l.rate)) +
+                 " req/s offered, latency from each request's scheduled time";
+    return title;
+}
+
+nlohmann::json pingpong_config(const ComparisonSettings& s) {
+    nlohmann::json config = load_config(s);
+    config["pipeline"] = s.load.in_flight;
+    config["client"] = s.load.engine == ClientEngine::blocking ? "blocking" : "epoll";
+    if (s.load.rate > 0) config["rate"] = s.load.rate;
+    return config;
+}
+
+RunOutput run_pingpong(const Target& target, ComparisonSettings& s, const RunInfo& run,
+                       const std::function<void(double)>& progress) {
+    LoadResult l;
+    RunOutput out = run_load_once(target, s, run, "request", progress, l);
+    const double messages = static_cast<double>(l.tally.messages);
+    out.metrics["requests_per_s"] = per_second(messages, l.seconds);
+    out.metrics["mb_per_s"] = per_second(static_cast<double>(l.tally.bytes_received) / 1e6, l.seconds);
+    if (s.load.rate > 0) {
+        RateCheck check = check_rate(s.load.rate, l.tally.messages, l.seconds);
+        out.metrics["target_rate"] = s.load.rate;
+        out.metrics["rate_kept"] = check.kept ? 1 : 0;
+        if (!check.kept) {
+            show_progress("");
+            std::cerr << "bench: " << target.describe() << ": " << check.describe() << "\n";
         }
-        add_latency_metrics(metrics, sum);
-        out.runs.push_back(metrics);
-        out.histograms.push_back(sum.to_json());
     }
     return out;
 }
 
+void prepare_stream(ComparisonSettings& s, bool, RunInfo& run) {
+    s.load.engine = ClientEngine::epoll;
+    run.client["engine"] = "epoll";
+    s.load.size = s.stream_size;
+    s.load.in_flight = static_cast<std::uint32_t>(s.window / s.load.size);
+}
+
+std::string stream_title(const ComparisonSettings& s, bool interleaved) {
+    const LoadOptions& l = s.load;
+    return printf_text(
+        "stream: %u connections, %zu B writes, window %zu per connection, %.1f s measured after %.1f s warmup; %s; "
+        "median (min-max)",
+        l.connections, l.size, l.size * l.in_flight, l.duration, l.warmup, runs_text(s.repeat, interleaved).c_str());
+}
+
+nlohmann::json stream_config(const ComparisonSettings& s) {
+    nlohmann::json config = load_config(s);
+    config["window"] = s.load.size * s.load.in_flight;
+    return config;
+}
+
+RunOutput run_stream(const Target& target, ComparisonSettings& s, const RunInfo& run,
+                     const std::function<void(double)>& progress) {
+    LoadResult l;
+    RunOutput out = run_load_once(target, s, run, "mb", progress, l);
+    out.metrics["recv_mb_per_s"] = per_second(static_cast<double>(l.tally.bytes_received) / 1e6, l.seconds);
+    out.metrics["send_mb_per_s"] = per_second(static_cast<double>(l.tally.bytes_sent) / 1e6, l.seconds);
+    return out;
+}
+
+// ---- burst: run_burst ----
+
+void prepare_burst(ComparisonSettings&, bool, RunInfo& run) {
+    run.client["engine"] = "threads";
+}
+
+std::string burst_title(const ComparisonSettings& s, bool interleaved) {
+    const BurstOptions& b = s.burst;
+    return printf_text("burst: %u threads x %u rounds, message '%s' (%zu bytes); %s; median (min-max)", b.threads,
+                       b.rounds, b.message.c_str(), b.message.size(), runs_text(s.repeat, interleaved).c_str());
+}
+
+nlohmann::json burst_config(const ComparisonSettings& s) {
+    const BurstOptions& b = s.burst;
+    return {{"threads", b.threads}, {"rounds", b.rounds}, {"message_bytes", b.message.size()}, {"repeat", s.repeat}};
+}
+
+RunOutput run_burst_once(const Target& target, ComparisonSettings& s, const RunInfo& run,
+                         const std::function<void(double)>&) {
+    BurstResult b;
+    const CpuMeter cpu(server_pids(run, target.name));
+    run_burst(target.address, s.burst, b);
+    RunOutput out;
+    out.metrics = {{"mean_us", b.mean_us},
+                   {"median_us", b.median_us},
+                   {"p99_us", b.p99_us},
+                   {"max_us", b.max_us},
+                   {"exchanges", static_cast<double>(b.exchanges)},
+                   {"errors", static_cast<double>(b.errors.count())},
+                   {"seconds", b.seconds}};
+    out.metrics.merge(cpu_metrics(cpu.read(), b.seconds, static_cast<double>(b.exchanges), "exchange"));
+    // A burst row's noise is its spread alone, as it always was (summary.md's noise rules): the
+    // others' share of the machine is not recorded for it.
+    out.metrics.erase("other_cpu_percent");
+    out.per_thread_us = std::move(b.per_thread_us);
+    out.client_workers = s.burst.threads;
+    out.error = b.errors.describe();
+    return out;
+}
+
+// ---- the descriptors' tables ----
+
+// The CPU columns of a table: the machine's busy percent, then CPU us per unit for the machine and
+// the client ("cpu us/req", "client us/req").
+std::vector<MetricDef> cpu_columns(const std::string& unit, const std::string& label, int decimals) {
+    return {{"cpu_busy_percent", "cpu %", 1},
+            {"cpu_us_per_" + unit, "cpu us/" + label, decimals},
+            {"client_cpu_us_per_" + unit, "client us/" + label, decimals}};
+}
+
+// Latency columns in microseconds, one decimal: "p50" -> {"p50_us", "p50 us"}, "p999" -> "p99.9 us".
+std::vector<MetricDef> latency_columns(std::initializer_list<std::string> names) {
+    std::vector<MetricDef> out;
+    for (const auto& name : names) out.push_back({name + "_us", (name == "p999" ? "p99.9" : name) + " us", 1});
+    return out;
+}
+
+std::vector<MetricDef> joined(std::initializer_list<std::vector<MetricDef>> parts) {
+    std::vector<MetricDef> out;
+    for (const auto& part : parts) out.insert(out.end(), part.begin(), part.end());
+    return out;
+}
+
+// ---- the runner ----
+
+// "bench.txt" for one target; "bench-user.txt" when several targets write their own file.
+std::string per_target_path(const std::string& path, const std::string& name, bool many) {
+    if (!many) return path;
+    std::filesystem::path p(path);
+    return (p.parent_path() / (p.stem().string() + "-" + name + p.extension().string())).string();
+}
+
+// kecho's data file: one "index microseconds" line per thread.
+void write_per_thread_file(const std::string& path, const std::vector<double>& per_thread_us) {
+    std::string text;
+    for (std::size_t i = 0; i < per_thread_us.size(); ++i)
+        text += std::to_string(i) + " " + std::to_string(static_cast<long long>(per_thread_us[i] + 0.5)) + "\n";
+    write_text(path, text);
+}
+
+// The report of a comparison before its runs: title, config, the targets.
+Report start_report(const ComparisonWorkload& w, const ComparisonSettings& s, const Targets& targets) {
+    Report report;
+    report.workload = w.layout;
+    report.title = w.title(s, targets.reachable.size() > 1);
+    report.config = w.config(s);
+    report.baseline = s.baseline;
+    for (const auto& [t, why] : targets.skipped) report.skipped.emplace_back(t.name, why);
+    for (const Target& t : targets.reachable) report.modes.push_back({t, {}, {}, {}});
+    return report;
+}
+
+// One run into mode (its metrics, the load average before it, its histogram); returns its error.
+std::string run_into(const ComparisonWorkload& w, ComparisonSettings& s, ModeResults& mode, const std::string& label,
+                     RunInfo& run, std::vector<double>& series) {
+    const double load_before = load_average()[0];
+    RunOutput out = w.run(mode.target, s, run, [&](double f) {
+        show_progress(label + " " + std::to_string(static_cast<int>(f * 100)) + "%");
+    });
+    mode.runs.push_back(std::move(out.metrics));
+    mode.runs.back()["load_before"] = load_before;
+    if (!out.histogram.is_null()) mode.histograms.push_back(std::move(out.histogram));
+    run.client["workers"] = out.client_workers;
+    if (w.per_thread_series) series = std::move(out.per_thread_us);
+    return out.error;
+}
+
+void write_report(const ComparisonWorkload& w, const Report& report, const ComparisonSettings& s,
+                  const std::map<std::string, std::vector<double>>& series) {
+    std::cout << report.title << "\n" << format_table(report) << std::flush;
+    if (!s.json_path.empty()) write_text(s.json_path, report_json(report).dump(2) + "\n");
+    if (!s.csv_path.empty()) write_text(s.csv_path, report_csv(report));
+    if (s.plot_path.empty()) return;
+    if (w.per_thread_series)
+        plot_per_thread(report, series, s.plot_path);
+    else
+        plot_report(report, s.plot_path);
+}
+
 }  // namespace
 
-Report comparison_report(const std::string& workload, unsigned repeat, bool interleaved, const LoadOptions& l,
-                         const BurstOptions& b) {
-    Report report;
-    report.workload = workload_def(workload);
-    report.title = describe(workload, repeat, interleaved, l, b);
-    if (workload == "burst") {
-        report.config = {
-            {"threads", b.threads}, {"rounds", b.rounds}, {"message_bytes", b.message.size()}, {"repeat", repeat}};
-        return report;
-    }
-    report.config = {{"connections", l.connections},
-                     {"size", l.size},
-                     {"duration_s", l.duration},
-                     {"warmup_s", l.warmup},
-                     {"repeat", repeat}};
-    if (workload == "pingpong") {
-        report.config["pipeline"] = l.in_flight;
-        report.config["client"] = l.engine == ClientEngine::blocking ? "blocking" : "epoll";
-    } else {
-        report.config["window"] = l.size * l.in_flight;
-    }
-    return report;
+const std::vector<ComparisonWorkload>& comparison_workloads() {
+    static const std::vector<ComparisonWorkload> workloads = {
+        {"pingpong",
+         {"pingpong",
+          joined({{{"requests_per_s", "req/s", 0}, {"mb_per_s", "MB/s", 1}},
+                  latency_columns({"p50", "p90", "p99", "p999"}),
+                  {{"max_us", "max us", 0}, {"errors", "errors", 0}},
+                  cpu_columns("request", "req", 2),
+                  {{"client_user_us_per_request", "(user)", 2}}}),
+          "request"},
+         prepare_pingpong,
+         pingpong_title,
+         pingpong_config,
+         run_pingpong,
+         false},
+        {"stream",
+         {"stream",
+          joined({{{"recv_mb_per_s", "MB/s back", 1}, {"send_mb_per_s", "MB/s sent", 1}},
+                  latency_columns({"p50", "p99"}),
+                  {{"errors", "errors", 0}},
+                  cpu_columns("mb", "MB", 0)}),
+          "mb"},
+         prepare_stream,
+         stream_title,
+         stream_config,
+         run_stream,
+         false},
+        {"burst",
+         {"burst",
+          joined({latency_columns({"mean", "median", "p99", "max"}),
+                  {{"exchanges", "exchanges", 0}, {"errors", "errors", 0}, {"seconds", "seconds", 2}}}),
+          "exchange"},
+         prepare_burst,
+         burst_title,
+         burst_config,
+         run_burst_once,
+         true},
+    };
+    return workloads;
 }
 
-Metrics load_metrics(const std::string& workload, const LoadResult& r) {
-    Metrics m;
-    add_latency_metrics(m, r.tally.latency_ns);
-    m["errors"] = static_cast<double>(r.errors.count());
-    m["cpu_busy_percent"] = r.cpu.busy_percent;
-    // CPU per request (pingpong) or per MB echoed (stream): the machine's, then split by who used it.
-    const bool pingpong = workload == "pingpong";
-    const double mb_back = static_cast<double>(r.tally.bytes_received) / 1e6;
-    const double units = pingpong ? static_cast<double>(r.tally.messages) : mb_back;
-    const std::string per = pingpong ? "_per_request" : "_per_mb";
-    auto per_unit = [&](double seconds) { return units > 0 ? seconds * 1e6 / units : NAN; };
-    m["cpu_us" + per] = per_unit(r.cpu.busy_seconds);
-    m["client_cpu_us" + per] = per_unit(r.cpu.client_seconds);
-    m["server_cpu_us" + per] = per_unit(r.cpu.server_seconds);
-    m["kernel_thread_us" + per] = per_unit(r.cpu.kernel_thread_seconds);
-    if (pingpong) {
-        m["requests_per_s"] = per_second(units, r.seconds);
-        m["mb_per_s"] = per_second(mb_back, r.seconds);
-        m["client_user_us_per_request"] = per_unit(r.cpu.client_user_seconds);
-        m["other_cpu_us_per_request"] = per_unit(r.cpu.other_seconds);
-        m["softirq_us_per_request"] = per_unit(r.cpu.softirq_seconds);
-    } else {
-        m["recv_mb_per_s"] = per_second(mb_back, r.seconds);
-        m["send_mb_per_s"] = per_second(static_cast<double>(r.tally.bytes_sent) / 1e6, r.seconds);
-    }
-    // Interference: the share of the machine that processes other than the client and the servers
-    // (and kernel threads) used while this run was measured.
-    const double cpu_seconds = r.seconds * static_cast<double>(::sysconf(_SC_NPROCESSORS_ONLN));
-    m["other_cpu_percent"] = cpu_seconds > 0 ? 100.0 * r.cpu.other_seconds / cpu_seconds : 0.0;
-    m["cpu_tasks_seconds"] = r.cpu.tasks_seconds;  // every task's time: checks the split against the machine's
-    m["cpu_busy_seconds"] = r.cpu.busy_seconds - r.cpu.steal_seconds;
-    return m;
+const ComparisonWorkload* find_comparison(std::string_view name) {
+    for (const auto& w : comparison_workloads())
+        if (w.name == name) return &w;
+    return nullptr;
 }
 
-Metrics burst_metrics(const BurstResult& r) {
-    return {{"mean_us", r.mean_us},
-            {"median_us", r.median_us},
-            {"p99_us", r.p99_us},
-            {"max_us", r.max_us},
-            {"exchanges", static_cast<double>(r.exchanges)},
-            {"errors", static_cast<double>(r.errors.count())},
-            {"seconds", r.seconds}};
+RunInfo begin_run(const RecordOptions& record, int argc, char** argv) {
+    const std::vector<int> cpus = record.cpus.empty() ? std::vector<int>{} : parse_cpu_list(record.cpus);
+    if (!cpus.empty()) pin_current_thread(cpus);  // every thread the bench starts inherits it
+    RunInfo run = RunInfo::begin(argc, argv);
+    for (const auto& info : record.server_info) run.servers.push_back(parse_key_values(info));
+    run.client["cpus"] = cpus.empty() ? "any" : format_cpu_list(cpus);
+    if (!record.layout.empty()) run.client["layout"] = record.layout;
+    return run;
 }
 
-Report merge_reports(const std::vector<std::pair<std::string, nlohmann::json>>& files) {
-    if (files.size() < 2) throw Error("merge needs at least two result files");
-    Report report;
-    try {
-        const std::string workload = files.front().second.at("workload").get<std::string>();
-        for (const auto& [name, doc] : files)
-            if (doc.at("workload") != workload)
-                throw Error("cannot merge " + name + " (" + doc.at("workload").get<std::string>() + ") with " +
-                            files.front().first + " (" + workload + ")");
-        if (workload != "pingpong" && workload != "stream")
-            throw Error("merge combines pingpong and stream results, not " + workload);
-        report.workload = workload_def(workload);
-        report.baseline = files.front().second.value("baseline", "user");
-        report.config = files.front().second.value("config", nlohmann::json::object());
-        report.run = {{"merged_from", nlohmann::json::array()}};
-        for (const auto& [name, doc] : files)
-            report.run["merged_from"].push_back({{"file", name}, {"run", doc.value("run", nlohmann::json())}});
-        auto modes = common_modes(files);
-        if (modes.empty()) throw Error("the files have no mode in common");
-        for (const auto& mode : modes) report.modes.push_back(merge_mode(files, mode));
-    } catch (const nlohmann::json::exception& e) {
-        throw Error(std::string("malformed result file: ") + e.what());
-    }
-    report.title = report.workload.name + ": " + std::to_string(files.size()) +
-                   " clients merged (rates added, percentiles from the merged histograms)";
-    return report;
+std::vector<int> server_pids(const RunInfo& run, const std::string& name) {
+    std::vector<int> pids;
+    for (const auto& s : run.servers)
+        if (s.value("mode", "") == name && s.contains("pid") && s["pid"].is_number_integer())
+            pids.push_back(s["pid"].get<int>());
+    return pids;
 }
 
-nlohmann::json read_json_file(const std::string& path) {
-    std::ifstream in(path);
-    if (!in) throw Error(errno_message("cannot read " + path, errno));
-    try {
-        return nlohmann::json::parse(in);
-    } catch (const nlohmann::json::exception& e) {
-        throw Error(path + " is not JSON: " + e.what());
+int run_comparison(const ComparisonWorkload& w, ComparisonSettings& s, const Targets& targets, const RunInfo& started) {
+    RunInfo run = started;
+    if (s.repeat == 0) s.repeat = targets.many() ? 3 : 1;
+    w.prepare(s, targets.many(), run);
+    Report report = start_report(w, s, targets);
+    std::map<std::string, std::vector<double>> series;  // per target, of its last run
+    int exit_code = cli::exit_ok;
+    std::size_t done = 0;
+    for (unsigned r = 0; r < s.repeat; ++r) {
+        for (auto& mode : report.modes) {
+            const std::string& name = mode.target.name;
+            const std::string label = "[" + std::to_string(++done) + "/" +
+                                      std::to_string(s.repeat * report.modes.size()) + "] " + name + " " +
+                                      std::string(w.name);
+            show_progress(label);
+            std::string error;
+            try {
+                error = run_into(w, s, mode, label, run, series[name]);
+                if (w.per_thread_series && !s.out_path.empty())
+                    write_per_thread_file(per_target_path(s.out_path, name, targets.many()), series[name]);
+            } catch (const Error& e) {
+                error = e.what();
+            }
+            if (error.empty()) continue;
+            show_progress("");
+            std::cerr << "bench: " << mode.target.describe() << ", run " << r + 1 << ": " << error << "\n";
+            mode.errors.push_back(error);
+            exit_code = cli::exit_failure;
+        }
     }
+    show_progress("");
+    run.finish();
+    report.run = run.to_json();
+    write_report(w, report, s, series);
+    return exit_code;
 }
 
 }  // namespace kecho::bench

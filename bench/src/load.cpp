@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -147,6 +148,51 @@ CpuUsage cpu_between(const CpuSample& start, const CpuSample& end, const std::ve
     return u;
 }
 
+}  // namespace
+
+struct CpuMeter::Start {
+    CpuSample sample;
+};
+
+CpuMeter::CpuMeter(std::vector<int> server_pids)
+    : start_(std::make_unique<Start>(Start{sample_cpu()})), server_pids_(std::move(server_pids)) {}
+
+CpuMeter::~CpuMeter() = default;
+
+CpuUsage CpuMeter::read() const {
+    return cpu_between(start_->sample, sample_cpu(), server_pids_);
+}
+
+Metrics cpu_metrics(const CpuUsage& cpu, double seconds, double units, const std::string& unit) {
+    auto per_unit = [&](double s) { return units > 0 ? s * 1e6 / units : NAN; };
+    const std::string per = "_per_" + unit;
+    // Interference: the share of the machine that processes other than the client and the servers
+    // (and kernel threads) used while this run was measured.
+    const double cpu_seconds = seconds * static_cast<double>(::sysconf(_SC_NPROCESSORS_ONLN));
+    return {{"cpu_busy_percent", cpu.busy_percent},
+            {"server_cpu_percent", seconds > 0 ? 100.0 * cpu.server_seconds / seconds : 0.0},
+            {"other_cpu_percent", cpu_seconds > 0 ? 100.0 * cpu.other_seconds / cpu_seconds : 0.0},
+            {"cpu_us" + per, per_unit(cpu.busy_seconds)},
+            {"client_cpu_us" + per, per_unit(cpu.client_seconds)},
+            {"client_user_us" + per, per_unit(cpu.client_user_seconds)},
+            {"server_cpu_us" + per, per_unit(cpu.server_seconds)},
+            {"kernel_thread_us" + per, per_unit(cpu.kernel_thread_seconds)},
+            {"other_cpu_us" + per, per_unit(cpu.other_seconds)},
+            {"softirq_us" + per, per_unit(cpu.softirq_seconds)},
+            // every task's time: checks the split against the machine's
+            {"cpu_tasks_seconds", cpu.tasks_seconds},
+            {"cpu_busy_seconds", cpu.busy_seconds - cpu.steal_seconds},
+            {"work_units", units}};
+}
+
+void add_latency_metrics(Metrics& metrics, const LatencyHistogram& latency_ns) {
+    for (auto [key, p] : {std::pair{"p50_us", 50.0}, {"p90_us", 90.0}, {"p99_us", 99.0}, {"p999_us", 99.9}})
+        metrics[key] = static_cast<double>(latency_ns.percentile(p)) * 1e-3;
+    metrics["max_us"] = static_cast<double>(latency_ns.max()) * 1e-3;
+}
+
+namespace {
+
 // What every client thread shares: the phase flags, the tallies and the errors.
 struct Shared {
     std::atomic<bool> measuring{false}, stopping{false};
@@ -264,14 +310,14 @@ void run_load(const SocketAddress& address, const LoadOptions& options, LoadResu
         }
     };
     sleep_until(options.warmup);
-    CpuSample cpu_start = sample_cpu();
+    const CpuMeter cpu(options.server_pids);
     const auto measure_start = Clock::now();
     shared.measuring.store(true);
     sleep_until(total);
     shared.measuring.store(false);
     shared.stopping.store(true);
     result.seconds = seconds_since(measure_start);
-    result.cpu = cpu_between(cpu_start, sample_cpu(), options.server_pids);
+    result.cpu = cpu.read();
     for (auto& t : threads) t.join();
     if (progress) progress(1.0);
     result.workers = options.engine == ClientEngine::blocking ? options.connections : epoll_threads(options);

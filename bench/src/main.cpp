@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// bench: one client engine for every echo server. One subcommand per workload (CLI11's
-// subcommands-in-files layout: setup_X binds the options, run_X runs); see bench --help.
-#include <unistd.h>
-
+// bench: one client engine for every echo server. Only the command line lives here (CLI11's
+// subcommands-in-files layout: setup_X binds a subcommand's options to its own struct, and the
+// library runs it: comparison.h for pingpong, stream and burst, commands.h for the rest).
 #include <algorithm>
 #include <filesystem>
 #include <iostream>
@@ -10,102 +9,43 @@
 #include <string>
 #include <vector>
 
-#include "bench/results.h"
+#include "bench/commands.h"
+#include "bench/comparison.h"
 #include "kecho/cli.h"
 #include "kecho/cpu_set.h"
 #include "kecho/error.h"
-#include "kecho/run_info.h"
+#include "kecho/servers.h"
 
 namespace {
 
 using namespace kecho;
 using namespace kecho::bench;
 
-const std::vector<std::string> comparisons = {"pingpong", "stream", "burst"};
-const std::vector<std::string> tools = {"merge", "summarize"};  // read results, drive no server
-
-enum class ClientChoice { automatic, epoll, blocking };
-
-// Every option, grouped by the subcommands that take it.
-struct Options {
-    std::vector<std::string> modes{"user"};           // mode names, or "all"
-    std::map<std::string, std::uint16_t> mode_ports;  // --mode-port user=23001: a mode's port
-    std::string host = "127.0.0.1";
-    std::uint16_t port = 0;
+// What the command line binds: the targets (root options every workload shares, --json too) and
+// each subcommand's own options.
+struct Cli {
+    TargetOptions targets;
     std::string json_path;
-    // pingpong, stream, burst: a comparison
-    unsigned repeat = 0;  // 0: 3 when several modes run, else 1
-    std::string baseline = "user";
-    std::string csv_path, plot_path;
-    // the run's record: where the client runs, how each server was started, the placement
-    std::string cpus;                      // CPU list the client is pinned to (empty: not pinned)
-    std::vector<std::string> server_info;  // "mode=user engine=epoll threads=1 cpus=1 pid=123"
-    std::string layout;                    // "shared", "split", or empty (not said)
-    // pingpong, stream
-    LoadOptions load;
-    std::uint64_t size = 64, stream_size = 64 * 1024, window = 256 * 1024;
-    ClientChoice client = ClientChoice::automatic;
-    // burst
-    BurstOptions burst;
-    std::string out_path;
-    // verify and the stress workloads
-    std::vector<std::string> cases;
-    CaseOptions case_options;
-    // merge, summarize
+    ComparisonSettings comparison;
+    CaseRunOptions cases;
+    ReportOptions report;
     std::vector<std::string> merge_files;
     std::string summarize_dir;
-    int argc = 0;
-    char** argv = nullptr;
+    bool no_heading = false;  // bench servers
+};
+
+// The subcommands a check or the dispatch needs to tell apart.
+struct Subcommands {
+    std::map<const CLI::App*, const ComparisonWorkload*> comparisons;
+    const CLI::App *verify = nullptr, *stream = nullptr;
+    // The tools: they read results or the registry and drive no server.
+    const CLI::App *report = nullptr, *merge = nullptr, *summarize = nullptr, *servers = nullptr;
+
+    bool tool(const CLI::App* sub) const { return sub == report || sub == merge || sub == summarize || sub == servers; }
 };
 
 bool is_one_of(const std::string& name, const std::vector<std::string>& list) {
     return std::find(list.begin(), list.end(), name) != list.end();
-}
-
-std::vector<std::string> mode_names() {
-    std::vector<std::string> names;
-    for (const auto& m : server_modes()) names.push_back(m.name);
-    return names;
-}
-
-// "kmod 12345, user 12346, ...": every mode's default port, lowest first.
-std::string default_ports() {
-    std::vector<ServerMode> modes = server_modes();
-    std::sort(modes.begin(), modes.end(), [](const auto& a, const auto& b) { return a.port < b.port; });
-    std::vector<std::string> items;
-    for (const auto& m : modes) items.push_back(std::string(m.name) + " " + std::to_string(m.port));
-    return join(items);
-}
-
-// --mode-port MODE=PORT, parsed once into o.mode_ports; MODE is a name of the mode table.
-CLI::Option* add_mode_port_option(CLI::App& app, Options& o) {
-    auto parse = [&o](const std::vector<std::string>& specs) {
-        for (const auto& spec : specs) {
-            const auto eq = spec.find('=');
-            const ServerMode* mode = eq == std::string::npos ? nullptr : find_mode(spec.substr(0, eq));
-            if (!mode)
-                throw CLI::ValidationError("--mode-port", "expected MODE=PORT with MODE one of " + join(mode_names()) +
-                                                              ", got '" + spec + "'");
-            try {
-                o.mode_ports[mode->name] = parse_port(spec.substr(eq + 1));
-            } catch (const Error& e) {
-                throw CLI::ValidationError("--mode-port", e.what());
-            }
-        }
-    };
-    return app
-        .add_option_function<std::vector<std::string>>(
-            "--mode-port", parse, "MODE=PORT: that mode's port when several modes run (repeatable)")
-        ->type_name("MODE=PORT");
-}
-
-std::vector<std::string> selected_modes(const Options& o) {
-    std::vector<std::string> modes;
-    for (const auto& name : o.modes) {
-        if (name == "all") return mode_names();
-        if (std::find(modes.begin(), modes.end(), name) == modes.end()) modes.push_back(name);
-    }
-    return modes;
 }
 
 // An option with a range and its default shown in --help.
@@ -114,108 +54,163 @@ CLI::Option* ranged(CLI::App* app, const char* name, T& value, R low, R high, co
     return app->add_option(name, value, help)->check(CLI::Range(low, high))->capture_default_str();
 }
 
-void setup_common(CLI::App& app, Options& o) {
+// A repeatable option whose every value `parse` turns into something (or throws Error: a usage error).
+template <class Parse>
+CLI::Option* parsed_list(CLI::App& app, const char* name, Parse parse, const std::string& help, const char* type) {
+    auto each = [name, parse](const std::vector<std::string>& specs) {
+        for (const auto& spec : specs) {
+            try {
+                parse(spec);
+            } catch (const Error& e) {
+                throw CLI::ValidationError(name, e.what());
+            }
+        }
+    };
+    return app.add_option_function<std::vector<std::string>>(name, each, help)->type_name(type);
+}
+
+// --mode-port MODE=PORT, parsed once into the targets' mode ports; MODE is a mode of the registry.
+CLI::Option* add_mode_port_option(CLI::App& app, TargetOptions& t) {
+    auto parse = [&t](const std::string& spec) {
+        const auto eq = spec.find('=');
+        const ServerEntry* server = eq == std::string::npos ? nullptr : find_server(spec.substr(0, eq));
+        if (!server) throw Error("expected MODE=PORT with MODE one of " + join(mode_names()) + ", got '" + spec + "'");
+        t.mode_ports[std::string(server->mode)] = parse_port(spec.substr(eq + 1));
+    };
+    return parsed_list(app, "--mode-port", parse, "MODE=PORT: that mode's port when several modes run (repeatable)",
+                       "MODE=PORT");
+}
+
+void setup_targets(CLI::App& app, Cli& c) {
     auto names_and_all = mode_names();
     names_and_all.push_back("all");
-    app.add_option("--mode", o.modes,
+    TargetOptions& t = c.targets;
+    app.add_option("--mode", t.modes,
                    "server to drive: " + join(mode_names()) +
                        "; all = every reachable one; or a list (user,uring): several run interleaved, unreachable "
-                       "ones are skipped")
+                       "ones are skipped (default user, unless --target names servers)")
         ->delimiter(',')
-        ->check(CLI::IsMember(names_and_all))
+        ->check(CLI::IsMember(names_and_all));
+    auto* mode_port = add_mode_port_option(app, t);
+    parsed_list(
+        app, "--target", [&t](const std::string& spec) { t.ad_hoc.push_back(parse_target(spec)); },
+        "NAME=HOST:PORT: any TCP echo server, driven, checked and reported like the modes (repeatable; "
+        "e.g. peer=127.0.0.1:9000)",
+        "NAME=HOST:PORT");
+    app.add_option("--host", t.host, "the modes' server address (numeric IPv4/IPv6)")
+        ->check(cli::validator([](const std::string& text) { parse_address(text, 1); }, "ADDR"))
         ->capture_default_str();
-    auto* mode_port = add_mode_port_option(app, o);
-    app.add_option("--host", o.host, "server address (numeric IPv4/IPv6)")->capture_default_str();
-    app.add_option("--port", o.port, "server port (default: the mode's port: " + default_ports() + ")")
+    app.add_option("--port", t.port, "server port (default: the mode's port: " + default_ports() + ")")
         ->transform(cli::port_transformer(""))
         ->type_name("PORT")
         ->excludes(mode_port);
-    app.add_option("--json", o.json_path, "write the results as JSON to this file");
+    app.add_option("--json", c.json_path, "write the results as JSON to this file");
 }
 
-void add_comparison_options(CLI::App& sub, Options& o) {
-    sub.add_option("--repeat", o.repeat, "runs per mode (default 3 with several modes, else 1)")
-        ->check(CLI::Range(1, 100));
-    sub.add_option("--baseline", o.baseline, "mode the ratio column compares with")
-        ->transform(CLI::IsMember(mode_names(), CLI::ignore_case))
-        ->option_text("MODE (default user)");
-    sub.add_option("--csv", o.csv_path, "write one CSV row per run to this file");
-    sub.add_option("--plot", o.plot_path, "draw the results with gnuplot into this .png or .svg file")
-        ->check(cli::validator(
-            [](const std::string& path) {
-                auto ext = std::filesystem::path(path).extension().string();
-                if (ext != ".png" && ext != ".svg") throw Error("'" + path + "' must end in .png or .svg");
-            },
-            "PATH"));
-    sub.add_option("--cpus", o.cpus, "pin the client to these CPUs (e.g. 0 or 0-1,3); recorded in the results")
-        ->check(cli::cpu_list_validator());
-    sub.add_option("--server-info", o.server_info,
+void add_server_info_option(CLI::App& sub, RecordOptions& r) {
+    sub.add_option("--server-info", r.server_info,
                    "how a server was started, recorded in the results: 'mode=user engine=epoll threads=1 cpus=1 "
-                   "pid=123' (repeatable; pid= also counts that process's CPU time as the server's)")
+                   "pid=123' (repeatable; mode= names the target; pid= also counts that process's CPU time as the "
+                   "server's)")
         ->check(cli::validator(
             [](const std::string& value) {
                 if (!parse_key_values(value).contains("mode"))
                     throw Error("--server-info needs mode=NAME, got '" + value + "'");
             },
             ""));
-    sub.add_option("--layout", o.layout, "placement of client and servers, recorded in the results")
+}
+
+void add_comparison_options(CLI::App& sub, ComparisonSettings& s) {
+    sub.add_option("--repeat", s.repeat, "runs per mode (default 3 with several modes, else 1)")
+        ->check(CLI::Range(1, 100));
+    sub.add_option("--baseline", s.baseline,
+                   "mode or target the ratio column compares with (best-user: the best user-space server of the "
+                   "registry)")
+        ->option_text("NAME (default user)");
+    sub.add_option("--csv", s.csv_path, "write one CSV row per run to this file");
+    sub.add_option("--plot", s.plot_path, "draw the results with gnuplot into this .png or .svg file")
+        ->check(cli::validator(
+            [](const std::string& path) {
+                auto ext = std::filesystem::path(path).extension().string();
+                if (ext != ".png" && ext != ".svg") throw Error("'" + path + "' must end in .png or .svg");
+            },
+            "PATH"));
+    sub.add_option("--cpus", s.record.cpus, "pin the client to these CPUs (e.g. 0 or 0-1,3); recorded in the results")
+        ->check(cli::cpu_list_validator());
+    add_server_info_option(sub, s.record);
+    sub.add_option("--layout", s.record.layout, "placement of client and servers, recorded in the results")
         ->check(CLI::IsMember({"shared", "split"}));
 }
 
-void add_load_options(CLI::App& sub, Options& o, std::uint64_t& size, const char* size_help) {
-    ranged(&sub, "--connections", o.load.connections, 1, 100000, "connections");
+void add_load_options(CLI::App& sub, ComparisonSettings& s, std::uint64_t& size, const char* size_help) {
+    ranged(&sub, "--connections", s.load.connections, 1, 100000, "connections");
     sub.add_option("--size", size, size_help)->transform(cli::bytes_transformer(1, 1ull << 30))->capture_default_str();
-    ranged(&sub, "--duration", o.load.duration, 0.1, 3600.0, "measured seconds");
-    ranged(&sub, "--warmup", o.load.warmup, 0.0, 600.0, "seconds before measuring");
-    sub.add_option("--workers", o.load.workers,
+    ranged(&sub, "--duration", s.load.duration, 0.1, 3600.0, "measured seconds");
+    ranged(&sub, "--warmup", s.load.warmup, 0.0, 600.0, "seconds before measuring");
+    sub.add_option("--workers", s.load.workers,
                    "epoll threads (default: max(4, cores), at most 16 and one per connection)")
         ->check(CLI::Range(1, 64));
-    add_comparison_options(sub, o);
+    add_comparison_options(sub, s);
 }
 
-void setup_comparisons(CLI::App& app, Options& o) {
+CLI::App* setup_pingpong(CLI::App& app, ComparisonSettings& s) {
     auto* pingpong = app.add_subcommand("pingpong",
                                         "request/response: each connection sends a message and waits for "
                                         "its echo (the default workload)");
-    add_load_options(*pingpong, o, o.size, "bytes per message");
-    ranged(pingpong, "--pipeline", o.load.in_flight, 1, 1024, "messages in flight per connection");
+    add_load_options(*pingpong, s, s.size, "bytes per message");
+    ranged(pingpong, "--pipeline", s.load.in_flight, 1, 1024, "messages in flight per connection");
     pingpong
-        ->add_option("--client", o.client,
+        ->add_option("--client", s.client,
                      "epoll (a few threads), blocking (one thread per connection) or auto: blocking up to 4 "
                      "connections without --pipeline (one recv+send per request, no epoll_wait), epoll above")
         ->transform(CLI::CheckedTransformer(std::map<std::string, ClientChoice>{
             {"auto", ClientChoice::automatic}, {"epoll", ClientChoice::epoll}, {"blocking", ClientChoice::blocking}}))
         ->default_str("auto");
     pingpong
-        ->add_option("--rate", o.load.rate,
+        ->add_option("--rate", s.load.rate,
                      "open loop: N requests/s over all connections on a fixed timetable, latency counted from each "
                      "request's scheduled time (wrk2's method); the achieved rate is reported (epoll client)")
         ->check(CLI::Range(1.0, 1e9));
+    return pingpong;
+}
+
+CLI::App* setup_stream(CLI::App& app, ComparisonSettings& s) {
     auto* stream = app.add_subcommand("stream", "throughput: each connection keeps --window bytes in flight");
-    add_load_options(*stream, o, o.stream_size, "bytes per write");
-    stream->add_option("--window", o.window, "bytes in flight per connection")
+    add_load_options(*stream, s, s.stream_size, "bytes per write");
+    stream->add_option("--window", s.window, "bytes in flight per connection")
         ->transform(cli::bytes_transformer(1, 1ull << 34))
         ->default_str("256K");
+    return stream;
+}
+
+CLI::App* setup_burst(CLI::App& app, ComparisonSettings& s) {
     auto* burst = app.add_subcommand("burst",
                                      "kecho's classic bench: threads released together, each connects, "
                                      "times one echo, closes");
-    ranged(burst, "--threads", o.burst.threads, 1, 10000, "threads released together");
-    ranged(burst, "--rounds", o.burst.rounds, 1, 10000, "rounds");
-    burst->add_option("--message", o.burst.message, "the message each thread sends")
+    ranged(burst, "--threads", s.burst.threads, 1, 10000, "threads released together");
+    ranged(burst, "--rounds", s.burst.rounds, 1, 10000, "rounds");
+    burst->add_option("--message", s.burst.message, "the message each thread sends")
         ->check(cli::validator(
             [](const std::string& m) {
                 if (m.empty()) throw Error("must not be empty");
             },
             "TEXT"))
         ->capture_default_str();
-    burst->add_option("--out", o.out_path, "write kecho's 'index microseconds' file (one per mode with several)");
-    add_comparison_options(*burst, o);
+    burst->add_option("--out", s.out_path, "write kecho's 'index microseconds' file (one per mode with several)");
+    add_comparison_options(*burst, s);
+    return burst;
 }
 
-void setup_cases(CLI::App& app, Options& o) {
-    CaseOptions& c = o.case_options;
+void setup_comparisons(CLI::App& app, Cli& c, Subcommands& subs) {
+    CLI::App* apps[] = {setup_pingpong(app, c.comparison), setup_stream(app, c.comparison),
+                        setup_burst(app, c.comparison)};
+    for (auto* sub : apps) subs.comparisons[sub] = find_comparison(sub->get_name());
+    subs.stream = apps[1];
+}
+
+CLI::App* setup_verify(CLI::App& app, CaseRunOptions& o) {
     auto* verify = app.add_subcommand("verify", "the correctness battery: named cases, every byte checked");
-    verify->add_flag("--quick", c.quick, "the seconds-long subset (every case but size-16MiB), shorter bounds");
+    verify->add_flag("--quick", o.options.quick, "the seconds-long subset (every case but size-16MiB), shorter bounds");
     verify->add_option("--case", o.cases, "run only this case (repeatable)")
         ->check(cli::validator(
             [](const std::string& name) {
@@ -223,6 +218,11 @@ void setup_cases(CLI::App& app, Options& o) {
                     throw Error("unknown case '" + name + "' (cases: " + join(verify_case_names()) + ")");
             },
             "NAME"));
+    return verify;
+}
+
+void setup_stress(CLI::App& app, CaseRunOptions& o) {
+    CaseOptions& c = o.options;
     auto* held = app.add_subcommand("held", "connections held open: echo, hold, echo again");
     ranged(held, "--connections", c.connections, 1, 1000000, "connections open at once");
     ranged(held, "--hold", c.hold, 0.0, 3600.0, "seconds every connection stays open between two echo rounds");
@@ -240,34 +240,96 @@ void setup_cases(CLI::App& app, Options& o) {
     ranged(slow, "--duration", c.duration, 0.1, 3600.0, "seconds the clients push");
     auto* bad_input = app.add_subcommand("bad-input", "hostile input: 0-length writes, every byte value, NULs, 16 MiB");
     bad_input->add_flag("--quick", c.quick, "1 MiB instead of 16 MiB messages");
+    for (auto* sub : {held, churn, half_close, resets, slow, bad_input}) add_server_info_option(*sub, o.record);
 }
 
-void setup_tools(CLI::App& app, Options& o) {
+CLI::App* setup_report(CLI::App& app, ReportOptions& o) {
+    auto* report = app.add_subcommand("report",
+                                      "merge runs from result files per target and print the usual table, the CPU "
+                                      "split and perf stat counts per unit: the measuring that scripts arrange");
+    report
+        ->add_option_function<std::vector<std::string>>(
+            "files",
+            [&o](const std::vector<std::string>& specs) {
+                for (const auto& spec : specs) {
+                    const auto eq = spec.find('=');
+                    if (eq == std::string::npos)
+                        o.inputs.push_back({spec, ""});
+                    else
+                        o.inputs.push_back({spec.substr(eq + 1), spec.substr(0, eq)});
+                }
+            },
+            "[NAME=]FILE: bench --json files of one workload (pingpong, stream, burst, churn, half-close) or "
+            "echo-loader trace --json files; NAME= names the file's target (a trace names none)")
+        ->required();
+    report
+        ->add_option("--baseline", o.baseline,
+                     "target the ratio columns compare with (best-user: the best user-space server of the registry)")
+        ->capture_default_str();
+    parsed_list(
+        *report, "--perf-stat",
+        [&o](const std::string& spec) {
+            if (spec.find('=') == std::string::npos || spec.front() == '=')
+                throw Error("expected WHO=FILE (a perf stat -x, output), got '" + spec + "'");
+            o.perf_stat.push_back(spec);
+        },
+        "WHO=FILE: perf stat -x, counts over the run of the report's one target, shown per unit of work "
+        "(repeatable: client=, server=, ...)",
+        "WHO=FILE");
+    report->add_option("--csv", o.csv_path, "write one CSV row per target and run to this file");
+    report
+        ->add_option("--best", o.best,
+                     "print only the highest median of this metric among the targets (busy-poll references left "
+                     "out), as a whole number: what a script needs of the runs, e.g. requests_per_s")
+        ->type_name("METRIC");
+    report->add_flag("--ratios", o.ratios,
+                     "print only each target's ratio to the baseline, one 'NAME 1.23x' line each (for scripts)");
+    return report;
+}
+
+void setup_tools(CLI::App& app, Cli& c, Subcommands& subs) {
     auto* merge = app.add_subcommand("merge",
                                      "combine results of one server driven from several client hosts: "
                                      "latency histograms added (percentiles from the sum), rates added");
-    merge->add_option("files", o.merge_files, "bench --json files of the same workload (two or more)")
+    merge->add_option("files", c.merge_files, "bench --json files of the same workload (two or more)")
         ->required()
         ->check(CLI::ExistingFile);
     auto* summarize = app.add_subcommand("summarize",
-                                         "write summary.md, all.csv and the figures for a results "
-                                         "directory written by scripts/compare.sh");
-    summarize->add_option("dir", o.summarize_dir, "the results directory")->required()->check(CLI::ExistingDirectory);
+                                         "write summary.md, all.csv and the figures of a results directory as its "
+                                         "manifest.json declares it (scripts/compare.sh writes both)");
+    summarize->add_option("dir", c.summarize_dir, "the results directory")->required()->check(CLI::ExistingDirectory);
+    auto* servers = app.add_subcommand("servers",
+                                       "the server registry: each server's mode, engine, default port, program, "
+                                       "role and the command that starts it");
+    servers->add_flag("--no-heading", c.no_heading, "no heading line (what scripts read)");
+    subs.report = setup_report(app, c.report);
+    subs.merge = merge;
+    subs.summarize = summarize;
+    subs.servers = servers;
 }
 
 // Checks that span options (CLI11 runs this after parsing, its errors are usage errors).
-void check_combinations(const CLI::App& app, const Options& o) {
-    const std::string workload = app.get_subcommands().front()->get_name();
-    const bool several_modes = selected_modes(o).size() > 1;
-    if (several_modes && o.port != 0)
+void check_combinations(const CLI::App& app, const Cli& c, const Subcommands& subs) {
+    const CLI::App* sub = app.get_subcommands().front();
+    if (subs.tool(sub)) return;
+    const std::vector<std::string> names = c.targets.names();
+    for (auto it = names.begin(); it != names.end(); ++it)
+        if (std::find(names.begin(), it, *it) != it)
+            throw CLI::ValidationError("--target", "two servers are named '" + *it + "'");
+    if (names.size() > 1 && c.targets.port != 0)
         throw CLI::ValidationError("--port", "picks one server's port; with several modes use --mode-port MODE=PORT");
-    if (several_modes && workload != "verify" && !is_one_of(workload, comparisons) && !is_one_of(workload, tools))
-        throw CLI::ValidationError("--mode", "bench " + workload + " drives one server (one --mode)");
-    if (o.load.rate > 0 && o.client == ClientChoice::blocking)
+    const bool comparison = subs.comparisons.count(sub) > 0;
+    if (names.size() > 1 && sub != subs.verify && !comparison)
+        throw CLI::ValidationError("--mode", "bench " + sub->get_name() + " drives one server (one --mode)");
+    if (comparison && !find_server(c.comparison.baseline) && !is_one_of(c.comparison.baseline, names) &&
+        c.comparison.baseline != Report::best_user_baseline)
+        throw CLI::ValidationError("--baseline", "unknown mode or target '" + c.comparison.baseline + "'");
+    const ComparisonSettings& s = c.comparison;
+    if (s.load.rate > 0 && s.client == ClientChoice::blocking)
         throw CLI::ValidationError("--rate", "drives the epoll client; drop --client blocking");
-    if (workload == "stream" && o.window < o.stream_size)
+    if (sub == subs.stream && s.window < s.stream_size)
         throw CLI::ValidationError("--window", "must hold at least one --size write");
-    if (workload == "stream" && o.window / o.stream_size > 65536)
+    if (sub == subs.stream && s.window / s.stream_size > 65536)
         throw CLI::ValidationError("--window", "--window / --size must be at most 65536 writes in flight");
 }
 
@@ -289,258 +351,63 @@ std::vector<std::string> with_subcommand(const CLI::App& app, std::vector<std::s
     return args;
 }
 
-std::vector<Target> targets_for(const Options& o) {
-    std::vector<Target> targets;
-    for (const auto& m : selected_modes(o)) {
-        std::uint16_t port = o.port ? o.port : find_mode(m)->port;  // --port excludes --mode-port
-        if (auto it = o.mode_ports.find(m); it != o.mode_ports.end()) port = it->second;
-        targets.push_back({m, parse_address(o.host, port)});
+// The parsed subcommand, run: a tool, a comparison, or verify and the stress workloads.
+int run(const CLI::App& sub, Cli& c, const Subcommands& subs, int argc, char** argv) {
+    if (&sub == subs.report) {
+        c.report.json_path = c.json_path;
+        return run_report(c.report);
     }
-    return targets;
-}
-
-// The servers of a run: those that answered, and the others with the reason.
-struct Targets {
-    std::vector<Target> reachable;
-    std::vector<std::pair<Target, std::string>> skipped;
-    bool many() const { return reachable.size() + skipped.size() > 1; }  // several modes asked for
-};
-
-// A progress line on stderr, only when a person is watching it.
-void show_progress(const std::string& text) {
-    if (::isatty(2) == 1) std::fprintf(stderr, "\r\033[K%s", text.c_str());
-}
-
-// Pins the calling thread (every thread the bench starts inherits it) when --cpus was given, and
-// starts the run record with the servers as described.
-RunInfo begin_run(const Options& o) {
-    const std::vector<int> cpus = o.cpus.empty() ? std::vector<int>{} : parse_cpu_list(o.cpus);
-    if (!cpus.empty()) pin_current_thread(cpus);
-    RunInfo run = RunInfo::begin(o.argc, o.argv);
-    for (const auto& info : o.server_info) run.servers.push_back(parse_key_values(info));
-    run.client["cpus"] = cpus.empty() ? "any" : format_cpu_list(cpus);
-    if (!o.layout.empty()) run.client["layout"] = o.layout;
-    return run;
-}
-
-// The pids --server-info gave for this mode (the processes whose CPU time counts as the server's).
-std::vector<int> server_pids(const RunInfo& run, const std::string& mode) {
-    std::vector<int> pids;
-    for (const auto& s : run.servers)
-        if (s.value("mode", "") == mode && s.contains("pid") && s["pid"].is_number_integer())
-            pids.push_back(s["pid"].get<int>());
-    return pids;
-}
-
-// "bench.txt" for one mode; "bench-user.txt" when several modes write their own file.
-std::string per_mode_path(const std::string& path, const std::string& mode, bool many) {
-    if (!many) return path;
-    std::filesystem::path p(path);
-    return (p.parent_path() / (p.stem().string() + "-" + mode + p.extension().string())).string();
-}
-
-// kecho's data file: one "index microseconds" line per thread.
-void write_burst_file(const std::string& path, const std::vector<double>& per_thread_us) {
-    std::string text;
-    for (std::size_t i = 0; i < per_thread_us.size(); ++i)
-        text += std::to_string(i) + " " + std::to_string(static_cast<long long>(per_thread_us[i] + 0.5)) + "\n";
-    write_text(path, text);
-}
-
-// One run of pingpong, stream or burst into mode (its metrics, the load average before it, its
-// latency histogram); returns the run's first error, if any. The client's shape goes to run.
-std::string run_once(const std::string& workload, Options& o, ModeResults& mode, const std::string& label,
-                     std::vector<double>& burst_series, RunInfo& run) {
-    const double load_before = load_average()[0];
-    if (workload == "burst") {
-        BurstResult b;
-        run_burst(mode.target.address, o.burst, b);
-        burst_series = b.per_thread_us;
-        mode.runs.push_back(burst_metrics(b));
-        mode.runs.back()["load_before"] = load_before;
-        run.client["workers"] = o.burst.threads;
-        return b.errors.describe();
-    }
-    o.load.server_pids = server_pids(run, mode.target.mode);
-    LoadResult l;
-    run_load(mode.target.address, o.load, l,
-             [&](double f) { show_progress(label + " " + std::to_string(static_cast<int>(f * 100)) + "%"); });
-    mode.runs.push_back(load_metrics(workload, l));
-    mode.runs.back()["load_before"] = load_before;
-    mode.histograms.push_back(l.tally.latency_ns.to_json());
-    run.client["workers"] = l.workers;
-    if (o.load.rate > 0) {
-        RateCheck check = check_rate(o.load.rate, l.tally.messages, l.seconds);
-        mode.runs.back()["target_rate"] = o.load.rate;
-        mode.runs.back()["rate_kept"] = check.kept ? 1 : 0;
-        if (!check.kept) {
-            show_progress("");
-            std::cerr << "bench: " << mode.target.describe() << ": " << check.describe() << "\n";
-        }
-    }
-    return l.errors.describe();
-}
-
-// The report of a comparison before its runs: client engine, title, config, modes.
-Report start_comparison(const std::string& workload, Options& o, const Targets& targets, RunInfo& run) {
-    // Few connections: a thread each costs nothing and saves the epoll_wait per request, so the
-    // client is never the reason a server looks slow (measured against the floor server).
-    const bool blocking =
-        o.client == ClientChoice::blocking || (o.client == ClientChoice::automatic && workload == "pingpong" &&
-                                               o.load.connections <= 4 && o.load.in_flight == 1);
-    o.load.engine = blocking && o.load.rate <= 0 ? ClientEngine::blocking : ClientEngine::epoll;
-    run.client["engine"] = workload == "burst" ? "threads" : blocking ? "blocking" : "epoll";
-    if (o.repeat == 0) o.repeat = targets.many() ? 3 : 1;
-    o.load.size = workload == "stream" ? o.stream_size : o.size;
-    if (workload == "stream") o.load.in_flight = static_cast<std::uint32_t>(o.window / o.load.size);
-    Report report = comparison_report(workload, o.repeat, targets.reachable.size() > 1, o.load, o.burst);
-    if (o.load.rate > 0 && workload == "pingpong") {
-        report.config["rate"] = o.load.rate;
-        report.title += "; open loop: " + std::to_string(static_cast<long long>(o.load.rate)) +
-                        " req/s offered, latency from each request's scheduled time";
-    }
-    report.baseline = o.baseline;
-    for (const auto& [t, why] : targets.skipped) report.skipped.emplace_back(t.mode, why);
-    for (const Target& t : targets.reachable) report.modes.push_back({t, {}, {}});
-    return report;
-}
-
-void write_report(const Report& report, const Options& o) {
-    std::cout << report.title << "\n" << format_table(report) << std::flush;
-    if (!o.json_path.empty()) write_text(o.json_path, report_json(report).dump(2) + "\n");
-    if (!o.csv_path.empty()) write_text(o.csv_path, report_csv(report));
-    if (!o.plot_path.empty()) plot_report(report, o.plot_path);
-}
-
-int run_comparison(const std::string& workload, Options& o, const Targets& targets) {
-    RunInfo run = begin_run(o);
-    Report report = start_comparison(workload, o, targets, run);
-    int exit_code = cli::exit_ok;
-    std::size_t done = 0;
-    for (unsigned r = 0; r < o.repeat; ++r) {
-        for (auto& mode : report.modes) {
-            const std::string& name = mode.target.mode;
-            const std::string label = "[" + std::to_string(++done) + "/" +
-                                      std::to_string(o.repeat * report.modes.size()) + "] " + name + " " + workload;
-            show_progress(label);
-            std::string error;
-            try {
-                error = run_once(workload, o, mode, label, report.burst_series[name], run);
-                if (!o.out_path.empty())
-                    write_burst_file(per_mode_path(o.out_path, name, targets.many()), report.burst_series[name]);
-            } catch (const Error& e) {
-                error = e.what();
-            }
-            if (error.empty()) continue;
-            show_progress("");
-            std::cerr << "bench: " << mode.target.describe() << ", run " << r + 1 << ": " << error << "\n";
-            mode.errors.push_back(error);
-            exit_code = cli::exit_failure;
-        }
-    }
-    if (workload != "burst") report.burst_series.clear();
-    show_progress("");
-    run.finish();
-    report.run = run.to_json();
-    write_report(report, o);
-    return exit_code;
-}
-
-// verify or a stress workload: PASS/FAIL lines per case, a summary line, the cases as JSON.
-int run_case_workload(const std::string& workload, const Options& o, const Targets& targets) {
-    const bool many = targets.many();
-    const auto names = workload_cases(workload, o.case_options.quick, o.cases);
-    nlohmann::json cases = nlohmann::json::array(), skip = nlohmann::json::array();
-    int passed = 0, failed = 0;
-    for (const auto& [target, why] : targets.skipped) {
-        std::cout << "skipped " << target.mode << ": " << why << "\n";
-        skip.push_back({{"mode", target.mode}, {"reason", why}});
-    }
-    for (const Target& target : targets.reachable) {
-        if (many) std::cout << "== " << target.describe() << std::endl;
-        for (const auto& r : run_cases(target.address, names, o.case_options, [](const CaseResult& r) {
-                 std::cout << (r.passed ? "PASS " : "FAIL ") << r.name << " " << r.detail << std::endl;
-             })) {
-            cases.push_back(r);
-            if (many) cases.back()["mode"] = target.mode;
-            (r.passed ? passed : failed)++;
-        }
-    }
-    std::cout << workload << ": " << passed << " passed, " << failed << " failed" << std::endl;
-    if (!o.json_path.empty()) {
-        RunInfo run = RunInfo::begin(o.argc, o.argv);  // where it ran (the load is the one at the end)
-        run.finish();
-        nlohmann::json doc = {
-            {"workload", workload}, {"cases", cases}, {"passed", passed}, {"failed", failed}, {"run", run.to_json()}};
-        if (many) doc["skipped"] = skip;
-        if (!many) doc["mode"] = targets.reachable.front().mode;
-        write_text(o.json_path, doc.dump(2) + "\n");
-    }
-    return failed == 0 ? cli::exit_ok : cli::exit_failure;
-}
-
-// bench merge and bench summarize: they read results, they drive no server.
-int run_tool(const std::string& tool, const Options& o) try {
-    if (tool == "summarize") {
-        for (const auto& path : summarize_directory(o.summarize_dir)) std::cout << "wrote " << path << "\n";
-        return cli::exit_ok;
-    }
-    std::vector<std::pair<std::string, nlohmann::json>> files;
-    for (const auto& path : o.merge_files) files.emplace_back(path, read_json_file(path));
-    write_report(merge_reports(files), o);  // merge takes no --csv or --plot
-    return cli::exit_ok;
-} catch (const nlohmann::json::exception& e) {
-    throw Error(std::string("a result file is not in the bench's layout: ") + e.what());
-}
-
-int run(const std::string& workload, Options& o) {
-    if (is_one_of(workload, tools)) return run_tool(workload, o);
+    if (&sub == subs.merge) return run_merge(c.merge_files, c.json_path);
+    if (&sub == subs.summarize) return run_summarize(c.summarize_dir);
+    if (&sub == subs.servers) return run_servers(!c.no_heading);
     cli::raise_fd_limit();  // 1,000 connections need more than the usual 1,024 descriptors
-    Targets targets;
-    for (const Target& t : targets_for(o)) {
-        if (auto why = probe(t))
-            targets.skipped.emplace_back(t, *why);
-        else
-            targets.reachable.push_back(t);
-    }
+    const Targets targets = probe_all(c.targets.targets());
     if (targets.reachable.empty()) {
         const bool one = targets.skipped.size() == 1;
         std::cerr << "bench: " << (one ? "" : "no server is reachable:\n  ");
         for (const auto& [t, why] : targets.skipped) std::cerr << why << (one ? "\n" : "\n  ");
         return cli::exit_failure;
     }
-    if (is_one_of(workload, comparisons)) return run_comparison(workload, o, targets);
-    return run_case_workload(workload, o, targets);
+    if (auto it = subs.comparisons.find(&sub); it != subs.comparisons.end()) {
+        c.comparison.json_path = c.json_path;
+        return run_comparison(*it->second, c.comparison, targets, begin_run(c.comparison.record, argc, argv));
+    }
+    c.cases.json_path = c.json_path;
+    return run_cases_workload(sub.get_name(), c.cases, targets, begin_run(c.cases.record, argc, argv));
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    Options o;
+    Cli c;
+    Subcommands subs;
     CLI::App app{"bench: drives the kecho echo servers (" + join(mode_names()) +
-                 ") with one client engine; without a workload it runs pingpong"};
+                 ") and any other TCP echo server (--target) with one client engine; without a workload it runs "
+                 "pingpong"};
     app.name("bench");
     app.require_subcommand(0, 1);
-    setup_common(app, o);
-    setup_comparisons(app, o);
-    setup_cases(app, o);
-    std::vector<std::string> workloads;  // every subcommand so far; merge and summarize are no workload
+    setup_targets(app, c);
+    setup_comparisons(app, c, subs);
+    subs.verify = setup_verify(app, c.cases);
+    setup_stress(app, c.cases);
+    std::vector<std::string> workloads;  // every subcommand so far; the tools are no workload
     for (const auto* sub : app.get_subcommands({})) workloads.push_back(sub->get_name());
     std::string workload_alias;
     app.add_option("--workload", workload_alias, "the same as naming the subcommand first (kept for scripts)")
         ->check(CLI::IsMember(workloads));
-    setup_tools(app, o);
-    o.argc = argc;
-    o.argv = argv;
+    setup_tools(app, c, subs);
     for (auto* sub : app.get_subcommands({})) sub->fallthrough();
-    app.final_callback([&] { check_combinations(app, o); });
+    app.final_callback([&] { check_combinations(app, c, subs); });
 
     std::vector<std::string> args(argv + std::min(argc, 1), argv + argc);
     if (int rc = cli::parse(app, with_subcommand(app, std::move(args))); rc >= 0) return rc;
     try {
-        return run(app.get_subcommands().front()->get_name(), o);
+        return run(*app.get_subcommands().front(), c, subs, argc, argv);
     } catch (const Error& e) {
         std::cerr << "bench: " << e.what() << "\n";
+        return cli::exit_failure;
+    } catch (const nlohmann::json::exception& e) {
+        std::cerr << "bench: a result file is not in the bench's layout: " << e.what() << "\n";
         return cli::exit_failure;
     }
 }

@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
+// A report as people read it: numbers, the tables (the usual one, the CPU split, per-metric rows,
+// counts per unit), its JSON, and its gnuplot figures.
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,69 +15,40 @@
 
 #include "bench/results.h"
 #include "kecho/error.h"
-#include "kecho/ports.h"
+#include "kecho/servers.h"
 
 namespace kecho::bench {
 namespace {
 
-// A CSV field: quoted when it holds a comma, a quote or a newline.
-std::string csv_cell(const std::string& value) {
-    if (value.find_first_of(",\"\n") == std::string::npos) return value;
-    std::string out = "\"";
-    for (char c : value) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-    return out + "\"";
+// The latency percentiles a summary plot may show, in its data file's columns 2 to 6.
+constexpr const char* plot_percentiles[][2] = {
+    {"p50_us", "p50"}, {"p90_us", "p90"}, {"p99_us", "p99"}, {"p999_us", "p99.9"}, {"max_us", "max"}};
+
+bool has_metric(const WorkloadDef& layout, const std::string& key) {
+    return std::any_of(layout.metrics.begin(), layout.metrics.end(), [&](const MetricDef& m) { return m.key == key; });
 }
 
-// A JSON object's field as CSV text: strings as they are, numbers as JSON, missing or null empty.
-std::string csv_field(const nlohmann::json& object, const std::string& key) {
-    if (!object.contains(key) || object[key].is_null()) return "";
-    const auto& v = object[key];
-    return csv_cell(v.is_string() ? v.get<std::string>() : v.dump());
+// "req" for "request", "MB" for "mb": how a CPU unit reads in a heading.
+std::string unit_label(const std::string& unit) {
+    if (unit == "request") return "req";
+    if (unit == "mb") return "MB";
+    return unit;
 }
 
-Stat summarize(std::vector<double> values) {
-    if (values.empty()) return {NAN, NAN, NAN};
-    std::sort(values.begin(), values.end());
-    const std::size_t n = values.size();
-    return {n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2, values.front(), values.back()};
+// The median of a metric across a target's runs, NaN when no run has it.
+double median_of(const ModeResults& mode, const std::string& key) {
+    auto s = mode.summary();
+    return s.count(key) ? s[key].median : NAN;
 }
 
 }  // namespace
 
-const std::vector<ServerMode>& server_modes() {
-    static const std::vector<ServerMode> modes = {
-        {"bpf", ports::bpf, "sudo ./echo-loader attach"},
-        {"kmod", ports::kmod,
-         "sudo insmod kmod/kecho.ko; where the kernel cannot load modules: scripts/vm/compare-in-guest.sh"},
-        {"user", ports::user, "./user-echo-server"},
-        {"uring", ports::uring, "./user-echo-server --engine uring"},
-        {"floor", ports::floor, "./user-echo-server --engine floor"},
-        {"splice", ports::splice, "./user-echo-server --engine splice"},
-    };
-    return modes;
-}
-
-const ServerMode* find_mode(const std::string& name) {
-    for (const auto& m : server_modes())
-        if (name == m.name) return &m;
-    return nullptr;
-}
-
-std::string Target::describe() const {
-    return mode + " server at " + address.to_string();
-}
-
-std::optional<std::string> probe(const Target& target) {
-    try {
-        // 4 s: past the SYN's first two retransmissions (1 s, 3 s), so a lossy network is not
-        // taken for a missing server; a refused connection still answers at once.
-        UniqueFd fd = connect_to(target.address, 4000);
-    } catch (const Error& e) {
-        // connect_to says "cannot connect to <address>: <reason>"; keep the reason only.
-        return "no " + target.describe() + ": " + last_reason(e.what()) + " (start it with " +
-               find_mode(target.mode)->start + ")";
-    }
-    return std::nullopt;
+Stat summarize(std::vector<double> values) {
+    std::erase_if(values, [](double v) { return std::isnan(v); });
+    if (values.empty()) return {NAN, NAN, NAN};
+    std::sort(values.begin(), values.end());
+    const std::size_t n = values.size();
+    return {n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2, values.front(), values.back()};
 }
 
 std::string format_number(double value, int decimals) {
@@ -106,42 +79,25 @@ std::string join(const std::vector<std::string>& items, const std::string& separ
     return out;
 }
 
-const WorkloadDef& workload_def(const std::string& name) {
-    static const std::vector<WorkloadDef> defs = {
-        {"pingpong",
-         {{"requests_per_s", "req/s", 0},
-          {"mb_per_s", "MB/s", 1},
-          {"p50_us", "p50 us", 1},
-          {"p90_us", "p90 us", 1},
-          {"p99_us", "p99 us", 1},
-          {"p999_us", "p99.9 us", 1},
-          {"max_us", "max us", 0},
-          {"errors", "errors", 0},
-          {"cpu_busy_percent", "cpu %", 1},
-          {"cpu_us_per_request", "cpu us/req", 2},
-          {"client_cpu_us_per_request", "client us/req", 2},
-          {"client_user_us_per_request", "(user)", 2}}},
-        {"stream",
-         {{"recv_mb_per_s", "MB/s back", 1},
-          {"send_mb_per_s", "MB/s sent", 1},
-          {"p50_us", "p50 us", 1},
-          {"p99_us", "p99 us", 1},
-          {"errors", "errors", 0},
-          {"cpu_busy_percent", "cpu %", 1},
-          {"cpu_us_per_mb", "cpu us/MB", 0},
-          {"client_cpu_us_per_mb", "client us/MB", 0}}},
-        {"burst",
-         {{"mean_us", "mean us", 1},
-          {"median_us", "median us", 1},
-          {"p99_us", "p99 us", 1},
-          {"max_us", "max us", 1},
-          {"exchanges", "exchanges", 0},
-          {"errors", "errors", 0},
-          {"seconds", "seconds", 2}}},
-    };
-    for (const auto& d : defs)
-        if (d.name == name) return d;
-    throw Error("no report layout for workload '" + name + "'");
+std::string format_columns(const std::vector<std::vector<std::string>>& rows, bool left) {
+    std::vector<std::size_t> width;
+    for (const auto& row : rows)
+        for (std::size_t c = 0; c < row.size(); ++c) {
+            if (width.size() <= c) width.push_back(0);
+            width[c] = std::max(width[c], row[c].size());
+        }
+    std::ostringstream out;
+    for (const auto& row : rows) {
+        std::string line;
+        for (std::size_t c = 0; c < row.size(); ++c) {
+            const std::string pad(width[c] - row[c].size(), ' ');
+            if (c > 0) line += "  ";
+            line += c == 0 || left ? row[c] + pad : pad + row[c];
+        }
+        while (!line.empty() && line.back() == ' ') line.pop_back();
+        out << line << "\n";
+    }
+    return out.str();
 }
 
 std::map<std::string, Stat> ModeResults::summary() const {
@@ -170,14 +126,17 @@ std::string ModeResults::noise(const std::string& primary) const {
 
 std::optional<double> Report::ratio(const ModeResults& mode) const {
     const std::string& primary = workload.metrics.front().key;
+    double base = NAN;
     for (const auto& m : modes) {
-        if (m.target.mode != baseline || m.runs.empty()) continue;
-        double base = m.summary()[primary].median;
-        double mine = mode.runs.empty() ? NAN : mode.summary()[primary].median;
-        if (!(base > 0) || std::isnan(mine)) return std::nullopt;
-        return mine / base;
+        const ServerEntry* server = find_server(m.target.name);
+        const bool best_user = baseline == best_user_baseline && server && server->role == ServerRole::user;
+        if ((m.target.name != baseline && !best_user) || m.runs.empty()) continue;
+        const double median = median_of(m, primary);
+        if (std::isnan(base) || median > base) base = median;
     }
-    return std::nullopt;
+    const double mine = mode.runs.empty() ? NAN : median_of(mode, primary);
+    if (!(base > 0) || std::isnan(mine)) return std::nullopt;
+    return mine / base;
 }
 
 std::string format_table(const Report& report) {
@@ -187,7 +146,7 @@ std::string format_table(const Report& report) {
     rows[0].insert(rows[0].end(), {"vs " + report.baseline, "noisy"});
     for (const auto& mode : report.modes) {
         auto s = mode.summary();
-        rows.push_back({mode.target.mode, format_range(s[metrics.front().key], metrics.front().decimals)});
+        rows.push_back({mode.target.name, format_range(s[metrics.front().key], metrics.front().decimals)});
         for (std::size_t i = 1; i < metrics.size(); ++i)
             rows.back().push_back(s.count(metrics[i].key) ? format_number(s[metrics[i].key].median, metrics[i].decimals)
                                                           : "-");
@@ -196,22 +155,82 @@ std::string format_table(const Report& report) {
         rows.back().insert(rows.back().end(),
                            {r ? format_number(*r, 2) + "x" : "-", noise.empty() ? "-" : "noisy: " + noise});
     }
-    std::vector<std::size_t> width(rows[0].size());
-    for (const auto& row : rows)
-        for (std::size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
-    std::ostringstream out;
-    for (const auto& row : rows) {
-        out << row[0] << std::string(width[0] - row[0].size(), ' ');
-        for (std::size_t c = 1; c < row.size(); ++c)
-            out << "  " << std::string(width[c] - row[c].size(), ' ') << row[c];
-        out << "\n";
+    std::string out = format_columns(rows);
+    for (const auto& [name, why] : report.skipped) out += "skipped " + name + ": " + why + "\n";
+    for (const auto& mode : report.modes)
+        if (!mode.errors.empty())
+            out += "failed " + mode.target.name + " (" + std::to_string(mode.errors.size()) + " of " +
+                   std::to_string(mode.runs.size()) + " runs): " + mode.errors.front() + "\n";
+    return out;
+}
+
+std::string format_cpu_split(const Report& report) {
+    const std::string& unit = report.workload.cpu_unit;
+    if (unit.empty()) return "";
+    const std::string per = " us/" + unit_label(unit), suffix = "_per_" + unit;
+    std::vector<std::vector<std::string>> rows = {{"mode", "machine %", "server %", "machine" + per, "client" + per,
+                                                   "server" + per, "kernel threads" + per, "other" + per,
+                                                   "server vs " + report.baseline}};
+    const ModeResults* base = nullptr;
+    for (const auto& mode : report.modes)
+        if (mode.target.name == report.baseline) base = &mode;
+    bool measured = false;
+    for (const auto& mode : report.modes) {
+        measured = measured || !std::isnan(median_of(mode, "cpu_busy_percent"));
+        const double server = median_of(mode, "server_cpu_us" + suffix);
+        const double base_server = base ? median_of(*base, "server_cpu_us" + suffix) : NAN;
+        rows.push_back({mode.target.name, format_number(median_of(mode, "cpu_busy_percent"), 1),
+                        format_number(median_of(mode, "server_cpu_percent"), 1)});
+        for (const char* key : {"cpu_us", "client_cpu_us", "server_cpu_us", "kernel_thread_us", "other_cpu_us"})
+            rows.back().push_back(format_number(median_of(mode, key + suffix), 2));
+        rows.back().push_back(base_server > 0 ? format_number(server / base_server, 2) + "x" : "-");
     }
-    for (const auto& [mode, why] : report.skipped) out << "skipped " << mode << ": " << why << "\n";
+    if (!measured) return "";
+    return "CPU (median of the runs; server %: of one CPU, its process's time as --server-info pid= names it)\n" +
+           format_columns(rows);
+}
+
+std::string format_metric_rows(const Report& report) {
+    std::ostringstream out;
+    char line[512];
+    for (const auto& mode : report.modes) {
+        const auto s = mode.summary();
+        for (const auto& metric : report.workload.metrics) {
+            auto it = s.find(metric.key);
+            if (it == s.end() || std::isnan(it->second.median)) continue;
+            std::snprintf(line, sizeof(line), "%-12s %-44s %12.1f  (%.1f-%.1f)\n", mode.target.name.c_str(),
+                          metric.label.c_str(), it->second.median, it->second.min, it->second.max);
+            out << line;
+        }
+    }
     return out.str();
+}
+
+std::string format_counts(const Report& report) {
+    if (report.counts.empty()) return "";
+    std::vector<std::string> columns;  // every "who event" of every target, in name order
+    for (const auto& [name, counts] : report.counts)
+        for (const auto& [key, value] : counts)
+            if (std::find(columns.begin(), columns.end(), key) == columns.end()) columns.push_back(key);
+    std::vector<std::vector<std::string>> rows = {{"mode", "work units"}};
+    rows[0].insert(rows[0].end(), columns.begin(), columns.end());
+    for (const auto& mode : report.modes) {
+        auto it = report.counts.find(mode.target.name);
+        if (it == report.counts.end()) continue;
+        const double units = median_of(mode, "work_units");
+        rows.push_back({mode.target.name, format_number(units)});
+        for (const auto& key : columns) {
+            auto c = it->second.find(key);
+            rows.back().push_back(c == it->second.end() || !(units > 0) ? "-" : format_number(c->second / units, 2));
+        }
+    }
+    return "per " + unit_label(report.workload.cpu_unit) + " (counts from perf stat over the run)\n" +
+           format_columns(rows);
 }
 
 nlohmann::json report_json(const Report& report) {
     nlohmann::json doc = {{"workload", report.workload.name},
+                          {"title", report.title},
                           {"run", report.run},
                           {"config", report.config},
                           {"baseline", report.baseline},
@@ -224,7 +243,7 @@ nlohmann::json report_json(const Report& report) {
             summary[key] = {{"median", s.median}, {"min", s.min}, {"max", s.max}};
         auto r = report.ratio(mode);
         std::string noise = mode.noise(report.workload.metrics.front().key);
-        nlohmann::json m = {{"mode", mode.target.mode},
+        nlohmann::json m = {{"mode", mode.target.name},
                             {"address", mode.target.address.to_string()},
                             {"runs", mode.runs},
                             {"summary", summary},
@@ -232,39 +251,11 @@ nlohmann::json report_json(const Report& report) {
                             {"errors", mode.errors},
                             {"noisy", noise.empty() ? nlohmann::json(nullptr) : nlohmann::json(noise)}};
         if (!mode.histograms.empty()) m["histograms"] = mode.histograms;
+        if (report.counts.count(mode.target.name)) m["counts"] = report.counts.at(mode.target.name);
         doc["modes"].push_back(m);
     }
-    for (const auto& [mode, why] : report.skipped) doc["skipped"].push_back({{"mode", mode}, {"reason", why}});
+    for (const auto& [name, why] : report.skipped) doc["skipped"].push_back({{"mode", name}, {"reason", why}});
     return doc;
-}
-
-std::string report_csv(const Report& report) {
-    // Where it ran and the client, on every row (the CSV must stand alone).
-    const std::vector<std::string> run_keys = {"version", "git_commit", "kernel", "online_cpus", "started_utc"};
-    const std::vector<std::string> client_keys = {"workers", "engine", "cpus", "layout"};
-    const nlohmann::json client = report.run.value("client", nlohmann::json::object());
-    std::ostringstream out;
-    out << "workload,mode,run";
-    for (const auto& k : run_keys) out << "," << k;
-    for (const auto& k : client_keys) out << "," << (k == "layout" ? k : "client_" + k);
-    for (const auto& [key, value] : report.config.items()) out << "," << key;
-    for (const auto& m : report.workload.metrics) out << "," << m.key;
-    out << "\n";
-    for (const auto& mode : report.modes) {
-        for (std::size_t r = 0; r < mode.runs.size(); ++r) {
-            out << report.workload.name << "," << mode.target.mode << "," << r + 1;
-            for (const auto& k : run_keys) out << "," << csv_field(report.run, k);
-            for (const auto& k : client_keys) out << "," << csv_field(client, k);
-            for (const auto& [key, value] : report.config.items()) out << "," << csv_field(report.config, key);
-            for (const auto& m : report.workload.metrics) {
-                auto it = mode.runs[r].find(m.key);
-                out << ",";
-                if (it != mode.runs[r].end()) out << it->second;
-            }
-            out << "\n";
-        }
-    }
-    return out.str();
 }
 
 void write_text(const std::string& path, const std::string& text) {
@@ -302,34 +293,18 @@ void Figure::draw(const std::string& script) const {
 
 namespace {
 
-// kecho's burst plot: one point per thread, its average time, one series per mode.
-void burst_plot(const Report& report, const Figure& figure, std::ostringstream& script) {
-    std::string plot;
-    for (const auto& [mode, series] : report.burst_series) {
-        std::ofstream out(figure.data_path(mode + ".dat"));
-        for (std::size_t i = 0; i < series.size(); ++i) out << i << " " << series[i] << "\n";
-        Figure::add_series(plot, figure.data_path(mode + ".dat"),
-                           "using 1:2 with points pt 7 ps 0.4 title '" + mode + "'");
-    }
-    script << "set title 'burst: " << report.config.value("threads", 0) << " threads x "
-           << report.config.value("rounds", 0) << " rounds'\nset xlabel 'thread id'\nset ylabel 'time (usec)'\n"
-           << "set key outside right\n"
-           << plot << "\n";
-}
-
-// Latency percentiles and the primary metric with its min-max, one group per mode.
+// Latency percentiles (those the layout has) and the primary metric with its min-max, one group per
+// target.
 void summary_plot(const Report& report, const Figure& figure, std::ostringstream& script) {
     const auto& w = report.workload;
     std::string data = figure.data_path("summary.dat");
     std::ofstream out(data);
     const auto& primary = w.metrics.front();
-    bool pingpong = w.name == "pingpong";
     for (const auto& mode : report.modes) {
         auto s = mode.summary();
-        auto get = [&](const std::string& k) { return s.count(k) ? s[k].median : 0.0; };
-        out << mode.target.mode << " " << get("p50_us") << " " << (pingpong ? get("p90_us") : 0) << " " << get("p99_us")
-            << " " << (pingpong ? get("p999_us") : 0) << " " << (pingpong ? get("max_us") : 0) << " "
-            << s[primary.key].median << " " << s[primary.key].min << " " << s[primary.key].max << "\n";
+        out << mode.target.name;
+        for (const auto& p : plot_percentiles) out << " " << (s.count(p[0]) ? s[p[0]].median : 0.0);
+        out << " " << s[primary.key].median << " " << s[primary.key].min << " " << s[primary.key].max << "\n";
     }
     out.close();
     std::string title = report.title.empty() ? w.name + ": " + report.config.dump() : report.title;
@@ -338,12 +313,13 @@ void summary_plot(const Report& report, const Figure& figure, std::ostringstream
     script << "set multiplot layout 1,2 title '" << title << "' noenhanced\n"
            << "set style data histograms\nset style fill solid 0.8 border -1\nset grid ytics\n"
            << "set style histogram clustered gap 1\nset logscale y\nset ylabel 'latency (us, log scale)'\n"
-           << "set title 'latency percentiles (median of runs)'\nset key top left\n"
-           << "plot '" << data << "' using 2:xtic(1) title 'p50'";
-    if (pingpong) script << ", '' using 3 title 'p90'";
-    script << ", '' using 4 title 'p99'";
-    if (pingpong) script << ", '' using 5 title 'p99.9', '' using 6 title 'max'";
-    script << "\nunset logscale y\nset yrange [0:*]\nset style histogram errorbars gap 2 lw 1\n"
+           << "set title 'latency percentiles (median of runs)'\nset key top left\n";
+    std::string plot;
+    for (std::size_t i = 0; i < std::size(plot_percentiles); ++i)
+        if (has_metric(w, plot_percentiles[i][0]))
+            plot += (plot.empty() ? "plot '" + data + "' using " : ", '' using ") + std::to_string(i + 2) +
+                    (plot.empty() ? ":xtic(1)" : "") + " title '" + plot_percentiles[i][1] + "'";
+    script << plot << "\nunset logscale y\nset yrange [0:*]\nset style histogram errorbars gap 2 lw 1\n"
            << "set title '" << primary.label << " (median, bars: min-max)'\nset ylabel '" << primary.label << "'\n"
            << "plot '" << data << "' using 7:8:9:xtic(1) title '" << primary.label << "'\n"
            << "unset multiplot\n";
@@ -355,10 +331,26 @@ void plot_report(const Report& report, const std::string& path) {
     if (report.modes.empty()) throw Error("nothing to plot: no mode produced results");
     Figure figure(path, 1400, 560);
     std::ostringstream script;
-    if (report.workload.name == "burst")
-        burst_plot(report, figure, script);
-    else
-        summary_plot(report, figure, script);
+    summary_plot(report, figure, script);
+    figure.draw(script.str());
+}
+
+void plot_per_thread(const Report& report, const std::map<std::string, std::vector<double>>& series,
+                     const std::string& path) {
+    if (series.empty()) throw Error("nothing to plot: no mode produced results");
+    Figure figure(path, 1400, 560);
+    std::string plot;
+    for (const auto& [name, times] : series) {
+        std::ofstream out(figure.data_path(name + ".dat"));
+        for (std::size_t i = 0; i < times.size(); ++i) out << i << " " << times[i] << "\n";
+        Figure::add_series(plot, figure.data_path(name + ".dat"),
+                           "using 1:2 with points pt 7 ps 0.4 title '" + name + "'");
+    }
+    std::ostringstream script;
+    script << "set title 'burst: " << report.config.value("threads", 0) << " threads x "
+           << report.config.value("rounds", 0) << " rounds'\nset xlabel 'thread id'\nset ylabel 'time (usec)'\n"
+           << "set key outside right\n"
+           << plot << "\n";
     figure.draw(script.str());
 }
 

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// bench summarize: summary.md, all.csv and the figures of a results directory (see results.h).
+// bench summarize: summary.md, all.csv and the figures of a results directory, as its manifest.json
+// declares it (see results.h). The manifest names each file's role and the parameters a result does
+// not carry itself; summarize reads no file it does not list and knows no file name.
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -7,8 +9,10 @@
 #include <set>
 #include <sstream>
 
+#include "bench/csv.h"
 #include "bench/results.h"
 #include "kecho/error.h"
+#include "kecho/servers.h"
 
 namespace kecho::bench {
 namespace {
@@ -16,11 +20,24 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-// One bench --json file of the directory.
+// One bench --json file of the directory, with its manifest entry.
 struct ResultFile {
     std::string name;  // file name without .json: "pingpong-c64-w4"
     json doc;
+    json entry;  // {"file": ..., "role": "closed-loop" | "open-loop" | "stream" | "burst", parameters}
 };
+
+// The manifest's files of one role, in its order.
+std::vector<json> manifest_entries(const json& manifest, const std::string& role) {
+    std::vector<json> out;
+    for (const auto& e : manifest.at("files"))
+        if (e.value("role", "") == role) out.push_back(e);
+    return out;
+}
+
+bool has_role(const ResultFile& f, const std::string& role) {
+    return f.entry.value("role", "") == role;
+}
 
 // A mode's row in one file.
 struct Entry {
@@ -42,17 +59,14 @@ double median_of(const json& mode, const std::string& key) {
     return stat_of(mode, key).median;
 }
 
-std::string workload_of(const ResultFile& f) {
-    return f.doc.value("workload", "");
-}
 int connections_of(const ResultFile& f) {
     return f.doc.value("config", json::object()).value("connections", 0);
 }
 double rate_of(const ResultFile& f) {
     return f.doc.value("config", json::object()).value("rate", 0.0);
 }
-bool closed_pingpong(const ResultFile& f) {
-    return workload_of(f) == "pingpong" && rate_of(f) == 0;
+bool closed_loop(const ResultFile& f) {
+    return has_role(f, "closed-loop");
 }
 std::string client_of(const ResultFile& f) {
     const json client = f.doc.value("run", json::object()).value("client", json::object());
@@ -61,25 +75,43 @@ std::string client_of(const ResultFile& f) {
     if (client.value("cpus", "any") != "any") out += " on CPUs " + client.value("cpus", "");
     return out;
 }
+// 65536 -> "64 KiB", 1048576 -> "1 MiB", 100 -> "100 B".
+std::string size_text(std::uint64_t bytes) {
+    if (bytes >= (1u << 20) && bytes % (1u << 20) == 0) return std::to_string(bytes >> 20) + " MiB";
+    if (bytes >= 1024 && bytes % 1024 == 0) return std::to_string(bytes >> 10) + " KiB";
+    return std::to_string(bytes) + " B";
+}
 std::string noisy_of(const json& mode) {
     return mode.contains("noisy") && mode["noisy"].is_string() ? mode["noisy"].get<std::string>() : "";
 }
 
-// Every mode of every file of a workload.
-std::vector<Entry> entries_of(const std::vector<ResultFile>& files, const std::string& workload) {
+// Every mode of every file of a role.
+std::vector<Entry> entries_of(const std::vector<ResultFile>& files, const std::string& role) {
     std::vector<Entry> entries;
     for (const auto& f : files)
-        if (workload_of(f) == workload)
+        if (has_role(f, role))
             for (const auto& m : f.doc["modes"]) entries.push_back({&f, &m});
     return entries;
+}
+
+bool is_reference(const std::string& mode) {
+    const ServerEntry* s = find_server(mode);
+    return s && s->role == ServerRole::reference;
+}
+
+// The registry's names of a role, quoted: "`user`, `uring`, `splice`".
+std::string names_of(ServerRole role) {
+    std::vector<std::string> names;
+    for (const auto& s : servers)
+        if (s.role == role) names.push_back("`" + std::string(s.mode) + "`");
+    return join(names);
 }
 
 // Per connection count and mode, the closed-loop pingpong run with the highest median req/s: the
 // mode at its best client configuration.
 std::map<int, std::map<std::string, Entry>> best_pingpong(const std::vector<ResultFile>& files) {
     std::map<int, std::map<std::string, Entry>> best;
-    for (const auto& e : entries_of(files, "pingpong")) {
-        if (!closed_pingpong(*e.file)) continue;
+    for (const auto& e : entries_of(files, "closed-loop")) {
         Entry& b = best[connections_of(*e.file)][e.mode->value("mode", "?")];
         if (!b.mode || median_of(*e.mode, "requests_per_s") > median_of(*b.mode, "requests_per_s")) b = e;
     }
@@ -93,21 +125,29 @@ std::string read_text(const fs::path& path) {
     return text.str();
 }
 
-// Every bench result (*.json with "workload" and "modes") in dir, sorted by name.
-std::vector<ResultFile> load_result_files(const std::string& dir) {
-    std::vector<ResultFile> files;
+json read_manifest(const std::string& dir) {
     if (!fs::is_directory(dir)) throw Error("no results directory " + dir);
-    for (const auto& e : fs::directory_iterator(dir)) {
-        if (e.path().extension() != ".json") continue;
-        json doc;
-        try {
-            doc = read_json_file(e.path().string());
-        } catch (const Error&) {
-            continue;  // not ours
+    const fs::path path = fs::path(dir) / "manifest.json";
+    if (!fs::exists(path))
+        throw Error("no manifest.json in " + dir +
+                    ": summarize reads the files a manifest declares (scripts/compare.sh "
+                    "writes one)");
+    json manifest = read_json_file(path.string());
+    if (!manifest.is_object() || !manifest.contains("files") || !manifest["files"].is_array())
+        throw Error(path.string() + " has no \"files\" list");
+    return manifest;
+}
+
+// The bench results the manifest declares (roles closed-loop, open-loop, stream, burst), sorted by name.
+std::vector<ResultFile> load_result_files(const std::string& dir, const json& manifest) {
+    std::vector<ResultFile> files;
+    for (const char* role : {"closed-loop", "open-loop", "stream", "burst"})
+        for (const auto& e : manifest_entries(manifest, role)) {
+            const fs::path path = fs::path(dir) / e.at("file").get<std::string>();
+            json doc = read_json_file(path.string());
+            if (!doc.is_object() || !doc.contains("modes")) throw Error(path.string() + " is not a bench result");
+            files.push_back({path.stem().string(), std::move(doc), e});
         }
-        if (doc.is_object() && doc.contains("workload") && doc.contains("modes"))
-            files.push_back({e.path().stem().string(), std::move(doc)});
-    }
     std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
     return files;
 }
@@ -131,28 +171,26 @@ std::string results_csv(const std::vector<ResultFile>& files) {
                                               "mean_us",
                                               "errors",
                                               "load_before"};
-    std::ostringstream out;
-    out << "file,workload,mode,connections,rate,client,layout,run";
-    for (const auto& m : metrics) out << "," << m;
-    out << ",noisy,kernel,online_cpus,git_commit,started_utc\n";
+    std::vector<std::string> header = {"file", "workload", "mode", "connections", "rate", "client", "layout", "run"};
+    header.insert(header.end(), metrics.begin(), metrics.end());
+    header.insert(header.end(), {"noisy", "kernel", "online_cpus", "git_commit", "started_utc"});
+    CsvWriter csv(header);
     for (const auto& f : files) {
         const json run = f.doc.value("run", json::object());
-        const std::string layout = run.value("client", json::object()).value("layout", "");
         for (const auto& mode : f.doc["modes"]) {
             const auto& runs = mode.value("runs", json::array());
             for (std::size_t r = 0; r < runs.size(); ++r) {
-                out << f.name << "," << workload_of(f) << "," << mode.value("mode", "") << "," << connections_of(f)
-                    << "," << rate_of(f) << ",\"" << client_of(f) << "\"," << layout << "," << r + 1;
-                for (const auto& m : metrics) {
-                    out << ",";
-                    if (runs[r].contains(m) && runs[r][m].is_number()) out << runs[r][m].get<double>();
-                }
-                out << ",\"" << noisy_of(mode) << "\"," << run.value("kernel", "") << "," << run.value("online_cpus", 0)
-                    << "," << run.value("git_commit", "") << "," << run.value("started_utc", "") << "\n";
+                csv.cell(f.name).cell(f.doc.value("workload", "")).cell(mode.value("mode", ""));
+                csv.cell(static_cast<double>(connections_of(f))).cell(rate_of(f)).cell(client_of(f));
+                csv.cell(run.value("client", json::object()).value("layout", "")).cell(static_cast<double>(r + 1));
+                for (const auto& m : metrics) csv.cell(runs[r].contains(m) ? runs[r][m] : json());
+                csv.cell(noisy_of(mode)).cell(run.value("kernel", "")).cell(run.value("online_cpus", json()));
+                csv.cell(run.value("git_commit", "")).cell(run.value("started_utc", ""));
+                csv.end_row();
             }
         }
     }
-    return out.str();
+    return csv.str();
 }
 
 // "| a | b |\n"
@@ -204,16 +242,23 @@ std::string machine_section(const std::vector<ResultFile>& files) {
     return out + "\n";
 }
 
-// Best user-space server (user, uring, splice) of a connection count: what "vs user" divides by.
+// Best user-space server (the registry's role user) of a connection count: what "vs user" divides by.
 double best_user(const std::map<std::string, Entry>& modes) {
     double best = NAN;
-    for (const char* name : {"user", "uring", "splice"}) {
-        auto it = modes.find(name);
-        if (it == modes.end()) continue;
-        double v = median_of(*it->second.mode, "requests_per_s");
+    for (const auto& [name, e] : modes) {
+        const ServerEntry* server = find_server(name);
+        if (!server || server->role != ServerRole::user) continue;
+        double v = median_of(*e.mode, "requests_per_s");
         if (std::isnan(best) || v > best) best = v;
     }
     return best;
+}
+
+// The closed-loop message size ("64-byte"), from the first closed-loop result's configuration.
+std::string message_size(const std::vector<ResultFile>& files) {
+    for (const auto& f : files)
+        if (closed_loop(f)) return std::to_string(f.doc.value("config", json::object()).value("size", 0)) + "-byte";
+    return "?-byte";
 }
 
 std::string winners_section(const std::vector<ResultFile>& files) {
@@ -236,12 +281,13 @@ std::string winners_section(const std::vector<ResultFile>& files) {
             rows.push_back(row);
         }
     }
-    return "## Ping-pong, each mode at its best client configuration\n\n"
-           "64-byte request/response, closed loop. `vs user` divides by the better of the user-space servers "
-           "(epoll `user`, `uring`) at the same connections. CPU us per request: the whole machine, then split "
-           "into the bench client, the server process(es), kernel threads (kworkers, ksoftirqd: kernel work "
-           "outside both) and everything else on the machine. `floor` is the busy-poll reference (it burns a "
-           "core).\n\n" +
+    return "## Ping-pong, each mode at its best client configuration\n\n" + message_size(files) +
+           " request/response, closed loop. `vs user` divides by the best of the user-space servers (" +
+           names_of(ServerRole::user) +
+           ") at the same connections. CPU us per request: the whole machine, then split into the bench client, "
+           "the server process(es), kernel threads (kworkers, ksoftirqd: kernel work outside both) and everything "
+           "else on the machine. " +
+           names_of(ServerRole::reference) + " is the busy-poll reference (it burns a core).\n\n" +
            md_table({"connections", "mode", "req/s median (min-max)", "vs user", "p50 us", "p99 us", "CPU us/req",
                      "client", "server", "kernel threads", "other", "client configuration", "noisy"},
                     rows) +
@@ -252,8 +298,7 @@ std::string winners_section(const std::vector<ResultFile>& files) {
 std::string sweep_section(const std::vector<ResultFile>& files) {
     std::map<int, std::map<std::string, std::map<std::string, double>>> table;  // conns -> mode -> client -> req/s
     std::map<int, std::set<std::string>> clients;
-    for (const auto& e : entries_of(files, "pingpong")) {
-        if (!closed_pingpong(*e.file)) continue;
+    for (const auto& e : entries_of(files, "closed-loop")) {
         const int conns = connections_of(*e.file);
         table[conns][e.mode->value("mode", "?")][client_of(*e.file)] = median_of(*e.mode, "requests_per_s");
         clients[conns].insert(client_of(*e.file));
@@ -288,18 +333,19 @@ std::string stream_section(const std::vector<ResultFile>& files) {
                         format_number(median_of(m, "server_cpu_us_per_mb")), noisy_of(m)});
     }
     if (rows.empty()) return "";
-    return "## Stream (64 KiB writes, 4 connections)\n\n" +
+    const auto& first = *entries_of(files, "stream").front().file;
+    return "## Stream (" + size_text(first.doc.value("config", json::object()).value("size", 0)) + " writes, " +
+           std::to_string(connections_of(first)) + " connections)\n\n" +
            md_table(
                {"file", "mode", "MB/s back median (min-max)", "CPU us/MB", "client us/MB", "server us/MB", "noisy"},
                rows) +
            "\n";
 }
 
-// Open-loop runs ("load-<percent>" files): latency against offered load, per mode by offered rate.
+// Open-loop runs: latency against offered load, per mode by offered rate.
 std::map<std::string, std::vector<Entry>> load_points(const std::vector<ResultFile>& files) {
     std::map<std::string, std::vector<Entry>> points;
-    for (const auto& e : entries_of(files, "pingpong"))
-        if (rate_of(*e.file) > 0) points[e.mode->value("mode", "?")].push_back(e);
+    for (const auto& e : entries_of(files, "open-loop")) points[e.mode->value("mode", "?")].push_back(e);
     for (auto& [mode, list] : points)
         std::sort(list.begin(), list.end(),
                   [](const Entry& a, const Entry& b) { return rate_of(*a.file) < rate_of(*b.file); });
@@ -310,8 +356,7 @@ std::string load_section(const std::vector<ResultFile>& files) {
     std::vector<std::vector<std::string>> rows;
     for (const auto& [mode, list] : load_points(files))
         for (const auto& e : list) {
-            const std::string& name = e.file->name;
-            const double percent = name.rfind("load-", 0) == 0 ? std::atof(name.c_str() + 5) : NAN;
+            const double percent = e.file->entry.value("load_percent", NAN);
             const bool kept = median_of(*e.mode, "rate_kept") >= 0.5;
             rows.push_back({mode, format_number(percent), format_number(rate_of(*e.file)),
                             format_number(median_of(*e.mode, "requests_per_s")) + (kept ? "" : " (rate NOT kept)"),
@@ -320,10 +365,14 @@ std::string load_section(const std::vector<ResultFile>& files) {
                             format_number(median_of(*e.mode, "p99_us"), 1), noisy_of(*e.mode)});
         }
     if (rows.empty()) return "";
-    return "## Latency against load (open loop, 64 connections)\n\n"
+    const ResultFile& first = *entries_of(files, "open-loop").front().file;
+    return "## Latency against load (open loop, " + std::to_string(connections_of(first)) +
+           " connections)\n\n"
            "Requests leave on a fixed timetable (`bench --rate`), latency counts from each request's scheduled "
            "time, so queueing shows (no coordinated omission). Offered load: percent of the fastest mode's "
-           "closed-loop maximum at 64 connections. A rate a mode could not keep is marked.\n\n" +
+           "closed-loop maximum at " +
+           std::to_string(first.entry.value("percent_of_connections", 0)) +
+           " connections. A rate a mode could not keep is marked.\n\n" +
            md_table({"mode", "load %", "offered req/s", "achieved", "p50 us", "p90 us", "p99 us", "noisy"}, rows) +
            "\n";
 }
@@ -331,7 +380,7 @@ std::string load_section(const std::vector<ResultFile>& files) {
 std::string burst_section(const std::vector<ResultFile>& files) {
     std::string out;
     for (const auto& f : files) {
-        if (workload_of(f) != "burst") continue;
+        if (!has_role(f, "burst")) continue;
         const json cfg = f.doc.value("config", json::object());
         std::vector<std::vector<std::string>> rows;
         for (const auto& m : f.doc["modes"])
@@ -358,37 +407,42 @@ std::string noisy_section(const std::vector<ResultFile>& files) {
            (list.empty() ? std::string("None.\n") : list) + "\n";
 }
 
+// The paths of the manifest's files of a role, sorted.
+std::vector<fs::path> paths_of(const std::string& dir, const json& manifest, const std::string& role) {
+    std::vector<fs::path> paths;
+    for (const auto& e : manifest_entries(manifest, role))
+        paths.push_back(fs::path(dir) / e.at("file").get<std::string>());
+    std::sort(paths.begin(), paths.end());
+    return paths;
+}
+
 // The guest's figures, the kernel matrix and every table as bench printed it.
-std::string verbatim_sections(const std::string& dir) {
+std::string verbatim_sections(const std::string& dir, const json& manifest) {
     std::ostringstream out;
-    const fs::path guest = fs::path(dir) / "kmod-vm.txt";
-    if (fs::exists(guest))
+    for (const auto& guest : paths_of(dir, manifest, "guest-table"))
         out << "## kmod, bpf and user inside a QEMU guest\n\n**emulated (TCG): compare ratios only** (absolute "
                "numbers are not comparable with the host's).\n\n```\n"
             << read_text(guest) << "```\n\n";
-    std::vector<fs::path> matrices, tables;
-    for (const auto& e : fs::directory_iterator(dir)) {
-        const std::string name = e.path().filename().string();
-        if (name.rfind("kernel-matrix", 0) == 0 && e.path().extension() == ".md") matrices.push_back(e.path());
-        if (e.path().extension() == ".txt" && name != "kmod-vm.txt" && name.rfind("burst-", 0) != 0)
-            tables.push_back(e.path());
-    }
-    std::sort(matrices.begin(), matrices.end());
-    std::sort(tables.begin(), tables.end());
+    const auto matrices = paths_of(dir, manifest, "kernel-matrix"), tables = paths_of(dir, manifest, "table");
     for (const auto& m : matrices) out << "## " << m.filename().string() << "\n\n" << read_text(m) << "\n";
     if (!tables.empty()) out << "## Every table as printed\n\n";
     for (const auto& t : tables) out << "### " << t.stem().string() << "\n\n```\n" << read_text(t) << "```\n\n";
     return out.str();
 }
 
-// summary.md's text. dir is read for the tables as printed (*.txt), the guest's kmod-vm.txt and
-// kernel-matrix*.md.
-std::string summary_markdown(const std::string& dir, const std::vector<ResultFile>& files) {
+// summary.md's text: the results, then the files the manifest gives as tables as printed, the
+// guest's table and kernel matrices.
+std::string summary_markdown(const std::string& dir, const json& manifest, const std::vector<ResultFile>& files) {
+    std::string references;
+    for (const auto& s : servers)
+        if (s.role == ServerRole::reference) references += (references.empty() ? "" : ", ") + std::string(s.mode);
     return "# kecho-bpf: comparison summary\n\nWritten by `bench summarize` from the results in this directory. "
-           "Figures: `sweep.png` (req/s, p99 and CPU per request against connections; floor dashed; stream as "
-           "bars), `latency-vs-load.png`, `burst-scatter.png`, `cdf-*.png`; every run: `all.csv`.\n\n" +
+           "Figures: `sweep.png` (req/s, p99 and CPU per request against connections; " +
+           references +
+           " dashed; stream as bars), `latency-vs-load.png`, `burst-scatter.png`, `cdf-*.png`; every run: "
+           "`all.csv`.\n\n" +
            machine_section(files) + winners_section(files) + sweep_section(files) + stream_section(files) +
-           load_section(files) + burst_section(files) + noisy_section(files) + verbatim_sections(dir);
+           load_section(files) + burst_section(files) + noisy_section(files) + verbatim_sections(dir, manifest);
 }
 
 // One data file per mode for the sweep: connections, req/s, p99, CPU us/req (best client configuration).
@@ -404,7 +458,7 @@ std::string sweep_plot_lines(const Figure& figure, const std::vector<ResultFile>
     std::string plot;
     for (auto& [mode, out] : data) {
         out.close();
-        const bool floor = mode == "floor";
+        const bool floor = is_reference(mode);
         Figure::add_series(
             plot, figure.data_path("sweep-" + mode + ".dat"),
             "using 1:" + std::to_string(column) + " with linespoints lw 2" + (floor ? " dt 2" : "") +
@@ -426,7 +480,14 @@ std::string stream_bars(const Figure& figure, const std::vector<ResultFile>& fil
            figure.data_path("stream.dat") + "' using 2:3:4:xtic(1) notitle\n";
 }
 
-void plot_sweep(const std::string& dir, const std::vector<ResultFile>& files) {
+// "(1, 8, 64, 1000)": gnuplot's x tics at the connection counts measured.
+std::string connection_tics(const std::vector<ResultFile>& files) {
+    std::vector<std::string> counts;
+    for (const auto& [conns, modes] : best_pingpong(files)) counts.push_back(std::to_string(conns));
+    return "(" + join(counts) + ")";
+}
+
+void plot_sweep(const std::string& dir, const json& manifest, const std::vector<ResultFile>& files) {
     const Figure figure(dir + "/sweep.png", 1400, 900);
     const json run = files.front().doc.value("run", json::object());
     std::string title = "kecho-bpf on " + run.value("kernel", "?") + ", " +
@@ -434,7 +495,7 @@ void plot_sweep(const std::string& dir, const std::vector<ResultFile>& files) {
     std::replace(title.begin(), title.end(), '\'', ' ');
     std::ostringstream gp;
     gp << "set multiplot layout 2,2 title '" << title << "' noenhanced\nset grid\nset key top left noenhanced\n"
-       << "set logscale x\nset xlabel 'connections'\nset xtics (1, 8, 64, 1000)\n"
+       << "set logscale x\nset xlabel 'connections'\nset xtics " << connection_tics(files) << "\n"
        << "set title 'req/s (each mode at its best client configuration)'\nset yrange [0:*]\n"
        << sweep_plot_lines(figure, files, 2, true) << "\n"
        << "set title 'p99 latency (us, log)'\nset logscale y\nset yrange [*:*]\n"
@@ -443,7 +504,7 @@ void plot_sweep(const std::string& dir, const std::vector<ResultFile>& files) {
        << sweep_plot_lines(figure, files, 4, false) << "\n"
        << "unset logscale x\nunset xlabel\nset xtics auto\nset title 'stream: MB/s back (median, bars: min-max)'\n"
        << stream_bars(figure, files);
-    if (fs::exists(fs::path(dir) / "kmod-vm.txt"))
+    if (!manifest_entries(manifest, "guest-table").empty())
         gp << "set label 1 'kmod: measured only in a QEMU guest, emulated (TCG): compare ratios only (summary.md)' "
               "at screen 0.01,0.01\n";
     gp << "unset multiplot\n";
@@ -465,8 +526,10 @@ void plot_latency_vs_load(const std::string& dir, const std::vector<ResultFile>&
         Figure::add_series(p99, data, "using 1:3 with linespoints lw 2 title '" + mode + "'");
     }
     std::ostringstream gp;
-    gp << "set multiplot layout 1,2 title 'latency against offered load: open loop, 64 connections, latency from "
-          "the scheduled send time' noenhanced\nset grid\nset key top left noenhanced\nset logscale y\n"
+    gp << "set multiplot layout 1,2 title 'latency against offered load: open loop, "
+       << connections_of(*points.begin()->second.front().file)
+       << " connections, latency from the scheduled send time' noenhanced\nset grid\nset key top left noenhanced\n"
+          "set logscale y\n"
        << "set xlabel 'offered load (req/s)'\nset ylabel 'us (log)'\nset title 'p50'\n"
        << p50 << "\nset title 'p99'\n"
        << p99 << "\nunset multiplot\n";
@@ -474,13 +537,12 @@ void plot_latency_vs_load(const std::string& dir, const std::vector<ResultFile>&
 }
 
 // kecho's bench.gp, one series per mode: each thread's time against its rank (fastest first).
-void plot_burst_scatter(const std::string& dir) {
+void plot_burst_scatter(const std::string& dir, const json& manifest) {
     const Figure figure(dir + "/burst-scatter.png", 1000, 600);
     std::string plot;
-    for (const auto& e : fs::directory_iterator(dir)) {
-        const std::string name = e.path().stem().string();
-        if (name.rfind("burst-", 0) != 0 || e.path().extension() != ".txt") continue;
-        std::ifstream in(e.path());
+    for (const auto& e : manifest_entries(manifest, "burst-series")) {
+        const std::string mode = e.value("mode", "?"), name = "burst-" + mode;
+        std::ifstream in(fs::path(dir) / e.at("file").get<std::string>());
         std::vector<double> times;
         double index = 0, us = 0;
         while (in >> index >> us) times.push_back(us);
@@ -489,7 +551,7 @@ void plot_burst_scatter(const std::string& dir) {
         std::ofstream out(figure.data_path(name + ".dat"));
         for (std::size_t i = 0; i < times.size(); ++i) out << i << " " << times[i] << "\n";
         Figure::add_series(plot, figure.data_path(name + ".dat"),
-                           "using 1:2 with points pt 7 ps 0.4 title '" + name.substr(6) + "'");
+                           "using 1:2 with points pt 7 ps 0.4 title '" + mode + "'");
     }
     if (plot.empty()) return;
     figure.draw(
@@ -513,7 +575,7 @@ void plot_cdf(const std::string& path, const std::string& title, const std::vect
         for (const auto& [ns, fraction] : all.cdf()) out << static_cast<double>(ns) / 1e3 << " " << fraction << "\n";
         Figure::add_series(
             plot, data,
-            "using 1:2 with steps lw 2" + std::string(mode == "floor" ? " dt 2" : "") + " title '" + mode + "'");
+            "using 1:2 with steps lw 2" + std::string(is_reference(mode) ? " dt 2" : "") + " title '" + mode + "'");
     }
     if (plot.empty()) return;
     figure.draw("set title '" + title +
@@ -536,21 +598,27 @@ std::vector<std::string> plot_cdfs(const std::string& dir, const std::vector<Res
         draw(dir + "/cdf-pingpong-c" + c + ".png",
              "pingpong latency CDF, " + c + " connections (best client configuration)", entries);
     }
-    draw(dir + "/cdf-stream.png", "stream: latency CDF of the echo of each 64 KiB write", entries_of(files, "stream"));
+    const auto streams = entries_of(files, "stream");
+    if (!streams.empty())
+        draw(dir + "/cdf-stream.png",
+             "stream: latency CDF of the echo of each " +
+                 size_text(streams.front().file->doc.value("config", json::object()).value("size", 0)) + " write",
+             streams);
     return written;
 }
 
 }  // namespace
 
 std::vector<std::string> summarize_directory(const std::string& dir) {
-    auto files = load_result_files(dir);
-    if (files.empty()) throw Error("no bench results (*.json) in " + dir + ": run scripts/compare.sh first");
+    const json manifest = read_manifest(dir);
+    auto files = load_result_files(dir, manifest);
+    if (files.empty()) throw Error(dir + "/manifest.json declares no bench result: run scripts/compare.sh first");
     std::vector<std::string> written = {dir + "/summary.md", dir + "/all.csv", dir + "/sweep.png"};
-    write_text(written[0], summary_markdown(dir, files));
+    write_text(written[0], summary_markdown(dir, manifest, files));
     write_text(written[1], results_csv(files));
-    plot_sweep(dir, files);
+    plot_sweep(dir, manifest, files);
     plot_latency_vs_load(dir, files);
-    plot_burst_scatter(dir);
+    plot_burst_scatter(dir, manifest);
     for (const char* figure : {"/latency-vs-load.png", "/burst-scatter.png"})
         if (fs::exists(dir + figure)) written.push_back(dir + figure);
     for (auto& p : plot_cdfs(dir, files)) written.push_back(p);

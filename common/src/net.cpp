@@ -118,7 +118,20 @@ UniqueFd make_listener(const SocketAddress& address, const ListenOptions& option
         throw_errno("cannot bind " + address.to_string(), err);
     }
     if (::listen(fd.get(), options.backlog) != 0) throw_errno("cannot listen on " + address.to_string(), errno);
+    if (options.nodelay) set_nodelay(fd.get());
     return fd;
+}
+
+std::vector<UniqueFd> make_listener_group(const SocketAddress& address, unsigned count, ListenOptions options) {
+    if (count > 1) options.reuse_port = true;
+    if (options.reuse_port) {
+        ListenOptions probe = options;
+        probe.reuse_port = false;
+        make_listener(address, probe).reset();
+    }
+    std::vector<UniqueFd> listeners;
+    for (unsigned i = 0; i < count; ++i) listeners.push_back(make_listener(address, options));
+    return listeners;
 }
 
 UniqueFd connect_to(const SocketAddress& address, int timeout_ms) {

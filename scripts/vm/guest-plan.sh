@@ -12,12 +12,19 @@
 # Every check prints "KECHO-RESULT <name> PASS|FAIL <detail>" on the console and on ttyS1; the host
 # parses those. A binary missing from the build dir is a FAIL, never a skip; a server the kernel
 # lacks a feature for is "KECHO-RESULT <name> UNSUPPORTED not supported on this kernel: REASON".
+# The servers' ports are the server registry's, as the guest's bench lists it (`bench servers`).
 # Word splitting of the *_ARGS variables from plan.env is intended.
 # shellcheck disable=SC2086 source=/dev/null # written by make-initramfs.sh, only in the guest
 . /kecho/plan.env
 K=/kecho
 OUT=/dev/ttyS1
 [ -c "$OUT" ] || OUT=/dev/null
+"$K/bench" servers --no-heading >/tmp/servers.txt 2>/tmp/servers.err ||
+	echo "kecho-guest: no server registry: bench servers failed: $(cat /tmp/servers.err)" >&2
+# port_of MODE: the mode's default port in the server registry (empty when bench could not say).
+port_of() {
+	awk -v mode="$1" '$1 == mode { print $3 }' /tmp/servers.txt
+}
 
 emit() {
 	echo "$*"
@@ -159,14 +166,14 @@ holder_field() {
 }
 
 SERVERS=
-start_bpf() { start_server bpf $K/echo-loader attach --port 12347; }
+start_bpf() { start_server bpf $K/echo-loader attach --port "$(port_of bpf)"; }
 start_all_servers() {
 	USER_PID='' URING_PID='' BPF_PID=''
 	if have user-echo-server "$1/user-echo-server"; then
-		USER_PID=$(start_server user $K/user-echo-server --port 12346) ||
+		USER_PID=$(start_server user $K/user-echo-server --port "$(port_of user)") ||
 			result "$1/user-echo-server" FAIL "not ready: $(tail -n1 /tmp/user.log)"
 		[ -n "$UNSUPPORTED_URING" ] ||
-			URING_PID=$(start_server uring $K/user-echo-server --engine uring --port 12348) ||
+			URING_PID=$(start_server uring $K/user-echo-server --engine uring --port "$(port_of uring)") ||
 			result "$1/user-echo-server-uring" FAIL "not ready: $(tail -n1 /tmp/uring.log)"
 	fi
 	if [ -n "$UNSUPPORTED_BPF" ]; then
@@ -184,11 +191,15 @@ stop_all_servers() {
 table() {
 	have bench table || return 1
 	emit "KECHO-TABLE-BEGIN measured under emulation ($ACCEL), $(nproc) vCPUs, kernel $(uname -r)"
-	timeout "${TABLE_TIMEOUT:-150}" "$K/bench" --mode all --workload pingpong $TABLE_ARGS \
+	timeout "${TABLE_TIMEOUT:-150}" "$K/bench" --mode all --workload pingpong $TABLE_ARGS --json /tmp/table.json \
 		>/tmp/table.out 2>&1
 	rc=$?
 	while IFS= read -r line; do emit "KECHO-TABLE $line"; done </tmp/table.out
 	emit "KECHO-TABLE-END rc=$rc"
+	# Each mode's ratio to user, as bench reports it (the kernel matrix reads these lines).
+	"$K/bench" report /tmp/table.json --ratios 2>/dev/null | while read -r mode ratio; do
+		emit "KECHO-RATIO $mode $ratio"
+	done
 	if [ $rc -eq 0 ]; then
 		result bench-all-table PASS "measured under emulation ($ACCEL)"
 	else
@@ -246,7 +257,7 @@ unsupported() {
 # insmod with no parameters: loads, and the parameters read back as their defaults.
 insmod_defaults() {
 	dmesg_clear
-	if insmod $K/kecho.ko >/tmp/insmod.out 2>&1 && param_is port 12345 >>/tmp/insmod.out &&
+	if insmod $K/kecho.ko >/tmp/insmod.out 2>&1 && param_is port "$(port_of kmod)" >>/tmp/insmod.out &&
 		param_is backlog 128 >>/tmp/insmod.out && param_is bench N >>/tmp/insmod.out; then
 		result insmod-defaults PASS "$(dmesg | grep 'kecho: echoing on')"
 	else
@@ -264,7 +275,7 @@ kmod_params_and_load() {
 	# More than 256 at once, each echoing while all are open; then their memory is gone.
 	if have vm-conn-holder kmod-concurrent-1000; then
 		before=$(slab_objs)
-		check kmod-concurrent-1000 timeout 120 $K/vm-conn-holder --port 12345 --connections 1000
+		check kmod-concurrent-1000 timeout 120 $K/vm-conn-holder --port "$(port_of kmod)" --connections 1000
 		sleep 1
 		after=$(slab_objs)
 		if [ -n "$before" ] && [ -n "$after" ] && [ $((after - before)) -lt 100 ]; then
@@ -277,7 +288,7 @@ kmod_params_and_load() {
 	fi
 
 	verify kmod kmod-verify $KMOD_VERIFY_ARGS
-	timed kmod-adversary adversary kmod 12345
+	timed kmod-adversary adversary kmod "$(port_of kmod)"
 	# The listener is dual-stack: IPv6 clients are echoed too.
 	verify kmod kmod-ipv6-verify --host ::1 --case size-1MiB --case half-close-1000 --case concurrent-200
 }
@@ -296,7 +307,7 @@ bpf_checks() {
 		result bpf-pending-guard FAIL "rc=$rc guard resets $guard_before -> $guard_after: $(tail -n2 /tmp/guard.out | tr '\n' ' ')"
 	fi
 	have vm-conn-holder bpf-concurrent-1000 &&
-		check bpf-concurrent-1000 timeout 120 $K/vm-conn-holder --port 12347 --connections 1000
+		check bpf-concurrent-1000 timeout 120 $K/vm-conn-holder --port "$(port_of bpf)" --connections 1000
 
 	# SIGKILL under load: the kernel must drop programs, maps and link with the fds; detach confirms.
 	timeout 30 "$K/bench" --mode bpf --workload pingpong --connections 16 --duration 4 --warmup 0 \
@@ -328,17 +339,17 @@ loader_field() {
 # The adversarial suite against the user engines and bpf (splice started for it alone); which
 # verdict the bpf echo took on this kernel (how it reads sequence numbers) is a result of its own.
 servers_adversary() {
-	[ -n "$USER_PID" ] && adversary user 12346 "$USER_PID"
-	[ -n "$URING_PID" ] && adversary uring 12348 "$URING_PID"
+	[ -n "$USER_PID" ] && adversary user "$(port_of user)" "$USER_PID"
+	[ -n "$URING_PID" ] && adversary uring "$(port_of uring)" "$URING_PID"
 	if [ -n "$BPF_PID" ]; then
 		read_with=$("$K/echo-loader" status | sed -n 's/.*sequence number, read with //p')
 		result bpf-seq-read "$([ -n "$read_with" ] && echo PASS || echo FAIL)" \
 			"the verdict reads each skb's sequence number with ${read_with:-nothing (status says no)}"
-		adversary bpf 12347 "$BPF_PID"
+		adversary bpf "$(port_of bpf)" "$BPF_PID"
 	fi
 	have user-echo-server splice-adversary || return
-	if SPLICE_PID=$(start_server splice $K/user-echo-server --engine splice --port 12350); then
-		adversary splice 12350 "$SPLICE_PID"
+	if SPLICE_PID=$(start_server splice $K/user-echo-server --engine splice --port "$(port_of splice)"); then
+		adversary splice "$(port_of splice)" "$SPLICE_PID"
 		stop_server "$SPLICE_PID"
 	else
 		result splice-adversary FAIL "user-echo-server --engine splice did not start: $(tail -n1 /tmp/splice.log)"
@@ -397,8 +408,8 @@ netem_checks() {
 	fi
 	result netem-setup PASS "$($K/tc qdisc show dev lo | head -n1)"
 	drain_before=$(loader_field drain_timeouts)
-	for m in kmod:12345 user:12346 uring:12348 bpf:12347; do
-		mode=${m%:*} port=${m#*:}
+	for mode in kmod user uring bpf; do
+		port=$(port_of "$mode")
 		case $mode in uring) [ -n "$UNSUPPORTED_URING" ] && continue ;; bpf) [ -n "$UNSUPPORTED_BPF" ] && continue ;; esac
 		VERIFY_TIMEOUT=120 verify "$mode" "netem-$mode-verify" --case size-1MiB --case back-to-back-1000 \
 			--case half-close-1000 --case concurrent-200
@@ -417,7 +428,7 @@ netem_checks() {
 kmod_unload_checks() {
 	# rmmod while 1000 connections are open: returns within a second, closes all of them.
 	if have vm-conn-holder rmmod-under-load; then
-		timeout 120 $K/vm-conn-holder --port 12345 --connections 1000 -- rmmod kecho \
+		timeout 120 $K/vm-conn-holder --port "$(port_of kmod)" --connections 1000 -- rmmod kecho \
 			>/tmp/holder.out 2>&1
 		rc=$?
 		cat /tmp/holder.out
@@ -480,7 +491,7 @@ plan_test() {
 plan_rmmod() {
 	for round in 1 2 3; do
 		insmod $K/kecho.ko || { result "rmmod-round-$round" FAIL "insmod failed"; continue; }
-		timeout 120 $K/vm-conn-holder --port 12345 --connections 1000 -- rmmod kecho >/tmp/holder.out 2>&1
+		timeout 120 $K/vm-conn-holder --port "$(port_of kmod)" --connections 1000 -- rmmod kecho >/tmp/holder.out 2>&1
 		rc=$?
 		result "rmmod-round-$round" "$([ $rc -eq 0 ] && echo PASS || echo FAIL)" \
 			"$(cat /tmp/holder.out) $(dmesg | grep 'kecho: stopped' | tail -n1)"
@@ -497,7 +508,7 @@ plan_compare() {
 
 plan_adversary() {
 	insmod $K/kecho.ko || result insmod-defaults FAIL "$(dmesg | tail -n1)"
-	adversary kmod 12345
+	adversary kmod "$(port_of kmod)"
 	start_all_servers servers
 	servers_adversary
 	stop_all_servers

@@ -62,6 +62,7 @@ kmod_src=${KECHO_VM_KMOD_SRC:-$KECHO_TOP/kmod}
 kbuild=$work/kmod-$KECHO_VM_KVER
 mkdir -p "$kbuild"
 cp "$kmod_src"/{Kbuild,Makefile,kecho.c} "$kbuild/" || die "no kecho.c, Kbuild and Makefile in $kmod_src"
+cp "$KECHO_TOP/common/include/kecho/servers.def" "$kbuild/" || die "no server registry (servers.def) in $KECHO_TOP"
 make -s -C "$kbuild" KDIR="$KECHO_VM_KDIR" >"$work/kmod-build.log" 2>&1 ||
 	{ cat "$work/kmod-build.log" >&2; die "building kecho.ko against $KECHO_VM_KDIR failed (log above)"; }
 grep -E 'warning:|error:' "$work/kmod-build.log" >&2 && die "kecho.ko built with warnings (above)"

@@ -213,7 +213,9 @@ dkms_install() {
 	dkms status kecho | grep -q ", $(uname -r), .*: installed" || fail "dkms status: $(dkms status kecho)"
 	echo "$(dkms status kecho) after $((SECONDS - start)) s"
 }
-kecho_says_echoing() { dmesg | grep -q 'kecho: echoing on port 12345'; }
+# kecho.ko's default port, as the installed bench's server registry gives it.
+kmod_port() { kecho-bench servers --no-heading | awk '$1 == "kmod" { print $3 }'; }
+kecho_says_echoing() { dmesg | grep -q "kecho: echoing on port $(kmod_port) "; }
 dkms_modprobe() {
 	modprobe kecho || fail "modprobe kecho failed: $(dmesg | tail -n2 | tr '\n' ' ')"
 	until_true 10 kecho_says_echoing || fail "kecho did not say it is echoing"

@@ -67,7 +67,7 @@ TEST(BenchCli, ModePortNamesTheModesItTakes) {
                        "--mode-port: expected MODE=PORT with MODE one of bpf, kmod, user, uring, floor, splice, got "
                        "'nomode=1'");
     expect_usage_error({"--mode-port", "user"}, "got 'user'");
-    expect_usage_error({"--mode-port", "=12346"}, "got '=12346'");
+    expect_usage_error({"--mode-port", "=23001"}, "got '=23001'");
     expect_usage_error({"--mode-port", "user=0"}, "--mode-port: invalid port '0': expected a number from 1 to 65535");
     expect_usage_error({"--mode-port", "user=abc"}, "invalid port 'abc'");
 }

@@ -252,6 +252,12 @@ TEST(Summarize, WritesTheSummaryTheCsvAndTheFigures) {
         ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
     }
     auto r = bench({"summarize", dir.string()});
+    EXPECT_EQ(r.exit_code, 1) << r.out;  // no manifest: summarize reads only what one declares
+    EXPECT_NE(r.err.find("no manifest.json in " + dir.string()), std::string::npos) << r.err;
+    std::ofstream(dir / "manifest.json") << R"({"files": [
+        {"file": "pingpong-c1.json", "role": "closed-loop", "workload": "pingpong", "connections": 1},
+        {"file": "pingpong-c8.json", "role": "closed-loop", "workload": "pingpong", "connections": 8}]})";
+    r = bench({"summarize", dir.string()});
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
     for (const char* name : {"summary.md", "all.csv", "sweep.png", "cdf-pingpong-c8.png"})
         EXPECT_TRUE(fs::exists(dir / name)) << name << "\n" << r.out;

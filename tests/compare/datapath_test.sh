@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
 # ctest (label compare): `scripts/bpf-datapath.sh --trace` on a small burst prints, for epoll and
-# bpf, the burst table with CPU per exchange and the traced phases of every exchange: the user
-# server's reads, the in-kernel echo's kworker hop (and no read).
+# bpf, the burst table with CPU per exchange (bench report's) and the traced phases of every
+# exchange: the user server's reads, the in-kernel echo's kworker hop (and no read).
 #   datapath_test.sh TOP BUILD
 set -euo pipefail
 top=$1 build=$2
@@ -22,7 +22,7 @@ KECHO_BUILD=$build timeout 300 "$top/scripts/bpf-datapath.sh" --repeat 1 --workl
 	--burst-threads $threads --burst-rounds $rounds --trace --out "$out/raw" >"$out/report.txt" 2>&1 ||
 	fail "bpf-datapath.sh exited non-zero: $(tail -n 20 "$out/report.txt")"
 cat "$out/report.txt"
-grep -q "machine us/op" "$out/report.txt" || fail "the burst table has no CPU per exchange"
+grep -q "machine us/exchange" "$out/report.txt" || fail "the burst table has no CPU per exchange"
 # phase VARIANT NAME: the traced mean of that phase (empty when the variant never went through it).
 phase() { awk -v v="$1" -v p="$2" '$1 == v && index($0, p) { print $(NF - 1) }' "$out/report.txt"; }
 for v in epoll bpf; do

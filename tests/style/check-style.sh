@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
 # The repository's formatting habits as a test: every C/C++ file as its .clang-format says
-# (clang-format --dry-run -Werror), every shell script shellcheck clean.
-#   check-style.sh clang-format|shellcheck SOURCE_DIR
+# (clang-format --dry-run -Werror), every shell script shellcheck clean, and the server registry
+# the one place that gives the servers' ports (no other tracked file but the docs names one).
+#   check-style.sh clang-format|shellcheck|registry SOURCE_DIR
 # Fix what it reports with: clang-format -i FILE (or scripts/format.sh), and shellcheck's advice.
 set -euo pipefail
-check=${1:?usage: check-style.sh clang-format|shellcheck SOURCE_DIR}
-cd "${2:?usage: check-style.sh clang-format|shellcheck SOURCE_DIR}"
+check=${1:?usage: check-style.sh clang-format|shellcheck|registry SOURCE_DIR}
+cd "${2:?usage: check-style.sh clang-format|shellcheck|registry SOURCE_DIR}"
 
 # The tracked files (a clean clone); without git, every file but the build trees.
 files() {
@@ -33,8 +34,22 @@ shellcheck)
 	shellcheck "${scripts[@]}"
 	echo "shellcheck: ${#scripts[@]} scripts clean"
 	;;
+registry)
+	registry=common/include/kecho/servers.def
+	mapfile -t ports < <(sed -n 's/^KECHO_SERVER([a-z0-9_]*, *"[^"]*", *\([0-9]*\),.*/\1/p' "$registry")
+	[ ${#ports[@]} -ge 6 ] || { echo "$registry: expected an entry per server, found ports: ${ports[*]}" >&2; exit 1; }
+	pattern=$(IFS='|'; echo "${ports[*]}")
+	mapfile -t others < <(files '*' | grep -vE '(^|/)docs/|\.md$' | grep -vxF "$registry" |
+		while IFS= read -r f; do if [ -f "$f" ]; then grep -IlwE "$pattern" "$f" || true; fi; done)
+	if [ ${#others[@]} -gt 0 ]; then
+		echo "the servers' ports (${ports[*]}) belong to $registry alone; also named in:" >&2
+		grep -nwE "$pattern" "${others[@]}" >&2
+		exit 1
+	fi
+	echo "registry: the ports ${ports[*]} appear in $registry alone (docs aside)"
+	;;
 *)
-	echo "unknown check '$check': expected clang-format or shellcheck" >&2
+	echo "unknown check '$check': expected clang-format, shellcheck or registry" >&2
 	exit 2
 	;;
 esac

@@ -15,7 +15,7 @@
 using namespace kecho;
 
 TEST(ParseAddress, AcceptsIpv4AndIpv6) {
-    EXPECT_EQ(parse_address("127.0.0.1", 12346).to_string(), "127.0.0.1:12346");
+    EXPECT_EQ(parse_address("127.0.0.1", 23456).to_string(), "127.0.0.1:23456");
     EXPECT_EQ(parse_address("0.0.0.0", 1).family(), AF_INET);
     EXPECT_EQ(parse_address("::1", 80).to_string(), "[::1]:80");
     EXPECT_EQ(parse_address("[::]", 80).family(), AF_INET6);

@@ -17,7 +17,9 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
+#include "kecho/servers.h"
 #include "server_fixture.h"
 
 namespace kecho::test {
@@ -34,6 +36,20 @@ std::string first_line(const std::string& text) {
     return text.substr(0, text.find('\n'));
 }
 
+// The engines of the server registry as user-echo-server lists them: in the registry's order, the
+// busy-poll references last ("epoll, uring, splice or floor").
+std::string engine_list() {
+    std::vector<std::string> engines, references;
+    for (const auto& s : servers)
+        if (s.program == "user-echo-server")
+            (s.role == ServerRole::reference ? references : engines).emplace_back(s.engine);
+    engines.insert(engines.end(), references.begin(), references.end());
+    std::string list;
+    for (std::size_t i = 0; i < engines.size(); ++i)
+        list += (i == 0 ? "" : i + 1 == engines.size() ? " or " : ", ") + engines[i];
+    return list;
+}
+
 struct BadArguments {
     std::vector<std::string> args;
     std::string message;
@@ -46,7 +62,7 @@ TEST(UserServerCli, BadArgumentsExitTwoWithOneClearLine) {
         {{"--port", "http"}, "invalid port 'http'"},
         {{"--address", "1.2.3"}, "invalid address '1.2.3'"},
         {{"--address", "example.com"}, "invalid address 'example.com'"},
-        {{"--engine", "poll"}, "--engine: unknown engine 'poll': expected epoll, uring, splice or floor"},
+        {{"--engine", "poll"}, "--engine: unknown engine 'poll': expected " + engine_list()},
         {{"--engine", "busypoll"}, "unknown engine 'busypoll'"},  // the old name of floor
         {{"--engine", "1"}, "unknown engine '1'"},                // names only, not the enum's numbers
         {{"--threads", "0"}, "--threads: value 0 not in range 1 to 256"},
@@ -79,8 +95,19 @@ TEST(UserServerCli, HelpNamesEveryOptionAndWarnsAboutFloor) {
     for (const char* option : {"--port", "--address", "--engine", "--threads", "--cpus", "--max-buffer", "--verbose"})
         EXPECT_NE(result.out.find(option), std::string::npos) << option;
     EXPECT_NE(result.out.find("NOT for production"), std::string::npos) << result.out;
-    EXPECT_NE(result.out.find("epoll 12346, uring 12348, floor 12349, splice 12350"), std::string::npos) << result.out;
-    EXPECT_NE(result.out.find("ENGINE:epoll, uring, splice or floor"), std::string::npos) << result.out;
+    // Every engine of the server registry with its description, and their default ports (lowest first).
+    std::map<std::uint16_t, std::string> ports;
+    for (const auto& s : servers)
+        if (s.program == "user-echo-server") {
+            ports[s.port] = std::string(s.engine) + " " + std::to_string(s.port);
+            EXPECT_NE(result.out.find(std::string(s.engine) + ": " + std::string(s.description)), std::string::npos)
+                << s.engine << "\n"
+                << result.out;
+        }
+    std::string defaults;
+    for (const auto& [port, text] : ports) defaults += (defaults.empty() ? "" : ", ") + text;
+    EXPECT_NE(result.out.find("(default by engine: " + defaults + ")"), std::string::npos) << result.out;
+    EXPECT_NE(result.out.find("ENGINE:" + engine_list()), std::string::npos) << result.out;
     EXPECT_EQ(result.out.find("busypoll"), std::string::npos) << "one name for the floor engine\n" << result.out;
 }
 

@@ -3,15 +3,17 @@
 
 #include <chrono>
 
+#include "kecho/servers.h"
+
 namespace kecho::test {
 
 const std::vector<EngineCase>& engine_cases() {
-    static const std::vector<EngineCase> cases = {
-        {"epoll", "user"},
-        {"uring", "uring"},
-        {"floor", "floor"},
-        {"splice", "splice"},
-    };
+    static const std::vector<EngineCase> cases = [] {
+        std::vector<EngineCase> out;  // user-echo-server's entries of the server registry
+        for (const auto& s : servers)
+            if (s.program == "user-echo-server") out.push_back({std::string(s.engine), std::string(s.mode)});
+        return out;
+    }();
     return cases;
 }
 
@@ -39,8 +41,9 @@ RunResult run_verify(const std::string& mode, int port, const std::vector<std::s
 
 const std::vector<std::string>& verify_case_names() {
     static const std::vector<std::string> names = {
-        "size-1B",   "size-4KiB",         "size-64KiB",     "size-1MiB",       "size-16MiB",       "all-byte-values",
-        "nul-heavy", "back-to-back-1000", "concurrent-200", "half-close-1000", "reset-mid-stream", "non-reading-client",
+        "size-1B",          "size-4KiB", "size-64KiB",         "size-1MiB",      "size-16MiB",
+        "all-byte-values",  "nul-heavy", "back-to-back-1000",  "concurrent-200", "half-close-1000",
+        "reset-mid-stream", "mixed-64",  "non-reading-client",
     };
     return names;
 }

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// The servers a comparison drives and what it shows of them: runs per mode, median with min-max,
-// ratios against a baseline, noise; printed as a table, written as JSON, CSV and gnuplot figures
-// (report.cpp), built from pingpong, stream and burst runs (comparison.cpp) or merged from several
-// clients' files (merge.cpp); and bench summarize's page for a results directory (summary.cpp).
+// What a comparison shows of the servers it drove: runs per target, median with min-max, ratios
+// against a baseline, noise, the CPU split; printed as a table, written as JSON, CSV (csv.cpp) and
+// gnuplot figures (report.cpp). Reports come from a comparison's runs (comparison.cpp), from several
+// clients' files merged (bench merge) or from result files combined per target (bench report,
+// report_files.cpp); bench summarize writes a results directory's page (summary.cpp).
 #pragma once
 
 #include <map>
@@ -14,34 +15,11 @@
 #include <nlohmann/json.hpp>
 
 #include "bench/histogram.h"
+#include "bench/targets.h"
 #include "bench/workloads.h"
-#include "kecho/net.h"
 #include "kecho/scratch_dir.h"
 
 namespace kecho::bench {
-
-// A server the bench can drive: its mode name, default port and the command that starts it.
-struct ServerMode {
-    const char* name;
-    std::uint16_t port;
-    const char* start;
-};
-
-// Every mode in the order --mode all runs them.
-const std::vector<ServerMode>& server_modes();
-const ServerMode* find_mode(const std::string& name);
-
-// One server to drive: a mode at an address.
-struct Target {
-    std::string mode = "user";
-    SocketAddress address;
-
-    std::string describe() const;  // "user server at 127.0.0.1:12346"
-};
-
-// Connects once and closes. nullopt when the server answers; otherwise the reason, already phrased
-// for the user: "no user server at 127.0.0.1:12346: connection refused (start it with ./user-echo-server)".
-std::optional<std::string> probe(const Target& target);
 
 struct MetricDef {
     std::string key;    // JSON/CSV name: "requests_per_s"
@@ -49,19 +27,28 @@ struct MetricDef {
     int decimals = 0;
 };
 
-// What a workload measures; the first metric is the primary one (ratios, min-max in the table).
+// What a report shows of a workload: its metrics, the first being the primary one (ratios, min-max
+// in the table), and what its CPU figures are per (cpu_us_per_<cpu_unit>; empty: no CPU figures).
+// A per_metric layout prints one row per target and metric (echo-loader trace's phases) instead of
+// one row per target.
 struct WorkloadDef {
-    std::string name;  // pingpong, stream, burst
+    std::string name;  // pingpong, stream, burst, churn, half-close, trace
     std::vector<MetricDef> metrics;
+    std::string cpu_unit;
+    std::string units_metric;  // a stress workload's metric counting those units ("cycles_done")
+    bool per_metric = false;
 };
 
+// The layout of a workload's results: a comparison's (comparison.h), a stress workload's that bench
+// report reads (churn, half-close) or echo-loader trace's; nullptr when it has none.
+const WorkloadDef* find_workload_def(const std::string& name);
+// The same, throwing Error naming the layouts there are.
 const WorkloadDef& workload_def(const std::string& name);
-
-using Metrics = std::map<std::string, double>;
 
 struct Stat {
     double median = 0, min = 0, max = 0;
 };
+Stat summarize(std::vector<double> values);  // NaN in each when empty
 
 // 1234567 -> "1,234,567" (decimals 0), NaN -> "-".
 std::string format_number(double value, int decimals = 0);
@@ -69,6 +56,9 @@ std::string format_number(double value, int decimals = 0);
 std::string format_range(const Stat& stat, int decimals = 0);
 // {"a", "b"} -> "a, b"
 std::string join(const std::vector<std::string>& items, const std::string& separator = ", ");
+// Rows as aligned columns, two spaces apart: the first column left-aligned, the others right-aligned
+// (numbers) unless left is true.
+std::string format_columns(const std::vector<std::vector<std::string>>& rows, bool left = false);
 
 struct ModeResults {
     Target target;
@@ -87,24 +77,42 @@ struct Report {
     WorkloadDef workload;
     std::string title;      // one line describing the run (table heading, plot title)
     nlohmann::json config;  // the options that define the run
-    std::string baseline;   // mode name
+    std::string baseline;   // a target's name
     std::vector<ModeResults> modes;
-    std::vector<std::pair<std::string, std::string>> skipped;  // mode, reason
-    // burst only: per-thread microseconds of the last run, per mode (for the classic plot).
-    std::map<std::string, std::vector<double>> burst_series;
+    std::vector<std::pair<std::string, std::string>> skipped;  // target name, reason
     nlohmann::json run;  // where and how it ran (kecho::RunInfo::to_json), in JSON and CSV
+    // Counts another tool measured over a target's run, by target, then "who event" (bench report
+    // --perf-stat), shown per unit of the workload.
+    std::map<std::string, std::map<std::string, double>> counts;
 
     // The baseline's median of the primary metric divided into each mode's (nullopt without one).
+    // The baseline is a target, or best_user_baseline: the best of the registry's user-space
+    // servers in the report.
     std::optional<double> ratio(const ModeResults& mode) const;
+    static constexpr const char* best_user_baseline = "best-user";
 };
 
+// The table bench prints: the primary metric's median (min-max), the other metrics' medians, the
+// ratio to the baseline and the noise; then the skipped targets and the failed ones (first error).
 std::string format_table(const Report& report);
+// Where the CPU went, per target (medians): the machine's busy percent, the server's percent of a
+// CPU, and CPU microseconds per unit for the machine, the client, the server, kernel threads and
+// other processes, with the server's against the baseline's. Empty when no run measured CPU.
+std::string format_cpu_split(const Report& report);
+// A per_metric layout: one row per target and metric, median (min-max).
+std::string format_metric_rows(const Report& report);
+// The counts (Report::counts) per unit of work (the primary run's units); empty without counts.
+std::string format_counts(const Report& report);
+
 nlohmann::json report_json(const Report& report);
 std::string report_csv(const Report& report);
 
 // Draws the report with gnuplot into path (.png or .svg). Throws Error when gnuplot is missing
 // or fails.
 void plot_report(const Report& report, const std::string& path);
+// kecho's burst plot: each thread's time, one series per target.
+void plot_per_thread(const Report& report, const std::map<std::string, std::vector<double>>& series,
+                     const std::string& path);
 
 // A gnuplot figure of this size drawn into a .png or .svg path; its data files live in a scratch
 // directory removed with it.
@@ -125,30 +133,41 @@ private:
     int width_, height_;
 };
 
-// pingpong, stream and burst as a comparison: an empty report (no runs yet) with the title and
-// config of this run, and the metrics of one run.
-Report comparison_report(const std::string& workload, unsigned repeat, bool interleaved, const LoadOptions& load,
-                         const BurstOptions& burst);
-Metrics load_metrics(const std::string& workload, const LoadResult& result);
-Metrics burst_metrics(const BurstResult& result);
-
 // bench merge: one server driven from several client hosts at once, each writing its own --json.
 // Run i of a mode is merged across the files: latency histograms added (percentiles from the sum),
 // rates added; per-client CPU figures are left out (they belong to different machines). Throws
 // Error when they cannot be merged (other workload, no histograms, no mode in common).
 Report merge_reports(const std::vector<std::pair<std::string, nlohmann::json>>& files);
 
+// One input of bench report: a result file, its targets renamed to `name` when one is given
+// (NAME=FILE: echo-loader trace's files name no target).
+struct ReportInput {
+    std::string path;
+    std::string name;
+};
+
+// bench report: runs of the same workload from several files, merged per target in file order
+// (a target's runs from every file become its runs), with their histograms and errors. Reads bench
+// --json files of pingpong, stream and burst, of churn and half-close, and echo-loader trace --json
+// files. Throws Error naming the file that does not fit.
+Report combine_reports(const std::vector<ReportInput>& inputs, const std::string& baseline);
+
+// `perf stat -x,` output: each event's count by name ("raw_syscalls:sys_enter"); Error when the
+// file cannot be read or holds no count.
+std::map<std::string, double> read_perf_stat(const std::string& path);
+
 // Reads a bench --json file; throws Error naming the file when it is missing or not JSON.
 nlohmann::json read_json_file(const std::string& path);
 // Writes text to path; throws Error naming the file when it cannot.
 void write_text(const std::string& path, const std::string& text);
 
-// bench summarize RESULTS_DIR: what scripts/compare.sh leaves in results/, read back into one
-// page a newcomer can trust: summary.md (machine, layout, the winner at each load with its client
-// configuration and noise, CPU split, latency against load, burst, every table as printed, the
-// guest's emulated figures), all.csv (one row per mode x workload x connections x run) and the
-// figures (sweep.png, latency-vs-load.png, burst-scatter.png, cdf-*.png). Figures need gnuplot
-// (Error when missing). Returns the paths written.
+// bench summarize RESULTS_DIR: what scripts/compare.sh leaves in results/, as its manifest.json
+// declares it (each file's role and parameters), read back into one page a newcomer can trust:
+// summary.md (machine, layout, the winner at each load with its client configuration and noise,
+// CPU split, latency against load, burst, every table as printed, the guest's emulated figures),
+// all.csv (one row per mode x workload x connections x run) and the figures (sweep.png,
+// latency-vs-load.png, burst-scatter.png, cdf-*.png). Figures need gnuplot (Error when missing).
+// Returns the paths written.
 std::vector<std::string> summarize_directory(const std::string& dir);
 
 }  // namespace kecho::bench

@@ -5,6 +5,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -59,6 +61,35 @@ struct CpuUsage {
     double softirq_seconds = 0;        // /proc/stat softirq (already inside the above)
     double steal_seconds = 0;
 };
+
+// The CPU used from construction to read(), split as CpuUsage says; `server_pids` are the processes
+// whose time is the server's.
+class CpuMeter {
+public:
+    explicit CpuMeter(std::vector<int> server_pids);
+    CpuMeter(const CpuMeter&) = delete;
+    CpuMeter& operator=(const CpuMeter&) = delete;
+    ~CpuMeter();
+    CpuUsage read() const;
+
+private:
+    struct Start;
+    std::unique_ptr<Start> start_;
+    std::vector<int> server_pids_;
+};
+
+// A run's figures by name ("requests_per_s", "cpu_us_per_request", ...).
+using Metrics = std::map<std::string, double>;
+
+// The CPU figures of a run of `seconds` that did `units` of work, each unit named `unit` ("request",
+// "mb", "exchange", ...): the machine's busy percent, the server's percent of one CPU, the other
+// processes' percent of the machine, and CPU microseconds per unit for the machine, then split into
+// client (and its user space), server, kernel threads, other processes and softirq.
+// Also work_units: the units it divided by.
+Metrics cpu_metrics(const CpuUsage& cpu, double seconds, double units, const std::string& unit);
+
+// p50/p90/p99/p99.9/max in microseconds from a nanosecond histogram (p50_us ... max_us).
+void add_latency_metrics(Metrics& metrics, const LatencyHistogram& latency_ns);
 
 struct LoadResult {
     double seconds = 0;  // measured window

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "kecho/unique_fd.h"
 
@@ -22,7 +23,7 @@ struct SocketAddress {
     const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&storage); }
     sockaddr* get() { return reinterpret_cast<sockaddr*>(&storage); }
     std::uint16_t port() const;
-    // "127.0.0.1:12346" or "[::1]:12346".
+    // "127.0.0.1:23001" or "[::1]:23001".
     std::string to_string() const;
 };
 
@@ -41,12 +42,20 @@ struct ListenOptions {
     int backlog = 4096;
     bool reuse_port = false;
     bool nonblocking = true;
+    bool nodelay = false;  // TCP_NODELAY, which accepted sockets inherit: one system call less per connection
 };
 
 // socket + SO_REUSEADDR + SO_OOBINLINE (urgent bytes inline: every server of ours echoes them in
 // place) (+ SO_REUSEPORT) + bind + listen. A busy port throws
-// Error("cannot listen on 0.0.0.0:12346: address already in use (another server running?)").
+// Error("cannot listen on 0.0.0.0:23001: address already in use (another server running?)").
 UniqueFd make_listener(const SocketAddress& address, const ListenOptions& options = {});
+
+// `count` listeners on `address` in one SO_REUSEPORT group (the kernel spreads new connections over
+// them), one per thread of a server; a single one is a plain listener unless options.reuse_port.
+// A group is checked first with a plain bind: that fails on any listener of the port, where a
+// SO_REUSEPORT one would silently join another process's group and share its connections. Throws
+// Error as make_listener does.
+std::vector<UniqueFd> make_listener_group(const SocketAddress& address, unsigned count, ListenOptions options = {});
 
 // Blocking connect with a timeout in milliseconds; throws Error naming the address on failure.
 UniqueFd connect_to(const SocketAddress& address, int timeout_ms = 5000);
