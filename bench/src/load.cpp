@@ -18,7 +18,8 @@
 #include "bench/workloads.h"
 
 namespace kecho::bench {
-namespace {
+// A named namespace, not an anonymous one: CpuMeter::Start (external linkage) holds a CpuSample.
+namespace cpu_ticks {
 
 // CPU ticks (USER_HZ) of every task at one instant.
 struct TaskTicks {
@@ -36,6 +37,12 @@ struct CpuSample {
     double self_user_seconds = 0;     // this process, user space only
     std::map<int, TaskTicks> tasks;   // every process
 };
+
+}  // namespace cpu_ticks
+using cpu_ticks::CpuSample;
+using cpu_ticks::TaskTicks;
+
+namespace {
 
 constexpr unsigned long kPfKthread = 0x00200000;  // include/linux/sched.h
 
