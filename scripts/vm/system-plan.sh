@@ -129,7 +129,12 @@ echoes() {
 }
 # The whole battery: --quick's shorter bounds are for real machines; under TCG on a loaded host its
 # non-reading-client case once timed out on uring (278 KB of 18 MB back in its 15 s).
-verify_all() { timeout 300 kecho-bench verify --mode "$1"; }
+# A failure ends with the failed cases' own lines, the last lines check() shows.
+verify_all() {
+	timeout 300 kecho-bench verify --mode "$1" >/tmp/verify.out 2>&1 && { tail -n1 /tmp/verify.out; return; }
+	grep -E '^(FAIL|bench:)' /tmp/verify.out
+	fail "kecho-bench verify --mode $1 failed"
+}
 
 # --- the steps, in the order a user takes them -------------------------------------------------
 booted() {
