@@ -23,7 +23,8 @@ public:
     std::size_t capacity() const { return capacity_; }
 
     // Appends n bytes; grows to what is needed (never more than twice the content, nor beyond
-    // the growth limit unless the content itself needs it).
+    // the growth limit unless the content itself needs it: then by half the content at a time, so
+    // appends stay cheap however far past the limit the content goes).
     void append(const char* bytes, std::size_t n);
     // The largest capacity doubling may reach: the most the owner lets it hold, so the memory a
     // connection pins stays near --max-buffer rather than the next power of two above it.
@@ -34,6 +35,8 @@ public:
     void clear() { consume(size()); }
 
 private:
+    std::size_t grown_capacity(std::size_t needed) const;
+
     static constexpr std::size_t min_capacity = 16 * 1024;
     static constexpr std::size_t keep_capacity = 64 * 1024;
 

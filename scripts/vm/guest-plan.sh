@@ -6,6 +6,8 @@
 #   compare  only the three-way bench --mode all table
 #   dkms     a module built elsewhere: insmod, kmod verify (--quick), rmmod, a clean kernel log
 #   bundle   the portable bundle's compare (in /kecho/bundle) with this kecho.ko, every server verified
+#   uring    the io_uring server's verify alone (URING_VERIFY_ARGS: bench's, e.g. one --case;
+#            URING_SERVER_ARGS: user-echo-server's, e.g. --verbose); its log as KECHO-SERVER-LOG lines
 #   adversary  the adversarial suite alone against every server (ADVERSARY_ARGS: tcp-adversary's own
 #            arguments, e.g. "--case zero-window --trace": its segments then go to the console)
 #   probe    prints one line (used to see whether KVM really runs the guest)
@@ -514,6 +516,21 @@ plan_adversary() {
 	stop_all_servers
 }
 
+# The io_uring server alone, verified (a quick loop while working on the engine on this kernel).
+plan_uring() {
+	have user-echo-server uring-verify || return
+	if [ -n "$UNSUPPORTED_URING" ]; then
+		unsupported "$UNSUPPORTED_URING" uring-verify
+	elif URING_PID=$(start_server uring $K/user-echo-server --engine uring --port "$(port_of uring)" \
+		${URING_SERVER_ARGS:-}); then
+		verify uring uring-verify ${URING_VERIFY_ARGS:-}
+		stop_server "$URING_PID"
+	else
+		result uring-verify FAIL "user-echo-server --engine uring did not start: $(tail -n1 /tmp/uring.log)"
+	fi
+	tail -n 200 /tmp/uring.log | sed 's/^/KECHO-SERVER-LOG /'
+}
+
 # A module built elsewhere (the DKMS test): it loads, echoes every byte, unloads, logs nothing bad.
 plan_dkms() {
 	insmod_defaults
@@ -570,6 +587,7 @@ compare) plan_compare ;;
 rmmod) plan_rmmod ;;
 dkms) plan_dkms ;;
 adversary) plan_adversary ;;
+uring) plan_uring ;;
 bundle) plan_bundle ;;
 probe) ;;
 *) result plan FAIL "unknown plan '$PLAN'" ;;

@@ -6,18 +6,22 @@
 # guest plan, power off. Prints the guest's result lines; exit 0 iff the plan ended and no check failed.
 #
 #   scripts/vm/run-vm.sh [--kernel 6.1-cloud|6.12-cloud|6.1-rt] [--build DIR]
-#                        [--plan test|compare|rmmod|dkms|bundle|adversary] [--timeout SEC] [--accel auto|tcg|kvm]
-#                        [--table-args "ARGS"] [--adversary-args "ARGS"] [--quiet]
+#                        [--plan test|compare|rmmod|dkms|bundle|adversary|uring] [--timeout SEC]
+#                        [--accel auto|tcg|kvm] [--table-args "ARGS"] [--adversary-args "ARGS"]
+#                        [--verify-args "ARGS"] [--server-args "ARGS"] [--quiet]
 # Plans: test (every check), compare (the table), rmmod (unload loop), dkms (insmod, verify, rmmod),
 # bundle (the portable bundle's compare in the guest: set KECHO_VM_BUNDLE to the unpacked bundle),
-# adversary (the adversarial suite alone against every server; --adversary-args: tcp-adversary's own).
+# adversary (the adversarial suite alone against every server; --adversary-args: tcp-adversary's own),
+# uring (the io_uring server's verify alone, a quick loop: --verify-args selects cases, e.g.
+# "--case non-reading-client", --server-args go to user-echo-server, e.g. "--verbose"; the server's
+# log is printed on the console as KECHO-SERVER-LOG lines).
 # The serial console goes to <build>/vm/<kernel>/console.log, the result lines to
 # <build>/vm/<kernel>/results.txt; <build>/vm/kernel-matrix.md is rewritten from every kernel's results.
 set -euo pipefail
 . "$(dirname "$0")/vm-lib.sh"
 
 
-adversary_args=''
+adversary_args='' verify_args='' server_args=''
 build=$KECHO_BUILD plan=test timeout_s=600 accel=auto quiet=0 kernel=$KECHO_VM_DEFAULT_KERNEL
 table_args="--connections 8 --size 64 --duration 2 --warmup 0.5"
 while [ $# -gt 0 ]; do
@@ -29,12 +33,14 @@ while [ $# -gt 0 ]; do
 	--accel) need_value "$@"; accel=$2; shift 2 ;;
 	--table-args) need_value "$@"; table_args=$2; shift 2 ;;
 	--adversary-args) need_value "$@"; adversary_args=$2; shift 2 ;;
+	--verify-args) need_value "$@"; verify_args=$2; shift 2 ;;
+	--server-args) need_value "$@"; server_args=$2; shift 2 ;;
 	--quiet) quiet=1; shift ;;
 	-h | --help) print_usage; exit 0 ;;
 	*) bad_usage "unknown argument '$1'" ;;
 	esac
 done
-case $plan in test | compare | rmmod | dkms | bundle | adversary) ;; *) bad_usage "--plan must be test, compare, rmmod, dkms, bundle or adversary, not '$plan'" ;; esac
+case $plan in test | compare | rmmod | dkms | bundle | adversary | uring) ;; *) bad_usage "--plan must be test, compare, rmmod, dkms, bundle, adversary or uring, not '$plan'" ;; esac
 if [ "$plan" = bundle ]; then
 	[ -f "${KECHO_VM_BUNDLE:-}/compare" ] || bad_usage "--plan bundle needs KECHO_VM_BUNDLE=DIR, an unpacked bundle (DIR/compare)"
 fi
@@ -135,6 +141,8 @@ KMOD_VERIFY_ARGS=""
 OTHER_VERIFY_ARGS=""
 TABLE_ARGS="$table_args"
 ADVERSARY_ARGS="$adversary_args"
+URING_VERIFY_ARGS="$verify_args"
+URING_SERVER_ARGS="$server_args"
 ENV
 "$KECHO_TOP/scripts/vm/make-initramfs.sh" --module "$kbuild/kecho.ko" --build "$build" \
 	--plan-env "$work/plan.env" --out "$work/initramfs.cpio.gz" ${netem_module:+--netem "$netem_module"}

@@ -128,7 +128,8 @@ echoes() {
 		{ tail -n 3 /tmp/echo.out; fail "kecho-bench verify --mode $1 failed"; }
 }
 # The whole battery: --quick's shorter bounds are for real machines; under TCG on a loaded host its
-# non-reading-client case once timed out on uring (278 KB of 18 MB back in its 15 s).
+# non-reading-client case once timed out on uring (278 KB of 18 MB back in its 15 s: the queue
+# growth past --max-buffer that 6.1's multishot recv hit, docs/kernels.md).
 # A failure ends with the failed cases' own lines, the last lines check() shows.
 verify_all() {
 	timeout 300 kecho-bench verify --mode "$1" >/tmp/verify.out 2>&1 && { tail -n1 /tmp/verify.out; return; }

@@ -44,6 +44,29 @@ TEST(OutBuffer, GrowthStopsAtTheLimitUnlessTheContentNeedsMore) {
     EXPECT_LT(buffer.capacity(), 240u * 1024);
 }
 
+// Past the limit (the io_uring engine's multishot recv on Linux 6.1 hands over every provided
+// buffer, 4 MiB, before the loop can stop reading), capacity still grows geometrically: growing to
+// just what each 16 KiB append needed copied the whole content every time, 1.5 GB of copies that
+// froze the loop for 23 s under emulation. A few reallocations, the bytes in order.
+TEST(OutBuffer, GrowthPastTheLimitStaysGeometric) {
+    constexpr std::size_t limit = 1024 * 1024;
+    OutBuffer buffer;
+    buffer.set_growth_limit(limit);
+    std::string expected;
+    std::string chunk(16 * 1024, '\0');
+    int reallocations_past_limit = 0;
+    for (int i = 0; expected.size() < 8 * limit; ++i) {
+        chunk.assign(chunk.size(), static_cast<char>(i));
+        std::size_t before = buffer.capacity();
+        buffer.append(chunk.data(), chunk.size());
+        expected += chunk;
+        if (buffer.capacity() != before && before >= limit) ++reallocations_past_limit;
+    }
+    EXPECT_LE(reallocations_past_limit, 8) << "one reallocation per append is quadratic";
+    EXPECT_LE(buffer.capacity(), 2 * buffer.size());
+    EXPECT_TRUE(contents(buffer) == expected);
+}
+
 TEST(OutBuffer, GivesLargeAllocationsBackWhenDrained) {
     OutBuffer buffer;
     std::string block(1024 * 1024, 'y');

@@ -67,7 +67,8 @@ std::string missing_prerequisite(const std::string& kernel) {
 TEST(KmodVm, RunVmRejectsBadArguments) {
     auto r = kecho::test::run({kRunVm, "--plan", "nonsense"}, std::chrono::seconds(30));
     EXPECT_EQ(r.exit_code, 2);
-    EXPECT_NE(r.err.find("--plan must be test, compare, rmmod, dkms, bundle or adversary"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("--plan must be test, compare, rmmod, dkms, bundle, adversary or uring"), std::string::npos)
+        << r.err;
     r = kecho::test::run({kRunVm, "--no-such-option"}, std::chrono::seconds(30));
     EXPECT_EQ(r.exit_code, 2);
     EXPECT_NE(r.err.find("unknown argument"), std::string::npos) << r.err;
