@@ -31,6 +31,13 @@ json read_json(const std::string& path) {
     return json::parse(in);
 }
 
+std::string read_text(const fs::path& path) {
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
 const std::vector<std::string> short_runs = {"--duration", "0.2", "--warmup", "0.05"};
 
 // The line of a printed table that starts with this row's name.
@@ -218,4 +225,48 @@ TEST(Burst, TimesConnectFirstByteAndTheWholeEcho) {
     EXPECT_NEAR(run["exchange_mean_us"].get<double>(),
                 run["connect_mean_us"].get<double>() + run["mean_us"].get<double>(), 1.0);
     EXPECT_NE(r.out.find("first byte us"), std::string::npos) << r.out;
+}
+
+// summary.md: each server at its best row, its configuration named, its interval and its ratio's;
+// a tie where intervals overlap, a rank where they are apart; a failed server FAILED, not ranked.
+TEST(Summary, CallsTiesTiesAndNamesEachConfiguration) {
+    const fs::path dir = temp("summary");
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    const std::string crafted = (dir / "crafted.json").string();
+    std::ofstream(crafted) << crafted_pingpong(64, {{"user-2t", "user", {100, 102, 98, 101, 99, 100}},
+                                                    {"uring-1t", "uring", {104, 99, 103, 101, 100, 102}},
+                                                    {"bpf-2t", "bpf", {150, 152, 149, 151, 148, 150}},
+                                                    {"peer", "peer", {500, 500, 500, 500, 500, 500}}})
+                                  .dump();
+    auto r = bench({"report", crafted, "--json", (dir / "pingpong-c64.json").string()});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    json best = read_json((dir / "pingpong-c64.json").string());
+    best["modes"][3]["errors"] = {"connection 7: bytes at offset 64 are connection 9's offset 0: crossed"};
+    best["modes"][3]["failed"] = true;
+    best["scale"] = "at 64 connections";
+    best["run"]["servers"] = {{{"mode", "user-2t"}, {"threads", 2}}, {{"mode", "bpf-2t"}, {"threads", 2}}};
+    std::ofstream(dir / "pingpong-c64.json") << best.dump();
+    std::ofstream(dir / "manifest.json")
+        << R"({"files": [{"file": "pingpong-c64.json", "role": "closed-loop", "connections": 64}]})";
+    r = bench({"summarize", dir.string()});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    const std::string md = read_text(dir / "summary.md");
+    EXPECT_NE(md.find("| 64 | bpf | 2 accept threads x 4 workers (epoll client) | 150 [148-152] | 6 | 1.48x "
+                      "[1.42-1.54] | faster |"),
+              std::string::npos)
+        << md;
+    EXPECT_NE(md.find("| 64 | uring | as started x 4 workers (epoll client) | 102 [99-104] | 6 | 1.00x | baseline |"),
+              std::string::npos)
+        << md;
+    EXPECT_NE(md.find("| 64 | user | 2 server threads x 4 workers (epoll client) | 100 [98-102] | 6 | 0.99x "
+                      "[0.94-1.03] | tie |"),
+              std::string::npos)
+        << md;
+    EXPECT_NE(md.find("- 64 connections: bpf > uring = user"), std::string::npos) << md;
+    EXPECT_NE(md.find("| 64 | peer | - | **FAILED** at 64 connections: connection 7: bytes at offset 64 are "
+                      "connection 9's offset 0: crossed | - | - | not ranked |"),
+              std::string::npos)
+        << md;
+    EXPECT_EQ(md.find("500"), std::string::npos) << "a failed server's rate is shown:\n" << md;
 }
