@@ -164,18 +164,30 @@ int order_of(const ResultFile& f) {
     return (w == "pingpong" ? 0 : w == "stream" ? 1 : 2) * 1000000 + connections_of(f);
 }
 
+// A sweep's cell: the row's median; FAILED where it failed; "-" for a server that failed validation
+// elsewhere (no rate is shown for it).
+std::string sweep_cell(const ResultFile& f, const json& m, const Failures& failures) {
+    if (failed(m)) return "FAILED";
+    return failures.count(server_of(m)) ? "-" : format_number(median_of(m, primary_of(f)));
+}
+
 // A sweep as a matrix: a row per target (a server configuration), a column per client configuration,
-// each cell the primary metric's median; each server's best cell (the one measured again) in bold.
+// each cell the primary metric's median; each server's best cell (the one measured again) in bold. A
+// row that failed before its first run has no client configuration: FAILED in every column.
 std::string sweep_matrix(const ResultFile& f, const Failures& failures) {
-    std::vector<std::string> columns, targets;
+    std::vector<std::string> columns, targets, failed_unrun;
     std::map<std::string, std::map<std::string, std::string>> cells;
     std::map<std::string, Entry> best;  // per server
     for (const auto& m : f.doc["modes"]) {
         const Entry e{&f, &m};
         const std::string target = m.value("target", m.value("mode", "?")), client = client_of(e);
-        if (std::find(columns.begin(), columns.end(), client) == columns.end()) columns.push_back(client);
         if (std::find(targets.begin(), targets.end(), target) == targets.end()) targets.push_back(target);
-        cells[target][client] = failed(m) ? "FAILED" : format_number(median_of(m, primary_of(f)));
+        if (failed(m) && m.value("runs", json::array()).empty() && m.value("client_workers", 0) == 0) {
+            failed_unrun.push_back(target);
+            continue;
+        }
+        if (std::find(columns.begin(), columns.end(), client) == columns.end()) columns.push_back(client);
+        cells[target][client] = sweep_cell(f, m, failures);
         auto [it, first] = best.emplace(server_of(m), e);
         if (!failed(m) &&
             (first || failed(*it->second.mode) ||
@@ -187,6 +199,8 @@ std::string sweep_matrix(const ResultFile& f, const Failures& failures) {
             auto& cell = cells[e.mode->value("target", e.mode->value("mode", "?"))][client_of(e)];
             cell = "**" + cell + "**";
         }
+    for (const auto& t : failed_unrun)
+        for (const auto& c : columns) cells[t][c] = "FAILED";
     std::vector<std::vector<std::string>> rows;
     for (const auto& t : targets) {
         rows.push_back({t});
@@ -207,8 +221,8 @@ std::string sweeps_section(const Results& r, const Failures& failures) {
         "## Sweeps: how each server's configuration was chosen\n\nEach server configuration (a "
         "`-Nt` name: N server threads, or accept threads for bpf) against each client configuration; "
         "a cell is the median of its runs (a screen, too few runs for an interval). Each server's "
-        "best cell, in bold, is the configuration measured again above (none for a server that "
-        "failed validation).\n\n";
+        "best cell, in bold, is the configuration measured again above. A server that failed "
+        "validation has no bold cell and no figure: FAILED where it failed, `-` elsewhere.\n\n";
     for (const ResultFile* f : sweeps) {
         const std::string w = f->doc.value("workload", "?");
         const std::string metric = w == "pingpong" ? "req/s" : w == "stream" ? "MB/s back" : "mean us, lower is better";

@@ -241,6 +241,9 @@ TEST(Summary, CallsTiesTiesAndNamesEachConfiguration) {
                                   .dump();
     auto r = bench({"report", crafted, "--json", (dir / "pingpong-c64.json").string()});
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    // The same rows as the sweep that chose them: there the peer's rows passed (its rate, 500, is in
+    // the file), but it failed validation elsewhere, so its cells show no rate.
+    fs::copy_file(dir / "pingpong-c64.json", dir / "pingpong-c64-sweep.json");
     json best = read_json((dir / "pingpong-c64.json").string());
     best["modes"][3]["errors"] = {"connection 7: bytes at offset 64 are connection 9's offset 0: crossed"};
     best["modes"][3]["failed"] = true;
@@ -248,7 +251,8 @@ TEST(Summary, CallsTiesTiesAndNamesEachConfiguration) {
     best["run"]["servers"] = {{{"mode", "user-2t"}, {"threads", 2}}, {{"mode", "bpf-2t"}, {"threads", 2}}};
     std::ofstream(dir / "pingpong-c64.json") << best.dump();
     std::ofstream(dir / "manifest.json")
-        << R"({"files": [{"file": "pingpong-c64.json", "role": "closed-loop", "connections": 64}]})";
+        << R"({"files": [{"file": "pingpong-c64-sweep.json", "role": "sweep", "connections": 64},
+                         {"file": "pingpong-c64.json", "role": "closed-loop", "connections": 64}]})";
     r = bench({"summarize", dir.string()});
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
     const std::string md = read_text(dir / "summary.md");
@@ -268,5 +272,7 @@ TEST(Summary, CallsTiesTiesAndNamesEachConfiguration) {
                       "connection 9's offset 0: crossed | - | - | not ranked |"),
               std::string::npos)
         << md;
+    EXPECT_NE(md.find("| bpf-2t | **150** |"), std::string::npos) << md;  // the sweep's best cell
+    EXPECT_NE(md.find("| peer | - |"), std::string::npos) << md;
     EXPECT_EQ(md.find("500"), std::string::npos) << "a failed server's rate is shown:\n" << md;
 }
