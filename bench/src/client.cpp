@@ -515,9 +515,10 @@ bool BlockingConnection::expect(std::uint64_t length) {
     });
 }
 
-bool BlockingConnection::expect_text(const std::string& text) {
+bool BlockingConnection::expect_text(const std::string& text, Clock::time_point* first_byte) {
     std::uint64_t at = 0;
     return receive(text.size(), [&](const std::uint8_t* data, std::size_t n) -> std::optional<std::string> {
+        if (first_byte && at == 0) *first_byte = Clock::now();
         for (std::size_t k = 0; k < n; ++k, ++at)
             if (data[k] != static_cast<std::uint8_t>(text[at]))
                 return "echo differs from the message at offset " + std::to_string(at);

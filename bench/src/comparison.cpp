@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <set>
 
 #include "kecho/cli.h"
 #include "kecho/cpu_set.h"
@@ -38,8 +39,13 @@ __attribute__((format(printf, 1, 2))) std::string printf_text(const char* format
     return text;
 }
 
-std::string runs_text(unsigned repeat, bool interleaved) {
-    return std::to_string(repeat) + (repeat == 1 ? " run" : " runs") + (interleaved ? " per mode, interleaved" : "");
+// "3 runs per mode, interleaved", "up to 10 runs per mode until the 95% interval is within +/-5%, interleaved".
+std::string runs_text(const ComparisonSettings& s, bool interleaved) {
+    std::string text = std::to_string(s.repeat) + (s.repeat == 1 ? " run" : " runs");
+    if (s.ci_percent > 0) text = "up to " + text;
+    if (interleaved) text += " per mode";
+    if (s.ci_percent > 0) text += " until the 95% interval is within +/-" + format_number(s.ci_percent, 1) + "%";
+    return text + (interleaved ? ", interleaved" : "") + "; median [95% interval] or (min-max)";
 }
 
 // ---- pingpong and stream: run_load ----
@@ -82,11 +88,10 @@ void prepare_pingpong(ComparisonSettings& s, bool, RunInfo& run) {
 
 std::string pingpong_title(const ComparisonSettings& s, bool interleaved) {
     const LoadOptions& l = s.load;
-    std::string title = printf_text(
-        "pingpong: %u connections x %zu B, pipeline %u, %.1f s measured after %.1f s warmup, %s client; %s; median "
-        "(min-max)",
-        l.connections, l.size, l.in_flight, l.duration, l.warmup,
-        l.engine == ClientEngine::blocking ? "blocking" : "epoll", runs_text(s.repeat, interleaved).c_str());
+    std::string title =
+        printf_text("pingpong: %u connections x %zu B, pipeline %u, %.1f s measured after %.1f s warmup, %s client; %s",
+                    l.connections, l.size, l.in_flight, l.duration, l.warmup,
+                    l.engine == ClientEngine::blocking ? "blocking" : "epoll", runs_text(s, interleaved).c_str());
     if (l.rate > 0)
         title += "; open loop: " + std::to_string(static_cast<long long>(l.rate)) +
                  " req/s offered, latency from each request's scheduled time";
@@ -130,9 +135,8 @@ void prepare_stream(ComparisonSettings& s, bool, RunInfo& run) {
 std::string stream_title(const ComparisonSettings& s, bool interleaved) {
     const LoadOptions& l = s.load;
     return printf_text(
-        "stream: %u connections, %zu B writes, window %zu per connection, %.1f s measured after %.1f s warmup; %s; "
-        "median (min-max)",
-        l.connections, l.size, l.size * l.in_flight, l.duration, l.warmup, runs_text(s.repeat, interleaved).c_str());
+        "stream: %u connections, %zu B writes, window %zu per connection, %.1f s measured after %.1f s warmup; %s",
+        l.connections, l.size, l.size * l.in_flight, l.duration, l.warmup, runs_text(s, interleaved).c_str());
 }
 
 nlohmann::json stream_config(const ComparisonSettings& s) {
@@ -158,8 +162,8 @@ void prepare_burst(ComparisonSettings&, bool, RunInfo& run) {
 
 std::string burst_title(const ComparisonSettings& s, bool interleaved) {
     const BurstOptions& b = s.burst;
-    return printf_text("burst: %u threads x %u rounds, message '%s' (%zu bytes); %s; median (min-max)", b.threads,
-                       b.rounds, b.message.c_str(), b.message.size(), runs_text(s.repeat, interleaved).c_str());
+    return printf_text("burst: %u threads x %u rounds, message '%s' (%zu bytes); %s", b.threads, b.rounds,
+                       b.message.c_str(), b.message.size(), runs_text(s, interleaved).c_str());
 }
 
 nlohmann::json burst_config(const ComparisonSettings& s) {
@@ -173,10 +177,16 @@ RunOutput run_burst_once(const Target& target, ComparisonSettings& s, const RunI
     const CpuMeter cpu(server_pids(run, target.name));
     run_burst(target.address, s.burst, b);
     RunOutput out;
-    out.metrics = {{"mean_us", b.mean_us},
-                   {"median_us", b.median_us},
-                   {"p99_us", b.p99_us},
-                   {"max_us", b.max_us},
+    out.metrics = {{"mean_us", b.echo.mean_us},
+                   {"median_us", b.echo.median_us},
+                   {"p99_us", b.echo.p99_us},
+                   {"max_us", b.echo.max_us},
+                   {"connect_mean_us", b.connect.mean_us},
+                   {"connect_p99_us", b.connect.p99_us},
+                   {"first_byte_mean_us", b.first_byte.mean_us},
+                   {"first_byte_p99_us", b.first_byte.p99_us},
+                   {"exchange_mean_us", b.exchange.mean_us},
+                   {"exchange_p99_us", b.exchange.p99_us},
                    {"exchanges", static_cast<double>(b.exchanges)},
                    {"errors", static_cast<double>(b.errors.count())},
                    {"seconds", b.seconds}};
@@ -230,31 +240,92 @@ void write_per_thread_file(const std::string& path, const std::vector<double>& p
     write_text(path, text);
 }
 
-// The report of a comparison before its runs: title, config, the targets.
-Report start_report(const ComparisonWorkload& w, const ComparisonSettings& s, const Targets& targets) {
+// The report of a comparison before its runs: title, config, and a row per target (per target and
+// client worker count with several --workers); the targets that failed before it (--best-of), failed.
+Report start_report(const ComparisonWorkload& w, const ComparisonSettings& s, const Targets& targets,
+                    const RunInfo& run) {
     Report report;
     report.workload = w.layout;
-    report.title = w.title(s, targets.reachable.size() > 1);
+    report.title = w.title(s, targets.reachable.size() > 1 || s.workers.size() > 1);
     report.config = w.config(s);
     report.baseline = s.baseline;
-    for (const auto& [t, why] : targets.skipped) report.skipped.emplace_back(t.name, why);
-    for (const Target& t : targets.reachable) report.modes.push_back({t, {}, {}, {}});
+    for (const auto& [t, why] : targets.skipped) report.skipped.emplace_back(t.label(), why);
+    for (Target t : targets.reachable) {
+        t.server = server_of(run, t);
+        if (s.workers.size() < 2) {
+            report.modes.push_back({t, {}, {}, {}});
+            continue;
+        }
+        for (unsigned workers : s.workers) {
+            t.client_workers = workers;
+            report.modes.push_back({t, {}, {}, {}});
+        }
+    }
+    for (const auto& [t, why] : targets.failed) report.modes.push_back({t, {}, {why}, {}});
     return report;
 }
 
-// One run into mode (its metrics, the load average before it, its histogram); returns its error.
+// The rows that failed before the first run (--best-of's), said as a run's failure is; the exit code.
+int report_failures(const Report& report) {
+    int exit_code = cli::exit_ok;
+    for (const auto& mode : report.modes)
+        if (mode.failed()) {
+            std::cerr << "bench: " << mode.target.describe() << ": " << mode.errors.front() << "\n";
+            exit_code = cli::exit_failure;
+        }
+    return exit_code;
+}
+
+// Whether a row runs again: it has not failed (a wrong byte ends its runs), it is below the cap,
+// and with --ci its interval is not yet within +/- ci_percent of its median.
+bool wants_run(const ModeResults& mode, const ComparisonSettings& s, const std::string& primary) {
+    if (mode.failed() || mode.runs.size() >= s.repeat) return false;
+    if (s.ci_percent <= 0) return true;
+    auto summary = mode.summary();
+    return !summary.count(primary) || !summary[primary].within(s.ci_percent / 100);
+}
+
+// The client's workers: per row in each run ("client_workers"); in the run record when all rows had
+// the same.
+void record_client_workers(const Report& report, RunInfo& run) {
+    std::set<double> counts;
+    for (const auto& mode : report.modes)
+        for (const auto& r : mode.runs)
+            if (r.count("client_workers")) counts.insert(r.at("client_workers"));
+    if (counts.size() == 1) run.client["workers"] = static_cast<unsigned>(*counts.begin());
+}
+
+// One run into mode (its metrics, the client's workers, the load average before it, its histogram);
+// returns its error.
 std::string run_into(const ComparisonWorkload& w, ComparisonSettings& s, ModeResults& mode, const std::string& label,
-                     RunInfo& run, std::vector<double>& series) {
+                     const RunInfo& run, std::vector<double>& series) {
     const double load_before = load_average()[0];
+    const unsigned workers = s.load.workers;
+    if (mode.target.client_workers) s.load.workers = mode.target.client_workers;
     RunOutput out = w.run(mode.target, s, run, [&](double f) {
         show_progress(label + " " + std::to_string(static_cast<int>(f * 100)) + "%");
     });
+    s.load.workers = workers;
     mode.runs.push_back(std::move(out.metrics));
     mode.runs.back()["load_before"] = load_before;
+    mode.runs.back()["client_workers"] = out.client_workers;
     if (!out.histogram.is_null()) mode.histograms.push_back(std::move(out.histogram));
-    run.client["workers"] = out.client_workers;
     if (w.per_thread_series) series = std::move(out.per_thread_us);
     return out.error;
+}
+
+// run_into, with what it throws as the run's error, and kecho's per-thread file written.
+std::string run_guarded(const ComparisonWorkload& w, ComparisonSettings& s, ModeResults& mode, const std::string& label,
+                        const RunInfo& run, std::vector<double>& series, bool many) {
+    show_progress(label);
+    try {
+        std::string error = run_into(w, s, mode, label, run, series);
+        if (w.per_thread_series && !s.out_path.empty())
+            write_per_thread_file(per_target_path(s.out_path, mode.target.label(), many), series);
+        return error;
+    } catch (const Error& e) {
+        return e.what();
+    }
 }
 
 void write_report(const ComparisonWorkload& w, const Report& report, const ComparisonSettings& s,
@@ -300,8 +371,14 @@ const std::vector<ComparisonWorkload>& comparison_workloads() {
          false},
         {"burst",
          {"burst",
-          joined({latency_columns({"mean", "median", "p99", "max"}),
-                  {{"exchanges", "exchanges", 0}, {"errors", "errors", 0}, {"seconds", "seconds", 2}}}),
+          joined({{{"mean_us", "mean us (send to echo)", 1, true}},
+                  latency_columns({"median", "p99", "max"}),
+                  {{"connect_mean_us", "connect us", 1},
+                   {"first_byte_mean_us", "first byte us", 1},
+                   {"exchange_mean_us", "connect+echo us", 1},
+                   {"exchanges", "exchanges", 0},
+                   {"errors", "errors", 0},
+                   {"seconds", "seconds", 2}}}),
           "exchange"},
          prepare_burst,
          burst_title,
@@ -328,6 +405,13 @@ RunInfo begin_run(const RecordOptions& record, int argc, char** argv) {
     return run;
 }
 
+std::string server_of(const RunInfo& run, const Target& target) {
+    if (!target.server.empty()) return target.server;
+    for (const auto& info : run.servers)
+        if (info.value("mode", "") == target.name && info.contains("of")) return info["of"].get<std::string>();
+    return "";
+}
+
 std::vector<int> server_pids(const RunInfo& run, const std::string& name) {
     std::vector<int> pids;
     for (const auto& s : run.servers)
@@ -338,35 +422,34 @@ std::vector<int> server_pids(const RunInfo& run, const std::string& name) {
 
 int run_comparison(const ComparisonWorkload& w, ComparisonSettings& s, const Targets& targets, const RunInfo& started) {
     RunInfo run = started;
-    if (s.repeat == 0) s.repeat = targets.many() ? 3 : 1;
+    if (s.repeat == 0) s.repeat = s.ci_percent > 0 ? 10 : targets.many() ? 3 : 1;
+    if (s.workers.size() == 1) s.load.workers = s.workers.front();
+    if (!s.best_of.empty()) run.client["best_of"] = s.best_of;
     w.prepare(s, targets.many(), run);
-    Report report = start_report(w, s, targets);
-    std::map<std::string, std::vector<double>> series;  // per target, of its last run
-    int exit_code = cli::exit_ok;
-    std::size_t done = 0;
+    Report report = start_report(w, s, targets, run);
+    std::map<std::string, std::vector<double>> series;  // per row, of its last run
+    int exit_code = report_failures(report);
     for (unsigned r = 0; r < s.repeat; ++r) {
-        for (auto& mode : report.modes) {
-            const std::string& name = mode.target.name;
-            const std::string label = "[" + std::to_string(++done) + "/" +
-                                      std::to_string(s.repeat * report.modes.size()) + "] " + name + " " +
+        std::vector<ModeResults*> due;
+        for (auto& mode : report.modes)
+            if (wants_run(mode, s, report.primary().key)) due.push_back(&mode);
+        if (due.empty()) break;
+        for (std::size_t i = 0; i < due.size(); ++i) {
+            ModeResults& mode = *due[i];
+            const std::string name = mode.target.label();
+            const std::string label = "[round " + std::to_string(r + 1) + "/" + std::to_string(s.repeat) + ", " +
+                                      std::to_string(i + 1) + "/" + std::to_string(due.size()) + "] " + name + " " +
                                       std::string(w.name);
-            show_progress(label);
-            std::string error;
-            try {
-                error = run_into(w, s, mode, label, run, series[name]);
-                if (w.per_thread_series && !s.out_path.empty())
-                    write_per_thread_file(per_target_path(s.out_path, name, targets.many()), series[name]);
-            } catch (const Error& e) {
-                error = e.what();
+            if (std::string error = run_guarded(w, s, mode, label, run, series[name], targets.many()); !error.empty()) {
+                show_progress("");
+                std::cerr << "bench: " << mode.target.describe() << ", run " << r + 1 << ": " << error << "\n";
+                mode.errors.push_back(error);
+                exit_code = cli::exit_failure;
             }
-            if (error.empty()) continue;
-            show_progress("");
-            std::cerr << "bench: " << mode.target.describe() << ", run " << r + 1 << ": " << error << "\n";
-            mode.errors.push_back(error);
-            exit_code = cli::exit_failure;
         }
     }
     show_progress("");
+    record_client_workers(report, run);
     run.finish();
     report.run = run.to_json();
     write_report(w, report, s, series);

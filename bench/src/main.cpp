@@ -121,8 +121,20 @@ void add_server_info_option(CLI::App& sub, RecordOptions& r) {
 }
 
 void add_comparison_options(CLI::App& sub, ComparisonSettings& s) {
-    sub.add_option("--repeat", s.repeat, "runs per mode (default 3 with several modes, else 1)")
+    sub.add_option("--repeat", s.repeat,
+                   "runs per mode; with --ci the most (default 10 with --ci, else 3 with several modes, else 1)")
         ->check(CLI::Range(1, 100));
+    sub.add_option("--ci", s.ci_percent,
+                   "repeat each mode until the 95% interval of its median is within +/- PCT % of it (6 runs at "
+                   "least, --repeat at most; netperf's -i/-I)")
+        ->check(CLI::Range(0.1, 50.0))
+        ->type_name("PCT");
+    sub.add_option("--best-of", s.best_of,
+                   "run each server at its best row of this result file of the same workload (a sweep of server "
+                   "configurations and --workers): that row's target and client workers; a server that failed there "
+                   "is listed as failed")
+        ->check(CLI::ExistingFile)
+        ->type_name("FILE");
     sub.add_option("--baseline", s.baseline,
                    "mode or target the ratio column compares with (best-user: the best user-space server of the "
                    "registry)")
@@ -147,8 +159,10 @@ void add_load_options(CLI::App& sub, ComparisonSettings& s, std::uint64_t& size,
     sub.add_option("--size", size, size_help)->transform(cli::bytes_transformer(1, 1ull << 30))->capture_default_str();
     ranged(&sub, "--duration", s.load.duration, 0.1, 3600.0, "measured seconds");
     ranged(&sub, "--warmup", s.load.warmup, 0.0, 600.0, "seconds before measuring");
-    sub.add_option("--workers", s.load.workers,
-                   "epoll threads (default: max(4, cores), at most 16 and one per connection)")
+    sub.add_option("--workers", s.workers,
+                   "epoll threads (default: max(4, cores), at most 16 and one per connection); a list (1,2,4,8) "
+                   "sweeps them: a row per mode and worker count")
+        ->delimiter(',')
         ->check(CLI::Range(1, 64));
     add_comparison_options(sub, s);
 }
@@ -210,6 +224,7 @@ void setup_comparisons(CLI::App& app, Cli& c, Subcommands& subs) {
 
 CLI::App* setup_verify(CLI::App& app, CaseRunOptions& o) {
     auto* verify = app.add_subcommand("verify", "the correctness battery: named cases, every byte checked");
+    add_server_info_option(*verify, o.record);
     verify->add_flag("--quick", o.options.quick, "the seconds-long subset (every case but size-16MiB), shorter bounds");
     verify->add_option("--case", o.cases, "run only this case (repeatable)")
         ->check(cli::validator(
@@ -325,6 +340,8 @@ void check_combinations(const CLI::App& app, const Cli& c, const Subcommands& su
         c.comparison.baseline != Report::best_user_baseline)
         throw CLI::ValidationError("--baseline", "unknown mode or target '" + c.comparison.baseline + "'");
     const ComparisonSettings& s = c.comparison;
+    if (!s.best_of.empty() && (!c.targets.modes.empty() || !c.targets.ad_hoc.empty()))
+        throw CLI::ValidationError("--best-of", "takes its servers from the file: drop --mode and --target");
     if (s.load.rate > 0 && s.client == ClientChoice::blocking)
         throw CLI::ValidationError("--rate", "drives the epoll client; drop --client blocking");
     if (sub == subs.stream && s.window < s.stream_size)
@@ -361,16 +378,19 @@ int run(const CLI::App& sub, Cli& c, const Subcommands& subs, int argc, char** a
     if (&sub == subs.summarize) return run_summarize(c.summarize_dir);
     if (&sub == subs.servers) return run_servers(!c.no_heading);
     cli::raise_fd_limit();  // 1,000 connections need more than the usual 1,024 descriptors
-    const Targets targets = probe_all(c.targets.targets());
-    if (targets.reachable.empty()) {
+    const auto comparison = subs.comparisons.find(&sub);
+    const bool best_of = comparison != subs.comparisons.end() && !c.comparison.best_of.empty();
+    const Targets targets =
+        best_of ? best_targets(c.comparison.best_of, *comparison->second) : probe_all(c.targets.targets());
+    if (targets.reachable.empty() && targets.failed.empty()) {
         const bool one = targets.skipped.size() == 1;
         std::cerr << "bench: " << (one ? "" : "no server is reachable:\n  ");
         for (const auto& [t, why] : targets.skipped) std::cerr << why << (one ? "\n" : "\n  ");
         return cli::exit_failure;
     }
-    if (auto it = subs.comparisons.find(&sub); it != subs.comparisons.end()) {
+    if (comparison != subs.comparisons.end()) {
         c.comparison.json_path = c.json_path;
-        return run_comparison(*it->second, c.comparison, targets, begin_run(c.comparison.record, argc, argv));
+        return run_comparison(*comparison->second, c.comparison, targets, begin_run(c.comparison.record, argc, argv));
     }
     c.cases.json_path = c.json_path;
     return run_cases_workload(sub.get_name(), c.cases, targets, begin_run(c.cases.record, argc, argv));

@@ -43,14 +43,6 @@ double median_of(const ModeResults& mode, const std::string& key) {
 
 }  // namespace
 
-Stat summarize(std::vector<double> values) {
-    std::erase_if(values, [](double v) { return std::isnan(v); });
-    if (values.empty()) return {NAN, NAN, NAN};
-    std::sort(values.begin(), values.end());
-    const std::size_t n = values.size();
-    return {n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2, values.front(), values.back()};
-}
-
 std::string format_number(double value, int decimals) {
     if (std::isnan(value)) return "-";
     char text[64];
@@ -71,6 +63,18 @@ std::string format_number(double value, int decimals) {
 std::string format_range(const Stat& stat, int decimals) {
     return format_number(stat.median, decimals) + " (" + format_number(stat.min, decimals) + "-" +
            format_number(stat.max, decimals) + ")";
+}
+
+std::string format_estimate(const Stat& stat, int decimals) {
+    if (!stat.has_interval()) return format_range(stat, decimals);
+    return format_number(stat.median, decimals) + " [" + format_number(stat.low, decimals) + "-" +
+           format_number(stat.high, decimals) + "]";
+}
+
+std::string format_ratio(const Ratio& ratio) {
+    std::string out = format_number(ratio.value, 2) + "x";
+    if (ratio.has_interval()) out += " [" + format_number(ratio.low, 2) + "-" + format_number(ratio.high, 2) + "]";
+    return out;
 }
 
 std::string join(const std::vector<std::string>& items, const std::string& separator) {
@@ -124,43 +128,87 @@ std::string ModeResults::noise(const std::string& primary) const {
     return why;
 }
 
-std::optional<double> Report::ratio(const ModeResults& mode) const {
-    const std::string& primary = workload.metrics.front().key;
-    double base = NAN;
+const ModeResults* Report::baseline_row() const {
+    const ModeResults* best = nullptr;
+    const std::string& key = primary().key;
     for (const auto& m : modes) {
-        const ServerEntry* server = find_server(m.target.name);
-        const bool best_user = baseline == best_user_baseline && server && server->role == ServerRole::user;
-        if ((m.target.name != baseline && !best_user) || m.runs.empty()) continue;
-        const double median = median_of(m, primary);
-        if (std::isnan(base) || median > base) base = median;
+        const ServerEntry* server = find_server(m.target.server_name());
+        const bool user = baseline == best_user_baseline && server && server->role == ServerRole::user;
+        if ((m.target.name != baseline && m.target.label() != baseline && !user) || m.runs.empty() || m.failed())
+            continue;
+        if (!best || better(median_of(m, key), median_of(*best, key), primary().lower_is_better)) best = &m;
     }
-    const double mine = mode.runs.empty() ? NAN : median_of(mode, primary);
-    if (!(base > 0) || std::isnan(mine)) return std::nullopt;
-    return mine / base;
+    return best;
 }
+
+std::optional<Ratio> Report::ratio(const ModeResults& mode) const {
+    const ModeResults* base = baseline_row();
+    if (!base || mode.runs.empty() || mode.failed()) return std::nullopt;
+    const Ratio r = ratio_of(mode.summary()[primary().key], base->summary()[primary().key]);
+    if (!(r.value > 0)) return std::nullopt;
+    return r;
+}
+
+Verdict Report::verdict(const ModeResults& mode) const {
+    const ModeResults* base = baseline_row();
+    if (!base || mode.runs.empty() || mode.failed()) return Verdict::unranked;
+    return compare(mode.summary()[primary().key], base->summary()[primary().key], primary().lower_is_better);
+}
+
+std::string Report::scale() const {
+    for (std::string key : {"connections", "threads"})
+        if (config.contains(key) && config[key].is_number())
+            return "at " + config[key].dump() + " " + (config[key] == 1 ? key.substr(0, key.size() - 1) : key);
+    return "";
+}
+
+namespace {
+
+// The ratio and verdict cells of a row: "1.23x [1.10-1.35]" and "faster"; the baseline's own
+// "1.00x" and "baseline"; "-" and "-" for a row that cannot have one.
+std::pair<std::string, std::string> ratio_cells(const Report& report, const ModeResults& mode) {
+    const auto r = report.ratio(mode);
+    if (!r) return {"-", "-"};
+    if (&mode == report.baseline_row()) return {"1.00x", "baseline"};
+    return {format_ratio(*r), verdict_name(report.verdict(mode))};
+}
+
+}  // namespace
 
 std::string format_table(const Report& report) {
     const auto& metrics = report.workload.metrics;
-    std::vector<std::vector<std::string>> rows = {{"mode", metrics.front().label + " median (min-max)"}};
+    std::vector<std::vector<std::string>> rows = {{"mode", metrics.front().label + " median [95% interval]", "runs"}};
     for (std::size_t i = 1; i < metrics.size(); ++i) rows[0].push_back(metrics[i].label);
-    rows[0].insert(rows[0].end(), {"vs " + report.baseline, "noisy"});
+    rows[0].insert(rows[0].end(), {"vs " + report.baseline, "verdict", "noisy"});
     for (const auto& mode : report.modes) {
         auto s = mode.summary();
-        rows.push_back({mode.target.name, format_range(s[metrics.front().key], metrics.front().decimals)});
+        const bool failed = mode.failed();
+        rows.push_back({mode.target.label(),
+                        failed ? "FAILED" : format_estimate(s[metrics.front().key], metrics.front().decimals),
+                        std::to_string(mode.runs.size())});
         for (std::size_t i = 1; i < metrics.size(); ++i)
-            rows.back().push_back(s.count(metrics[i].key) ? format_number(s[metrics[i].key].median, metrics[i].decimals)
-                                                          : "-");
-        auto r = report.ratio(mode);
-        std::string noise = mode.noise(metrics.front().key);
-        rows.back().insert(rows.back().end(),
-                           {r ? format_number(*r, 2) + "x" : "-", noise.empty() ? "-" : "noisy: " + noise});
+            rows.back().push_back(!failed && s.count(metrics[i].key)
+                                      ? format_number(s[metrics[i].key].median, metrics[i].decimals)
+                                      : "-");
+        auto [ratio, verdict] = ratio_cells(report, mode);
+        std::string noise = failed ? "" : mode.noise(metrics.front().key);
+        rows.back().insert(rows.back().end(), {ratio, verdict, noise.empty() ? "-" : "noisy: " + noise});
     }
     std::string out = format_columns(rows);
     for (const auto& [name, why] : report.skipped) out += "skipped " + name + ": " + why + "\n";
     for (const auto& mode : report.modes)
-        if (!mode.errors.empty())
-            out += "failed " + mode.target.name + " (" + std::to_string(mode.errors.size()) + " of " +
-                   std::to_string(mode.runs.size()) + " runs): " + mode.errors.front() + "\n";
+        if (mode.failed())
+            out += "FAILED " + mode.target.label() + " " + report.scale() +
+                   (mode.runs.empty() ? ""
+                                      : " (" + std::to_string(mode.errors.size()) + " of " +
+                                            std::to_string(mode.runs.size()) + " runs)") +
+                   ": " + mode.errors.front() + "\n";
+    const bool unranked = std::any_of(report.modes.begin(), report.modes.end(), [&](const ModeResults& m) {
+        return !m.failed() && !m.runs.empty() && m.runs.size() < runs_for_interval;
+    });
+    if (unranked)
+        out += "(min-max): fewer than " + std::to_string(runs_for_interval) +
+               " runs give no 95% interval: such rows are not ranked (unranked)\n";
     return out;
 }
 
@@ -228,32 +276,51 @@ std::string format_counts(const Report& report) {
            format_columns(rows);
 }
 
+namespace {
+
+// A row in a report's JSON: its runs, and (unless it failed: then no figure) each metric's median,
+// min-max and 95% interval, its ratio to the baseline with the ratio's interval and verdict.
+nlohmann::json mode_json(const Report& report, const ModeResults& mode) {
+    nlohmann::json summary = nlohmann::json::object();
+    if (!mode.failed())
+        for (const auto& [key, s] : mode.summary())
+            summary[key] = {{"median", s.median}, {"min", s.min},   {"max", s.max},
+                            {"low", s.low},       {"high", s.high}, {"runs", s.runs}};
+    const auto r = report.ratio(mode);
+    const std::string noise = mode.failed() ? "" : mode.noise(report.primary().key);
+    nlohmann::json m = {
+        {"mode", mode.target.label()},
+        {"target", mode.target.name},
+        {"server", mode.target.server_name()},
+        {"client_workers", mode.target.client_workers},
+        {"address", mode.target.address.to_string()},
+        {"runs", mode.runs},
+        {"summary", summary},
+        {"failed", mode.failed()},
+        {"ratio_vs_baseline", r ? nlohmann::json(r->value) : nlohmann::json(nullptr)},
+        {"ratio_interval", r && r->has_interval() ? nlohmann::json({r->low, r->high}) : nlohmann::json(nullptr)},
+        {"verdict", verdict_name(report.verdict(mode))},
+        {"errors", mode.errors},
+        {"noisy", noise.empty() ? nlohmann::json(nullptr) : nlohmann::json(noise)}};
+    if (!mode.histograms.empty()) m["histograms"] = mode.histograms;
+    if (report.counts.count(mode.target.name)) m["counts"] = report.counts.at(mode.target.name);
+    return m;
+}
+
+}  // namespace
+
 nlohmann::json report_json(const Report& report) {
     nlohmann::json doc = {{"workload", report.workload.name},
                           {"title", report.title},
                           {"run", report.run},
                           {"config", report.config},
                           {"baseline", report.baseline},
-                          {"primary_metric", report.workload.metrics.front().key},
+                          {"primary_metric", report.primary().key},
+                          {"lower_is_better", report.primary().lower_is_better},
+                          {"scale", report.scale()},
                           {"modes", nlohmann::json::array()},
                           {"skipped", nlohmann::json::array()}};
-    for (const auto& mode : report.modes) {
-        nlohmann::json summary = nlohmann::json::object();
-        for (const auto& [key, s] : mode.summary())
-            summary[key] = {{"median", s.median}, {"min", s.min}, {"max", s.max}};
-        auto r = report.ratio(mode);
-        std::string noise = mode.noise(report.workload.metrics.front().key);
-        nlohmann::json m = {{"mode", mode.target.name},
-                            {"address", mode.target.address.to_string()},
-                            {"runs", mode.runs},
-                            {"summary", summary},
-                            {"ratio_vs_baseline", r ? nlohmann::json(*r) : nlohmann::json(nullptr)},
-                            {"errors", mode.errors},
-                            {"noisy", noise.empty() ? nlohmann::json(nullptr) : nlohmann::json(noise)}};
-        if (!mode.histograms.empty()) m["histograms"] = mode.histograms;
-        if (report.counts.count(mode.target.name)) m["counts"] = report.counts.at(mode.target.name);
-        doc["modes"].push_back(m);
-    }
+    for (const auto& mode : report.modes) doc["modes"].push_back(mode_json(report, mode));
     for (const auto& [name, why] : report.skipped) doc["skipped"].push_back({{"mode", name}, {"reason", why}});
     return doc;
 }

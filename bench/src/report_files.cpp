@@ -3,7 +3,9 @@
 // server, several client hosts) and bench report (several runs, merged per target).
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -119,7 +121,9 @@ Report comparison_part(const json& doc) {
     part.run = doc.value("run", json::object());
     for (const auto& m : doc.at("modes")) {
         ModeResults mode;
-        mode.target.name = m.at("mode").get<std::string>();
+        mode.target.name = m.value("target", m.at("mode").get<std::string>());
+        mode.target.server = m.value("server", "");
+        mode.target.client_workers = m.value("client_workers", 0u);
         mode.target.address = address_of(m.value("address", ""));
         for (const auto& run : m.at("runs")) mode.runs.push_back(numbers_of(run));
         for (const auto& h : m.value("histograms", json::array())) mode.histograms.push_back(h);
@@ -207,7 +211,7 @@ void add_part(Report& report, Report part) {
         std::sort(metrics.begin() + own, metrics.end(), [](const auto& a, const auto& b) { return a.key < b.key; });
     for (auto& mode : part.modes) {
         auto it = std::find_if(report.modes.begin(), report.modes.end(),
-                               [&](const ModeResults& m) { return m.target.name == mode.target.name; });
+                               [&](const ModeResults& m) { return m.target.label() == mode.target.label(); });
         if (it == report.modes.end()) {
             report.modes.push_back(std::move(mode));
             continue;
@@ -290,6 +294,52 @@ Report combine_reports(const std::vector<ReportInput>& inputs, const std::string
                    (inputs.size() == 1 ? " file" : " files") + ", runs merged per target; median (min-max)" +
                    (first_title.empty() ? "" : " (first: " + first_title + ")");
     return report;
+}
+
+Targets best_targets(const std::string& path, const ComparisonWorkload& workload) {
+    Report sweep;
+    try {
+        sweep = comparison_part(read_json_file(path));
+    } catch (const json::exception& e) {
+        throw Error(path + " is not a bench result: " + e.what());
+    }
+    if (sweep.workload.name != workload.name)
+        throw Error(path + " holds " + sweep.workload.name + " results: --best-of takes a " +
+                    std::string(workload.name) + " sweep");
+    // Each server's best row and its first failed one, servers in the order the file has them.
+    std::vector<std::string> order;
+    std::map<std::string, const ModeResults*> best, failed;
+    for (const auto& m : sweep.modes) {
+        const std::string server = m.target.server_name();
+        if (std::find(order.begin(), order.end(), server) == order.end()) order.push_back(server);
+        if (m.failed()) {
+            failed.emplace(server, &m);
+        } else if (!m.runs.empty()) {
+            const double mine = m.summary()[sweep.primary().key].median;
+            auto [it, first] = best.emplace(server, &m);
+            if (!first &&
+                better(mine, it->second->summary()[sweep.primary().key].median, sweep.primary().lower_is_better))
+                it->second = &m;
+        }
+    }
+    if (best.empty() && failed.empty()) throw Error(path + " has no row that ran: nothing to take the best of");
+    Targets out;
+    std::vector<Target> chosen;
+    for (const auto& server : order) {
+        if (auto f = failed.find(server); f != failed.end()) {
+            Target t = f->second->target;
+            t.server = server;
+            out.failed.emplace_back(t, "in the sweep " + std::filesystem::path(path).filename().string() + ": " +
+                                           f->second->errors.front());
+        } else if (auto b = best.find(server); b != best.end()) {
+            chosen.push_back(b->second->target);
+            chosen.back().server = server;
+        }
+    }
+    Targets probed = probe_all(chosen);
+    out.reachable = std::move(probed.reachable);
+    out.skipped = std::move(probed.skipped);
+    return out;
 }
 
 std::map<std::string, double> read_perf_stat(const std::string& path) {

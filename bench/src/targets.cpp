@@ -27,6 +27,14 @@ std::string Target::describe() const {
     return name + " server at " + address.to_string();
 }
 
+std::string Target::label() const {
+    return client_workers ? name + "/w" + std::to_string(client_workers) : name;
+}
+
+std::string Target::server_name() const {
+    return server.empty() ? name : server;
+}
+
 Target parse_target(const std::string& spec) {
     const auto eq = spec.find('=');
     const auto colon = spec.rfind(':');

@@ -34,12 +34,12 @@ void add_counts(Report& report, const std::vector<std::string>& perf_stat) {
     }
 }
 
-// The highest median of a metric among the report's targets, references left out.
+// The highest median of a metric among the report's targets, references and failed rows left out.
 double best_median(const Report& report, const std::string& metric) {
     double best = 0;
     for (const auto& mode : report.modes) {
-        const ServerEntry* server = find_server(mode.target.name);
-        if (server && server->role == ServerRole::reference) continue;
+        const ServerEntry* server = find_server(mode.target.server_name());
+        if ((server && server->role == ServerRole::reference) || mode.failed()) continue;
         auto s = mode.summary();
         if (s.count(metric) && s[metric].median > best) best = s[metric].median;
     }
@@ -67,9 +67,11 @@ int run_cases_workload(const std::string& workload, const CaseRunOptions& o, con
             std::cout << (r.passed ? "PASS " : "FAIL ") << r.name << " " << r.detail << std::endl;
         });
         add_case_cpu(workload, results, cpu.read(), seconds_since(start));
+        const std::string server = server_of(run, target);
         for (const auto& r : results) {
             cases.push_back(r);
             if (many) cases.back()["mode"] = target.name;
+            if (!server.empty()) cases.back()["server"] = server;
             (r.passed ? passed : failed)++;
         }
     }
@@ -93,7 +95,8 @@ int run_report(const ReportOptions& o) {
     }
     if (o.ratios) {
         for (const auto& mode : report.modes)
-            if (auto r = report.ratio(mode)) std::cout << mode.target.name << " " << format_number(*r, 2) << "x\n";
+            if (auto r = report.ratio(mode))
+                std::cout << mode.target.label() << " " << format_number(r->value, 2) << "x\n";
         return cli::exit_ok;
     }
     add_counts(report, o.perf_stat);

@@ -118,14 +118,15 @@ TEST(Target, RunsBesideTheModes) {
     EXPECT_EQ(doc["modes"][1]["runs"].size(), 2u);
 }
 
-// A server that corrupts a byte is listed as failed with its first mismatch, in the table and the JSON.
+// A server that corrupts a byte is listed as FAILED with where and its first mismatch, in the table
+// and the JSON.
 TEST(Target, CorruptingTargetIsListedAsFailedWithItsFirstMismatch) {
     EchoServer bad("corrupt");
     ASSERT_TRUE(bad.ready());
     const std::string path = temp("bad.json");
     auto r = pingpong({"bad=127.0.0.1:" + bad.port()}, path, {"--size", "1K"});
     EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
-    EXPECT_NE(r.out.find("failed bad (1 of 1 runs): "), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("FAILED bad at 2 connections (1 of 1 runs): "), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("byte mismatch at offset 3000"), std::string::npos) << r.out;
     EXPECT_NE(read_json(path)["modes"][0]["errors"][0].get<std::string>().find("byte mismatch at offset 3000"),
               std::string::npos);
@@ -191,7 +192,7 @@ TEST(Report, ReadsStressWorkloadsAndTraces) {
         bench({"churn", "--target", "peer=127.0.0.1:" + peer.port(), "--cycles", "300", "--json", churn}).exit_code, 0);
     auto r = bench({"report", churn, churn, "--baseline", "peer"});
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-    EXPECT_NE(r.out.find("cycles/s median (min-max)"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("cycles/s median [95% interval]"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("machine us/cycle"), std::string::npos) << r.out;
     // echo-loader trace --json's layout: the exchanges, and a mean per phase seen.
     std::ofstream(trace) << R"({"port": 9, "exchanges": 100, "accepted_before_arrival": 25, "records_lost": 0,

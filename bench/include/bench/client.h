@@ -222,9 +222,10 @@ public:
     // Receives the next `length` bytes and checks them against the pattern. Throws Error on a
     // mismatch, end-of-file, a failed recv or an expired wait.
     bool expect(std::uint64_t length);
-    // The same with literal bytes (burst's message) instead of the pattern.
+    // The same with literal bytes (burst's message) instead of the pattern; `first_byte` (when given)
+    // is set to when the first bytes of the echo arrived.
     bool send_text(const std::string& text);
-    bool expect_text(const std::string& text);
+    bool expect_text(const std::string& text, Clock::time_point* first_byte = nullptr);
 
     UniqueFd release() { return std::move(fd_); }
 

@@ -29,7 +29,13 @@ struct RecordOptions {
 
 // Every option of the comparisons; each workload reads its own.
 struct ComparisonSettings {
-    unsigned repeat = 0;  // 0: 3 when several targets run, else 1
+    unsigned repeat = 0;  // runs per row, the cap with ci_percent; 0: 10 with ci_percent, else 3 when
+                          // several targets run, else 1
+    // > 0: a row runs again (up to repeat) until the 95% interval of its primary metric's median is
+    // within +/- ci_percent % of the median (bench/stats.h); netperf's -i/-I.
+    double ci_percent = 0;
+    std::vector<unsigned> workers;  // several: a row per target and client worker count (a sweep)
+    std::string best_of;            // a sweep's result file: each server at its best row there
     std::string baseline = "user";
     std::string json_path, csv_path, plot_path;
     RecordOptions record;
@@ -46,7 +52,7 @@ struct RunOutput {
     nlohmann::json histogram;           // the latency histogram (LatencyHistogram::to_json), or null
     std::vector<double> per_thread_us;  // the per-thread series, for workloads that have one
     std::string error;                  // the run's first error, empty when every byte came back
-    unsigned client_workers = 0;        // the client's threads, recorded in run.client
+    unsigned client_workers = 0;        // the client's threads, recorded in each run (client_workers)
 };
 
 struct ComparisonWorkload {
@@ -76,7 +82,18 @@ int run_comparison(const ComparisonWorkload& workload, ComparisonSettings& setti
 // record.cpus, the servers as --server-info described them.
 RunInfo begin_run(const RecordOptions& record, int argc, char** argv);
 
+// The server a target is a configuration of: its own (Target::server), else --server-info's of= for
+// it; empty when neither says (then it is its own server).
+std::string server_of(const RunInfo& run, const Target& target);
+
 // The pids --server-info gave for this target (the processes whose CPU time counts as the server's).
 std::vector<int> server_pids(const RunInfo& run, const std::string& name);
+
+// --best-of FILE: a comparison's result file of the same workload (a sweep: targets x client worker
+// counts), read back into the targets of a new one, each server (a registry mode with its
+// configurations, or a peer) at its best row there: the row's target, address and client workers.
+// A server with a failed row there is failed (its first error), not driven; unreachable ones are
+// skipped. Throws Error naming the file when it holds another workload or no row.
+Targets best_targets(const std::string& path, const ComparisonWorkload& workload);
 
 }  // namespace kecho::bench

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bench/histogram.h"
+#include "bench/stats.h"
 #include "bench/targets.h"
 #include "bench/workloads.h"
 #include "kecho/scratch_dir.h"
@@ -25,6 +26,7 @@ struct MetricDef {
     std::string key;    // JSON/CSV name: "requests_per_s"
     std::string label;  // table heading: "req/s"
     int decimals = 0;
+    bool lower_is_better = false;  // a time (burst's mean_us), not a rate
 };
 
 // What a report shows of a workload: its metrics, the first being the primary one (ratios, min-max
@@ -45,15 +47,15 @@ const WorkloadDef* find_workload_def(const std::string& name);
 // The same, throwing Error naming the layouts there are.
 const WorkloadDef& workload_def(const std::string& name);
 
-struct Stat {
-    double median = 0, min = 0, max = 0;
-};
-Stat summarize(std::vector<double> values);  // NaN in each when empty
-
 // 1234567 -> "1,234,567" (decimals 0), NaN -> "-".
 std::string format_number(double value, int decimals = 0);
 // "median (min-max)"
 std::string format_range(const Stat& stat, int decimals = 0);
+// A comparison figure: "median [low-high]" (its 95% interval), or "median (min-max)" when the runs
+// are too few for an interval.
+std::string format_estimate(const Stat& stat, int decimals = 0);
+// "1.23x [1.10-1.35]", or "1.23x" without an interval.
+std::string format_ratio(const Ratio& ratio);
 // {"a", "b"} -> "a, b"
 std::string join(const std::vector<std::string>& items, const std::string& separator = ", ");
 // Rows as aligned columns, two spaces apart: the first column left-aligned, the others right-aligned
@@ -66,6 +68,8 @@ struct ModeResults {
     std::vector<std::string> errors;         // first error of each failed run, if any
     std::vector<nlohmann::json> histograms;  // each run's latency histogram (LatencyHistogram::to_json)
     std::map<std::string, Stat> summary() const;
+    // A row whose bytes did not all come back right: it has no figure, no ratio and no rank.
+    bool failed() const { return !errors.empty(); }
     // Why this row cannot be trusted, empty when it can: the primary metric's spread (max-min)/median
     // above 10 %, or processes other than the client, the servers and kernel threads using more than
     // other_cpu_limit_percent of the machine during a run (metric "other_cpu_percent").
@@ -85,15 +89,23 @@ struct Report {
     // --perf-stat), shown per unit of the workload.
     std::map<std::string, std::map<std::string, double>> counts;
 
-    // The baseline's median of the primary metric divided into each mode's (nullopt without one).
-    // The baseline is a target, or best_user_baseline: the best of the registry's user-space
-    // servers in the report.
-    std::optional<double> ratio(const ModeResults& mode) const;
+    const MetricDef& primary() const { return workload.metrics.front(); }
+    // The row the ratios divide by: the baseline target's, or for best_user_baseline the best row of
+    // the registry's user-space servers (by their server, so uring-2t counts as uring); a failed row
+    // never. nullptr when there is none.
+    const ModeResults* baseline_row() const;
+    // The primary metric of a row against the baseline row's, with its interval (nullopt without a
+    // baseline or for a failed row), and whether it ranks above, below or ties.
+    std::optional<Ratio> ratio(const ModeResults& mode) const;
+    Verdict verdict(const ModeResults& mode) const;
+    // "at 64 connections", "at 1000 threads": where a failure happened, from the configuration.
+    std::string scale() const;
     static constexpr const char* best_user_baseline = "best-user";
 };
 
-// The table bench prints: the primary metric's median (min-max), the other metrics' medians, the
-// ratio to the baseline and the noise; then the skipped targets and the failed ones (first error).
+// The table bench prints: the primary metric's median with its 95% interval, the runs, the other
+// metrics' medians, the ratio to the baseline with its interval and verdict, and the noise; then
+// the skipped targets and the failed ones (FAILED, where, and the first error; no figure).
 std::string format_table(const Report& report);
 // Where the CPU went, per target (medians): the machine's busy percent, the server's percent of a
 // CPU, and CPU microseconds per unit for the machine, the client, the server, kernel threads and

@@ -15,13 +15,20 @@
 
 namespace kecho::bench {
 
-// One server to drive: a name (a registry mode, or an ad-hoc target's) at an address.
+// One server to drive: a name (a registry mode, or an ad-hoc target's) at an address, and what the
+// client does for it when that is its own.
 struct Target {
     std::string name = "user";
     SocketAddress address;
     std::string start;  // the command that starts it (the registry's); empty for an ad-hoc target
+    // The server it is a configuration of: a registry mode ("uring" for a target "uring-2t", from
+    // --server-info of=uring), or empty: its own name. Its role makes it a user-space server or not.
+    std::string server;
+    unsigned client_workers = 0;  // the client's epoll workers for this target (0: the run's own)
 
-    std::string describe() const;  // "user server at 127.0.0.1:23001"
+    std::string describe() const;     // "user server at 127.0.0.1:23001"
+    std::string label() const;        // its row's name: "uring-2t", or "uring-2t/w4" with its own workers
+    std::string server_name() const;  // server, or the name when it is no configuration of another
 };
 
 // "NAME=HOST:PORT" ("fast=127.0.0.1:9000", "peer=[::1]:9000"); throws Error saying what is wrong.
@@ -49,7 +56,9 @@ std::optional<std::string> probe(const Target& target);
 struct Targets {
     std::vector<Target> reachable;
     std::vector<std::pair<Target, std::string>> skipped;
-    bool many() const { return reachable.size() + skipped.size() > 1; }  // several servers asked for
+    // Failed validation before this run (--best-of: in the sweep it reads): listed as failed, not driven.
+    std::vector<std::pair<Target, std::string>> failed;
+    bool many() const { return reachable.size() + skipped.size() + failed.size() > 1; }  // several servers asked for
 };
 Targets probe_all(const std::vector<Target>& targets);
 

@@ -136,16 +136,26 @@ RateCheck check_rate(double target, std::uint64_t completed, double seconds);
 
 // kecho's classic bench: N threads released together by a barrier; each connects, times the send
 // and receive of one message, closes. Repeated for R rounds; the result per thread is its average.
+// Each exchange's phases are timed too: the connect (kecho leaves it out), the first echoed byte and
+// the whole echo after it, so the wait for a server's accept shows where it falls.
 struct BurstOptions {
     std::uint32_t threads = 1000;
     std::uint32_t rounds = 10;
     std::string message = "dummy message";
 };
 
+// The mean, median, p99 and max of a phase over every exchange, microseconds.
+struct PhaseTimes {
+    double mean_us = 0, median_us = 0, p99_us = 0, max_us = 0;
+};
+
 struct BurstResult {
     std::vector<double> per_thread_us;  // average send+recv time of thread i over the rounds (index = i)
-    double mean_us = 0, median_us = 0, p99_us = 0, max_us = 0;  // of every exchange
-    double seconds = 0;                                         // wall time of every round together
+    PhaseTimes echo;                    // send to the whole echo back: kecho's timed interval
+    PhaseTimes connect;                 // connect() until it returned (the handshake; the accept queue's backlog)
+    PhaseTimes first_byte;              // send to the first echoed byte: the server's accept and read (or verdict)
+    PhaseTimes exchange;                // connect through the whole echo
+    double seconds = 0;                 // wall time of every round together
     std::uint64_t exchanges = 0;
     ErrorCount errors;  // failed connects, wrong or missing echo
 };
