@@ -8,6 +8,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "bench/comparison.h"
 #include "bench/csv.h"
 #include "kecho/error.h"
 #include "kecho/servers.h"
@@ -127,6 +128,37 @@ bool lower_is_better(const ResultFile& f) {
 
 std::string primary_of(const ResultFile& f) {
     return f.doc.value("primary_metric", "requests_per_s");
+}
+
+namespace {
+const MetricDef* primary_def(const ResultFile& f) {
+    const ComparisonWorkload* w = find_comparison(f.doc.value("workload", ""));
+    return w && !w->layout.metrics.empty() ? &w->layout.metrics.front() : nullptr;
+}
+}  // namespace
+
+int workload_order(const ResultFile& f) {
+    const auto& all = comparison_workloads();
+    const ComparisonWorkload* w = find_comparison(f.doc.value("workload", ""));
+    return w ? static_cast<int>(w - all.data()) : static_cast<int>(all.size());
+}
+
+std::string primary_label(const ResultFile& f) {
+    const MetricDef* m = primary_def(f);
+    if (!m) return primary_of(f);
+    return m->label + (m->lower_is_better ? ", lower is better" : "");
+}
+
+int primary_decimals(const ResultFile& f) {
+    const MetricDef* m = primary_def(f);
+    return m ? m->decimals : 0;
+}
+
+std::string workload_in_words(const ResultFile& f) {
+    const int conns = connections_of(f);
+    const std::string w = f.doc.value("workload", "?");
+    if (conns <= 0) return w;
+    return w + ", " + std::to_string(conns) + (conns == 1 ? " connection" : " connections");
 }
 
 std::string client_of(const Entry& e) {

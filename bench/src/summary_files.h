@@ -59,6 +59,13 @@ int connections_of(const ResultFile& f);
 double rate_of(const ResultFile& f);
 bool lower_is_better(const ResultFile& f);
 std::string primary_of(const ResultFile& f);
+// From the file's comparison descriptor (comparison.h): its place in the descriptors' order (files
+// of other workloads after them), its primary metric's heading ("req/s", "MB/s back", ...), the
+// decimals it is shown with, and the workload in words ("pingpong, 64 connections", "burst").
+int workload_order(const ResultFile& f);
+std::string primary_label(const ResultFile& f);
+int primary_decimals(const ResultFile& f);
+std::string workload_in_words(const ResultFile& f);
 
 // The row's server and client configuration in words: "2 server threads x 4 client workers (epoll)",
 // "2 accept threads x 8 client workers", "as started x blocking client".

@@ -160,8 +160,7 @@ std::string best_pingpong_section(const Results& r, const Failures& failures) {
 
 // The connections of a file, or a big number for those without (stream, burst sort last).
 int order_of(const ResultFile& f) {
-    const std::string w = f.doc.value("workload", "");
-    return (w == "pingpong" ? 0 : w == "stream" ? 1 : 2) * 1000000 + connections_of(f);
+    return workload_order(f) * 1000000 + connections_of(f);
 }
 
 // A sweep's cell: the row's median; FAILED where it failed; "-" for a server that failed validation
@@ -224,10 +223,7 @@ std::string sweeps_section(const Results& r, const Failures& failures) {
         "best cell, in bold, is the configuration measured again above. A server that failed "
         "validation has no bold cell and no figure: FAILED where it failed, `-` elsewhere.\n\n";
     for (const ResultFile* f : sweeps) {
-        const std::string w = f->doc.value("workload", "?");
-        const std::string metric = w == "pingpong" ? "req/s" : w == "stream" ? "MB/s back" : "mean us, lower is better";
-        out += "### " + w + (w == "pingpong" ? " at " + std::to_string(connections_of(*f)) + " connections" : "") +
-               " (" + metric + ")\n\n";
+        out += "### " + workload_in_words(*f) + " (" + primary_label(*f) + ")\n\n";
         if (f->entry.contains("note")) out += f->entry["note"].get<std::string>() + "\n\n";
         out += sweep_matrix(*f, failures) + "\n";
     }
@@ -308,13 +304,11 @@ std::string reference_section(const Results& r) {
     std::stable_sort(entries.begin(), entries.end(),
                      [](const Entry& a, const Entry& b) { return order_of(*a.file) < order_of(*b.file); });
     for (const auto& e : entries) {
-        const bool stream = e.file->doc.value("workload", "") == "stream";
-        const int conns = connections_of(*e.file);
+        const ResultFile& f = *e.file;
         rows.push_back(
-            {server_of(*e.mode),
-             stream ? "stream" : std::to_string(conns) + (conns == 1 ? " connection" : " connections"),
-             failed(*e.mode) ? "FAILED" : format_estimate(stat_of(*e.mode, primary_of(*e.file)), stream ? 1 : 0),
-             stream ? "MB/s back" : "req/s", format_number(median_of(*e.mode, "p99_us"), 1), noisy_of(*e.mode)});
+            {server_of(*e.mode), workload_in_words(f),
+             failed(*e.mode) ? "FAILED" : format_estimate(stat_of(*e.mode, primary_of(f)), primary_decimals(f)),
+             primary_label(f), format_number(median_of(*e.mode, "p99_us"), 1), noisy_of(*e.mode)});
     }
     if (rows.empty()) return "";
     return "## The busy-poll reference, measured alone\n\nIt spins on a core even when idle, so it runs after "
