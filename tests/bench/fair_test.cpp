@@ -17,6 +17,7 @@
 using kecho::bench::summarize;
 using kecho::benchtest::bench;
 using kecho::benchtest::EchoServer;
+using kecho::benchtest::read_json;
 using nlohmann::json;
 namespace fs = std::filesystem;
 
@@ -24,11 +25,6 @@ namespace {
 
 std::string temp(const std::string& name) {
     return ::testing::TempDir() + "kecho-fair-" + name;
-}
-
-json read_json(const std::string& path) {
-    std::ifstream in(path);
-    return json::parse(in);
 }
 
 std::string read_text(const fs::path& path) {

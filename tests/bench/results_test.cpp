@@ -22,15 +22,11 @@
 using kecho::bench::LatencyHistogram;
 using kecho::benchtest::bench;
 using kecho::benchtest::EchoServer;
+using kecho::benchtest::read_json;
 using nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
-
-json read_json(const std::string& path) {
-    std::ifstream in(path);
-    return json::parse(in);
-}
 
 std::string temp(const std::string& name) {
     return ::testing::TempDir() + "kecho-results-" + name;

@@ -15,17 +15,13 @@
 
 using kecho::benchtest::bench;
 using kecho::benchtest::EchoServer;
+using kecho::benchtest::read_json;
 using nlohmann::json;
 
 namespace {
 
 std::string temp(const std::string& name) {
     return ::testing::TempDir() + "kecho-targets-" + name;
-}
-
-json read_json(const std::string& path) {
-    std::ifstream in(path);
-    return json::parse(in);
 }
 
 // The median and the (min-max) of a per-metric report's row of this target and metric ("" if none).

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // The bench tests' shared pieces: the echo test server (correct, corrupting or dropping) started as
-// a child, and the bench binary run to completion.
+// a child, the bench binary run to completion, and the JSON files it writes read back.
 #pragma once
 
 #include <chrono>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -30,6 +32,12 @@ public:
 inline test::RunResult bench(std::vector<std::string> args) {
     args.insert(args.begin(), test::binary("bench"));
     return test::run(args, std::chrono::seconds(120));
+}
+
+// A JSON file bench wrote (throws nlohmann::json::parse_error on anything else).
+inline nlohmann::json read_json(const std::string& path) {
+    std::ifstream in(path);
+    return nlohmann::json::parse(in);
 }
 
 }  // namespace kecho::benchtest

@@ -13,13 +13,9 @@
 
 using kecho::benchtest::bench;
 using kecho::benchtest::EchoServer;
+using kecho::benchtest::read_json;
 
 namespace {
-
-nlohmann::json read_json(const std::string& path) {
-    std::ifstream in(path);
-    return nlohmann::json::parse(in);
-}
 
 std::string temp(const std::string& name) {
     return ::testing::TempDir() + "kecho-bench-" + name;
