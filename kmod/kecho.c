@@ -57,6 +57,11 @@ MODULE_PARM_DESC(bench, "1: bound per-CPU workqueue, 0: unbound workqueue (defau
 #define KECHO_BUF_SIZE 8192
 /* Receive+send rounds before a work item yields to other connections. */
 #define KECHO_BUDGET 16
+/*
+ * After the peer's FIN: how long the echo still unacknowledged may make no
+ * progress before TCP gives up on the connection (TCP_USER_TIMEOUT).
+ */
+#define KECHO_DRAIN_TIMEOUT_MS 60000
 
 struct kecho_conn {
 	struct socket *sock;
@@ -197,6 +202,32 @@ static int kecho_conn_send(struct kecho_conn *conn)
 	return 0;
 }
 
+/*
+ * True while echoed bytes are still unacknowledged after the peer's FIN; an
+ * ACK that frees them then queues the work (tcp_check_space() calls
+ * write_space while SOCK_NOSPACE is set). The socket is released, and its FIN
+ * sent, only once every byte is acknowledged. Released with bytes in flight,
+ * on 6.1 under TCP memory pressure (where tcp_send_fin() tacks the FIN onto
+ * the last skb already sent and counts it as sent), an orphan was seen to stay
+ * in LAST_ACK, every byte acknowledged but the FIN, with no timer armed: the
+ * FIN never went out and the peer waited for end-of-file forever (verify's
+ * mixed-64, docs/kernels.md). With nothing in flight tcp_close() queues a FIN
+ * skb of its own, sent at once and retransmitted on the RTO timer.
+ */
+static bool kecho_conn_draining(struct kecho_conn *conn)
+{
+	struct sock *sk = conn->sock->sk;
+
+	if (!READ_ONCE(sk->sk_wmem_queued))
+		return false;
+	set_bit(SOCK_NOSPACE, &conn->sock->flags);
+	/* Pairs with the barrier in tcp_check_space(): an ACK between the
+	 * check above and the set_bit still finds the flag, or we see it here.
+	 */
+	smp_mb__after_atomic();
+	return READ_ONCE(sk->sk_wmem_queued) != 0;
+}
+
 static void kecho_conn_work(struct work_struct *work)
 {
 	struct kecho_conn *conn = container_of(work, struct kecho_conn, work);
@@ -216,11 +247,14 @@ static void kecho_conn_work(struct work_struct *work)
 			return;
 		if (ret < 0)
 			goto close;
-		/* FIN: every byte received has been handed to TCP; close sends
-		 * them, then our FIN.
+		/* FIN: every byte received has been handed to TCP; once TCP
+		 * has them acknowledged, close sends our FIN.
 		 */
-		if (conn->eof)
+		if (conn->eof) {
+			if (kecho_conn_draining(conn))
+				return; /* write_space queues us */
 			goto close;
+		}
 
 		vec.iov_base = conn->buf;
 		vec.iov_len = KECHO_BUF_SIZE;
@@ -230,8 +264,11 @@ static void kecho_conn_work(struct work_struct *work)
 			return; /* data_ready or state_change queues us */
 		if (ret < 0)
 			goto close; /* reset or error */
-		if (ret == 0)
+		if (ret == 0) {
 			conn->eof = true;
+			/* A peer that never reads its echo is not waited for forever. */
+			tcp_sock_set_user_timeout(conn->sock->sk, KECHO_DRAIN_TIMEOUT_MS);
+		}
 		conn->len = ret;
 	}
 	/* Budget spent: let other connections run, then carry on. */

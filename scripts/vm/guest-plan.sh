@@ -8,6 +8,10 @@
 #   bundle   the portable bundle's compare (in /kecho/bundle) with this kecho.ko, every server verified
 #   uring    the io_uring server's verify alone (URING_VERIFY_ARGS: bench's, e.g. one --case;
 #            URING_SERVER_ARGS: user-echo-server's, e.g. --verbose); its log as KECHO-SERVER-LOG lines
+#   kmod-verify  kecho.ko's verify alone, VERIFY_LOOPS times (KMOD_LOOP_VERIFY_ARGS: bench's, default
+#            --case mixed-64), stopping at the first failure; a run still going after STALL_AFTER_S
+#            seconds dumps the sockets, TCP counters, kworker stacks and busy workqueues (KECHO-STALL);
+#            VERIFY_TCP_MEM: net.ipv4.tcp_mem for the runs (pages; low values keep TCP under memory pressure)
 #   adversary  the adversarial suite alone against every server (ADVERSARY_ARGS: tcp-adversary's own
 #            arguments, e.g. "--case zero-window --trace": its segments then go to the console)
 #   probe    prints one line (used to see whether KVM really runs the guest)
@@ -531,6 +535,95 @@ plan_uring() {
 	tail -n 200 /tmp/uring.log | sed 's/^/KECHO-SERVER-LOG /'
 }
 
+# The TCP counters (TcpExt and Tcp of /proc/net/netstat and snmp) as "name value" lines.
+tcp_counters() {
+	cat /proc/net/netstat /proc/net/snmp | awk '
+		$1 == "TcpExt:" || $1 == "Tcp:" {
+			if (!($1 in names)) { names[$1] = $0; next }
+			n = split(names[$1], k); split($0, v)
+			for (i = 2; i <= n; i++) print k[i], v[i]
+		}'
+}
+
+# What a stalled kmod verify is waiting on, as KECHO-STALL lines: the TCP sockets (both ends: the
+# server's are v4-mapped in tcp6), the counters that moved since the run began, the stacks of the
+# tasks in kecho or TCP code, and the busy workqueues (sysrq t's tail: kecho's pending work items).
+kmod_stall_dump() {
+	tag=$1
+	emit "KECHO-STALL $tag /proc/net/tcp and tcp6 (neither listening nor TIME_WAIT):"
+	cat /proc/net/tcp /proc/net/tcp6 | awk '$4 != "0A" && $4 != "06" && $4 != "st"' | sed "s/^ */KECHO-STALL $tag tcp /" |
+		tee "$OUT"
+	tcp_counters >/tmp/counters.now
+	awk 'NR == FNR { before[$1] = $2; next } $2 != before[$1] { print $1, $2 - before[$1] }' \
+		/tmp/counters.start /tmp/counters.now | sed "s/^/KECHO-STALL $tag counter-delta /" | tee "$OUT"
+	for st in /proc/[0-9]*/stack; do
+		grep -qE 'kecho|tcp_|inet_|sk_stream|ep_poll' "$st" 2>/dev/null || continue
+		d=${st%/stack}
+		emit "KECHO-STALL $tag task ${d#/proc/} $(cat "$d/comm") state $(awk '/^State/ { print $2 }' "$d/status")"
+		sed "s/^/KECHO-STALL $tag stack /" "$st" | tee "$OUT"
+	done
+	if [ -w /proc/sysrq-trigger ]; then
+		dmesg -c >>/tmp/dmesg.earlier
+		echo t >/proc/sysrq-trigger
+		dmesg | sed -n '/Showing busy workqueues/,$p' | sed "s/^/KECHO-STALL $tag wq /" | tee "$OUT"
+		dmesg -c >>/tmp/dmesg.stall
+	fi
+}
+
+# kecho.ko's verify alone, looped to catch a rare failure (a stall first shows as a run still going
+# after STALL_AFTER_S seconds: the state is dumped then, while the connections still hang).
+plan_kmod_verify() {
+	have bench kmod-verify || return
+	insmod_defaults
+	tcp_mem_was=$(tr '\t' ' ' </proc/sys/net/ipv4/tcp_mem)
+	if [ -n "${VERIFY_TCP_MEM:-}" ]; then
+		emit "KECHO-VERIFY tcp_mem $tcp_mem_was -> $VERIFY_TCP_MEM (pages)"
+		echo "$VERIFY_TCP_MEM" >/proc/sys/net/ipv4/tcp_mem
+	fi
+	loops=${VERIFY_LOOPS:-1} stall_s=${STALL_AFTER_S:-20} i=1 failed=0
+	while [ $i -le "$loops" ]; do
+		tcp_counters >/tmp/counters.start
+		began=$(uptime_ms)
+		timeout "${VERIFY_TIMEOUT:-150}" "$K/bench" --mode kmod --workload verify \
+			${KMOD_LOOP_VERIFY_ARGS:---case mixed-64} >/tmp/verify.out 2>/tmp/verify.err &
+		pid=$! waited=0
+		while kill -0 $pid 2>/dev/null; do
+			sleep 1
+			waited=$((waited + 1))
+			case $waited in "$stall_s" | $((stall_s * 3))) kmod_stall_dump "run-$i-at-${waited}s" ;; esac
+		done
+		wait $pid
+		rc=$?
+		took=$(($(uptime_ms) - began))
+		# The TCP events of this run that bear on a stall (memory pressure, timeouts, drops).
+		tcp_counters >/tmp/counters.now
+		moved=$(awk 'NR == FNR { before[$1] = $2; next }
+			$1 ~ /^(TCPMemoryPressures|TCPAbortOnMemory|TCPAbortOnTimeout|TCPTimeouts|TCPRcvQDrop|TCPWinProbe|RetransSegs)$/ &&
+			$2 != before[$1] { printf " %s=%d", $1, $2 - before[$1] }' /tmp/counters.start /tmp/counters.now)
+		while read -r verdict case detail; do
+			case $verdict in FAIL) emit "KECHO-VERIFY run-$i $verdict $case $detail" ;; esac
+		done </tmp/verify.out
+		summary=$(grep '^verify:' /tmp/verify.out | tail -n1)
+		if [ $rc -eq 0 ] && [ -n "$summary" ]; then
+			emit "KECHO-VERIFY run-$i PASS in $took ms;$moved"
+		else
+			emit "KECHO-VERIFY run-$i FAIL rc=$rc in $took ms;$moved: ${summary:-$(tail -n2 /tmp/verify.err | tr '\n' ' ')}"
+			failed=$i
+			break
+		fi
+		i=$((i + 1))
+	done
+	if [ $failed = 0 ]; then
+		result kmod-verify PASS "$loops of $loops runs passed (${KMOD_LOOP_VERIFY_ARGS:---case mixed-64})"
+	else
+		result kmod-verify FAIL "run $failed of $loops failed: $(grep '^FAIL' /tmp/verify.out | head -n1 | cut -c1-300)"
+		kmod_stall_dump "run-$failed-after"
+	fi
+	echo "$tcp_mem_was" >/proc/sys/net/ipv4/tcp_mem
+	check rmmod rmmod kecho
+	dmesg_all | grep -iE 'kecho|warn|bug|hung|stall|rcu' | tail -n 40 | sed 's/^/KECHO-STALL dmesg /' | tee "$OUT"
+}
+
 # A module built elsewhere (the DKMS test): it loads, echoes every byte, unloads, logs nothing bad.
 plan_dkms() {
 	insmod_defaults
@@ -588,6 +681,7 @@ rmmod) plan_rmmod ;;
 dkms) plan_dkms ;;
 adversary) plan_adversary ;;
 uring) plan_uring ;;
+kmod-verify) plan_kmod_verify ;;
 bundle) plan_bundle ;;
 probe) ;;
 *) result plan FAIL "unknown plan '$PLAN'" ;;

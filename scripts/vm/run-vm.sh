@@ -6,22 +6,28 @@
 # guest plan, power off. Prints the guest's result lines; exit 0 iff the plan ended and no check failed.
 #
 #   scripts/vm/run-vm.sh [--kernel 6.1-cloud|6.12-cloud|6.1-rt] [--build DIR]
-#                        [--plan test|compare|rmmod|dkms|bundle|adversary|uring] [--timeout SEC]
+#                        [--plan test|compare|rmmod|dkms|bundle|adversary|uring|kmod-verify] [--timeout SEC]
 #                        [--accel auto|tcg|kvm] [--table-args "ARGS"] [--adversary-args "ARGS"]
-#                        [--verify-args "ARGS"] [--server-args "ARGS"] [--quiet]
+#                        [--verify-args "ARGS"] [--server-args "ARGS"] [--loops N] [--stall-after SEC]
+#                        [--tcp-mem "MIN PRESSURE MAX"] [--quiet]
 # Plans: test (every check), compare (the table), rmmod (unload loop), dkms (insmod, verify, rmmod),
 # bundle (the portable bundle's compare in the guest: set KECHO_VM_BUNDLE to the unpacked bundle),
 # adversary (the adversarial suite alone against every server; --adversary-args: tcp-adversary's own),
 # uring (the io_uring server's verify alone, a quick loop: --verify-args selects cases, e.g.
 # "--case non-reading-client", --server-args go to user-echo-server, e.g. "--verbose"; the server's
-# log is printed on the console as KECHO-SERVER-LOG lines).
+# log is printed on the console as KECHO-SERVER-LOG lines), kmod-verify (kecho.ko's verify alone,
+# --loops times, default once, stopping at the first failure: --verify-args selects cases, default
+# "--case mixed-64"; a run still going after --stall-after seconds, default 20, and again at three
+# times that, dumps the sockets, the TCP counters, the stacks and the busy workqueues as KECHO-STALL
+# lines, in results.txt; --tcp-mem sets the guest's net.ipv4.tcp_mem, in pages, for the runs: a low
+# pressure threshold keeps TCP under memory pressure).
 # The serial console goes to <build>/vm/<kernel>/console.log, the result lines to
 # <build>/vm/<kernel>/results.txt; <build>/vm/kernel-matrix.md is rewritten from every kernel's results.
 set -euo pipefail
 . "$(dirname "$0")/vm-lib.sh"
 
 
-adversary_args='' verify_args='' server_args=''
+adversary_args='' verify_args='' server_args='' loops=1 stall_after=20 tcp_mem=''
 build=$KECHO_BUILD plan=test timeout_s=600 accel=auto quiet=0 kernel=$KECHO_VM_DEFAULT_KERNEL
 table_args="--connections 8 --size 64 --duration 2 --warmup 0.5"
 while [ $# -gt 0 ]; do
@@ -35,12 +41,18 @@ while [ $# -gt 0 ]; do
 	--adversary-args) need_value "$@"; adversary_args=$2; shift 2 ;;
 	--verify-args) need_value "$@"; verify_args=$2; shift 2 ;;
 	--server-args) need_value "$@"; server_args=$2; shift 2 ;;
+	--loops) need_value "$@"; loops=$2; shift 2 ;;
+	--stall-after) need_value "$@"; stall_after=$2; shift 2 ;;
+	--tcp-mem) need_value "$@"; tcp_mem=$2; shift 2 ;;
 	--quiet) quiet=1; shift ;;
 	-h | --help) print_usage; exit 0 ;;
 	*) bad_usage "unknown argument '$1'" ;;
 	esac
 done
-case $plan in test | compare | rmmod | dkms | bundle | adversary | uring) ;; *) bad_usage "--plan must be test, compare, rmmod, dkms, bundle, adversary or uring, not '$plan'" ;; esac
+case $plan in test | compare | rmmod | dkms | bundle | adversary | uring | kmod-verify) ;; *) bad_usage "--plan must be test, compare, rmmod, dkms, bundle, adversary, uring or kmod-verify, not '$plan'" ;; esac
+[[ $loops =~ ^[1-9][0-9]*$ ]] || bad_usage "--loops must be a positive number, not '$loops'"
+[[ -z $tcp_mem || $tcp_mem =~ ^[0-9]+\ [0-9]+\ [0-9]+$ ]] || bad_usage "--tcp-mem must be three numbers of pages, not '$tcp_mem'"
+[[ $stall_after =~ ^[1-9][0-9]*$ ]] || bad_usage "--stall-after must be a positive number of seconds, not '$stall_after'"
 if [ "$plan" = bundle ]; then
 	[ -f "${KECHO_VM_BUNDLE:-}/compare" ] || bad_usage "--plan bundle needs KECHO_VM_BUNDLE=DIR, an unpacked bundle (DIR/compare)"
 fi
@@ -143,6 +155,10 @@ TABLE_ARGS="$table_args"
 ADVERSARY_ARGS="$adversary_args"
 URING_VERIFY_ARGS="$verify_args"
 URING_SERVER_ARGS="$server_args"
+KMOD_LOOP_VERIFY_ARGS="$verify_args"
+VERIFY_LOOPS=$loops
+STALL_AFTER_S=$stall_after
+VERIFY_TCP_MEM="$tcp_mem"
 ENV
 "$KECHO_TOP/scripts/vm/make-initramfs.sh" --module "$kbuild/kecho.ko" --build "$build" \
 	--plan-env "$work/plan.env" --out "$work/initramfs.cpio.gz" ${netem_module:+--netem "$netem_module"}
@@ -159,7 +175,7 @@ seconds=$((($(date +%s%N) - start) / 1000000000))
 
 touch "$results"
 if [ "$quiet" = 0 ]; then
-	grep -E '^KECHO-(RESULT|PLAN)' "$results" || true
+	grep -E '^KECHO-(RESULT|PLAN|VERIFY|STALL)' "$results" || true
 	sed -n 's/^KECHO-TABLE\(-BEGIN\|-END\)\{0,1\} \{0,1\}//p' "$results"
 fi
 vm_plan_ended "$results" "$console" "$work/qemu.log" "$rc" "$seconds" "$timeout_s"

@@ -67,8 +67,15 @@ std::string missing_prerequisite(const std::string& kernel) {
 TEST(KmodVm, RunVmRejectsBadArguments) {
     auto r = kecho::test::run({kRunVm, "--plan", "nonsense"}, std::chrono::seconds(30));
     EXPECT_EQ(r.exit_code, 2);
-    EXPECT_NE(r.err.find("--plan must be test, compare, rmmod, dkms, bundle, adversary or uring"), std::string::npos)
+    EXPECT_NE(r.err.find("--plan must be test, compare, rmmod, dkms, bundle, adversary, uring or kmod-verify"),
+              std::string::npos)
         << r.err;
+    r = kecho::test::run({kRunVm, "--plan", "kmod-verify", "--loops", "0"}, std::chrono::seconds(30));
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.err.find("--loops must be a positive number"), std::string::npos) << r.err;
+    r = kecho::test::run({kRunVm, "--plan", "kmod-verify", "--tcp-mem", "1000"}, std::chrono::seconds(30));
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.err.find("--tcp-mem must be three numbers of pages"), std::string::npos) << r.err;
     r = kecho::test::run({kRunVm, "--no-such-option"}, std::chrono::seconds(30));
     EXPECT_EQ(r.exit_code, 2);
     EXPECT_NE(r.err.find("unknown argument"), std::string::npos) << r.err;
