@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <optional>
 #include <string>
 
 #include "kecho/error.h"
@@ -186,15 +187,15 @@ void EchoWorker::add_connection(UniqueFd fd) {
     const std::uint64_t cookie = conn.cookie;
     const bool in_map = conn.in_map;
     connections_.emplace(raw, std::move(conn));
-    if (cookie) {
-        std::lock_guard lock(registry_mutex_);
-        by_cookie_[cookie] = raw;
-    }
-
+    // Reported before it was accepted: reset before the registry shows it to reset_now().
     if (cookie && early_resets_.erase(cookie)) {
         ++stats_.guard_resets;
         close_connection(raw, true);
         return;
+    }
+    if (cookie) {
+        std::lock_guard lock(registry_mutex_);
+        by_cookie_[cookie] = raw;
     }
     // In the map: never read (recv on an in-map socket can wedge it), only learn of the peer's FIN.
     watch(raw, in_map ? EPOLLRDHUP : (EPOLLIN | EPOLLRDHUP), true);
@@ -361,6 +362,8 @@ bool EchoWorker::reset_now(std::uint64_t cookie) {
     sockaddr unspec{};
     unspec.sa_family = AF_UNSPEC;
     ::connect(it->second, &unspec, sizeof(unspec));
+    // Out of the registry: a report this worker's mailbox still holds finds nothing to reset again.
+    by_cookie_.erase(it);
     return true;
 }
 
@@ -386,16 +389,25 @@ void EchoWorker::take_mailbox() {
 }
 
 // A report of a connection no worker had: remembered until it is accepted (or accepted meanwhile).
+// Whoever takes the cookie out of the registry (this, or reset_now() on the ring's thread) resets
+// the connection and counts it: once.
 void EchoWorker::on_guard_event(std::uint64_t cookie) {
-    auto it = by_cookie_.find(cookie);
-    if (it == by_cookie_.end()) {
-        // Not ours: not accepted yet, or another thread accepts it.
+    std::optional<int> fd;
+    {
+        std::lock_guard lock(registry_mutex_);
+        if (auto it = by_cookie_.find(cookie); it != by_cookie_.end()) {
+            fd = it->second;
+            by_cookie_.erase(it);
+        }
+    }
+    if (!fd) {
+        // Not ours: not accepted yet, another thread accepts it, or already reset.
         if (early_resets_.size() >= max_early_resets) early_resets_.clear();
         early_resets_.insert(cookie);
         return;
     }
     ++stats_.guard_resets;
-    close_connection(it->second, true);
+    close_connection(*fd, true);
 }
 
 }  // namespace kecho::loader

@@ -53,7 +53,8 @@ public:
     void run();
 
     // Thread-safe: if this worker has the connection with this cookie, the kernel resets it now
-    // (the worker closes the socket when it sees the hang-up); returns whether it had it.
+    // (the worker closes the socket when it sees the hang-up) and forgets the cookie, so no later
+    // report resets or counts it again; returns whether it had it.
     bool reset_now(std::uint64_t cookie);
 
     // Thread-safe: resets the connection with this cookie when this worker accepts it (the guard

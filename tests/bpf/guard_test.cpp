@@ -14,6 +14,8 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <thread>
+#include <vector>
 
 #include "loader_fixture.h"
 
@@ -124,6 +126,41 @@ TEST_F(Guard, BenchNonReadingClientReportsTheReset) {
     const auto& metrics = report["cases"][0]["metrics"];
     EXPECT_EQ(metrics["outcome"], "reset") << metrics.dump();
     EXPECT_LE(bytes_kept(loader), max_pending + in_flight_slack) << metrics.dump();
+}
+
+// Many non-readers at once, each past the limit before the loader accepts it and again after: the
+// guard reports each connection many times, to whichever accept thread has it or will have it;
+// each is reset, and counted, exactly once.
+TEST_F(Guard, ManyNonReadersAreEachResetAndCountedOnce) {
+    Loader loader({"--max-pending", "64K", "--threads", "2"});
+    ASSERT_TRUE(loader.ready()) << loader.output();
+    constexpr int clients = 200;
+    std::vector<UniqueFd> fds;
+    for (int i = 0; i < clients; ++i) {
+        fds.push_back(connect_to(loader.address()));
+        set_nonblocking(fds.back().get());
+    }
+    const std::string chunk(64 * 1024, 'x');
+    int reset = 0;
+    std::vector<bool> done(clients, false);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (reset < clients && std::chrono::steady_clock::now() < deadline) {
+        for (int i = 0; i < clients; ++i) {
+            if (done[i]) continue;
+            ssize_t w = ::send(fds[i].get(), chunk.data(), chunk.size(), MSG_NOSIGNAL);
+            if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+                done[i] = true;
+                ++reset;
+            }
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    EXPECT_EQ(reset, clients) << "clients never reset";
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the closes after the resets
+    auto j = nlohmann::json::parse(loader.run({"stats", "--json"}).out);
+    EXPECT_EQ(j["connections"]["guard_resets"], clients) << j.dump();
+    EXPECT_EQ(j["connections"]["accepted"], clients) << j.dump();
+    EXPECT_EQ(j["connections"]["active"], 0) << j.dump();
 }
 
 }  // namespace
