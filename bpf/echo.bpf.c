@@ -240,16 +240,18 @@ static __always_inline int echo_skb(struct __sk_buff *skb, __u32 seq, bool seq_k
 	if (len == 0)
 		return SK_DROP;
 	pos = position_of(cookie, tp);
-	if (!pos || pos->broken || !seq_known || !tp)
-		return give_up(cookie, pos, c, !(pos && pos->broken));
 	/*
 	 * Egress redirect has no flow control: drop (the loader resets the
-	 * connection) instead of queueing without bound for a non-reader.
+	 * connection) instead of queueing without bound for a non-reader. Checked
+	 * before the connection's broken mark, which the guard sets: every segment
+	 * dropped until the reset lands counts as the guard's.
 	 */
-	if (over_limit(skb, tp, cookie, c)) {
+	if (pos && tp && over_limit(skb, tp, cookie, c)) {
 		pos->broken = 1;
 		return SK_DROP;
 	}
+	if (!pos || pos->broken || !seq_known || !tp)
+		return give_up(cookie, pos, c, !(pos && pos->broken));
 	if (seq_after(seq, pos->next_seq) || seq_after(seq + len, tp->rcv_nxt))
 		return give_up(cookie, pos, c, true);
 	old = pos->next_seq - seq;
