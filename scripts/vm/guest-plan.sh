@@ -11,7 +11,8 @@
 #   kmod-verify  kecho.ko's verify alone, VERIFY_LOOPS times (KMOD_LOOP_VERIFY_ARGS: bench's, default
 #            --case mixed-64), stopping at the first failure; a run still going after STALL_AFTER_S
 #            seconds dumps the sockets, TCP counters, kworker stacks and busy workqueues (KECHO-STALL);
-#            VERIFY_TCP_MEM: net.ipv4.tcp_mem for the runs (pages; low values keep TCP under memory pressure)
+#            VERIFY_TCP_MEM: net.ipv4.tcp_mem for the runs (pages; low values keep TCP under memory pressure);
+#            VERIFY_NETEM=1: under netem (default cases the netem checks'), a connection left 30 s after fails
 #   adversary  the adversarial suite alone against every server (ADVERSARY_ARGS: tcp-adversary's own
 #            arguments, e.g. "--case zero-window --trace": its segments then go to the console)
 #   probe    prints one line (used to see whether KVM really runs the guest)
@@ -401,26 +402,37 @@ open_connections() {
 	wc -l </tmp/left.txt
 }
 
-# Every server again with the loopback delaying (10 ms, 5 ms jitter), reordering and duplicating
-# packets (netem; loss is the host's fault test, tests/faults): byte-exact echo, no connection left open, every bpf drain completed.
-netem_checks() {
+# The loopback delays (10 ms, 5 ms jitter), reorders and duplicates packets from now on (netem;
+# loss is the host's fault test, tests/faults); false, with a FAIL line, if it cannot.
+netem_on() {
 	if ! insmod $K/sch_netem.ko 2>/tmp/netem.err && ! grep -q '^sch_netem ' /proc/modules; then
 		result netem-setup FAIL "insmod sch_netem.ko: $(cat /tmp/netem.err)"
-		return
+		return 1
 	fi
 	# netem drops what exceeds its queue limit (1,000 packets by default): a limit that never binds
 	# keeps these faults free of loss, and netem-no-loss shows the qdisc's drops.
 	if ! $K/tc qdisc add dev lo root netem limit 1000000 delay 10ms 5ms reorder 25% 50% duplicate 2% 2>/tmp/netem.err; then
 		result netem-setup FAIL "tc qdisc add dev lo root netem: $(cat /tmp/netem.err)"
-		return
+		return 1
 	fi
 	result netem-setup PASS "$($K/tc qdisc show dev lo | head -n1)"
+}
+
+netem_off() {
+	drops=$($K/tc -s qdisc show dev lo | sed -n 's/.*(dropped \([0-9]*\),.*/\1/p' | head -n1)
+	result netem-no-loss "$([ "${drops:-x}" = 0 ] && echo PASS || echo FAIL)" \
+		"netem dropped ${drops:-an unknown number of} packets: the faults here are delay, reordering and duplication"
+	$K/tc qdisc del dev lo root
+}
+
+# Every server again under netem: byte-exact echo, no connection left open, every bpf drain completed.
+netem_checks() {
+	netem_on || return
 	drain_before=$(loader_field drain_timeouts)
 	for mode in kmod user uring bpf; do
 		port=$(port_of "$mode")
 		case $mode in uring) [ -n "$UNSUPPORTED_URING" ] && continue ;; bpf) [ -n "$UNSUPPORTED_BPF" ] && continue ;; esac
-		VERIFY_TIMEOUT=120 verify "$mode" "netem-$mode-verify" --case size-1MiB --case back-to-back-1000 \
-			--case half-close-1000 --case concurrent-200
+		VERIFY_TIMEOUT=120 verify "$mode" "netem-$mode-verify" $NETEM_VERIFY_CASES
 		n=$(open_connections "$port")
 		result "netem-$mode-no-leftover" "$([ "$n" = 0 ] && echo PASS || echo FAIL)" \
 			"$n connections left open by the server on port $port 30 s after the cases at most$(head -n3 /tmp/left.txt | tr -s ' \n' ' ' | sed 's/^./: &/')$([ -s /tmp/closing.txt ] && echo "; closed by the server, still closing: $(head -n3 /tmp/closing.txt | tr -s ' \n' ' ')")"
@@ -430,11 +442,9 @@ netem_checks() {
 		result netem-bpf-drains "$([ -n "$drain_after" ] && [ "$drain_after" = "${drain_before:-x}" ] && echo PASS || echo FAIL)" \
 			"echo-loader drain timeouts $drain_before -> $drain_after under netem"
 	fi
-	drops=$($K/tc -s qdisc show dev lo | sed -n 's/.*(dropped \([0-9]*\),.*/\1/p' | head -n1)
-	result netem-no-loss "$([ "${drops:-x}" = 0 ] && echo PASS || echo FAIL)" \
-		"netem dropped ${drops:-an unknown number of} packets: the faults here are delay, reordering and duplication"
-	$K/tc qdisc del dev lo root
+	netem_off
 }
+NETEM_VERIFY_CASES="--case size-1MiB --case back-to-back-1000 --case half-close-1000 --case concurrent-200"
 
 kmod_unload_checks() {
 	# rmmod while 1000 connections are open: returns within a second, closes all of them.
@@ -575,8 +585,48 @@ kmod_stall_dump() {
 	fi
 }
 
+# One run of kecho.ko's verify (run I of the loop): true iff it passed and, under netem, the server's
+# port emptied within 30 s; a run still going after STALL_AFTER_S seconds dumps the state.
+kmod_verify_once() {
+	tcp_counters >/tmp/counters.start
+	began=$(uptime_ms)
+	timeout "${VERIFY_TIMEOUT:-150}" "$K/bench" --mode kmod --workload verify $kmod_loop_cases \
+		>/tmp/verify.out 2>/tmp/verify.err &
+	pid=$! waited=0
+	while kill -0 $pid 2>/dev/null; do
+		sleep 1
+		waited=$((waited + 1))
+		case $waited in "$stall_s" | $((stall_s * 3))) kmod_stall_dump "run-$1-at-${waited}s" ;; esac
+	done
+	wait $pid
+	rc=$?
+	took=$(($(uptime_ms) - began))
+	# The TCP events of this run that bear on a stall (memory pressure, timeouts, drops).
+	tcp_counters >/tmp/counters.now
+	moved=$(awk 'NR == FNR { before[$1] = $2; next }
+		$1 ~ /^(TCPMemoryPressures|TCPAbortOnMemory|TCPAbortOnTimeout|TCPTimeouts|TCPRcvQDrop|TCPWinProbe|RetransSegs)$/ &&
+		$2 != before[$1] { printf " %s=%d", $1, $2 - before[$1] }' /tmp/counters.start /tmp/counters.now)
+	while read -r verdict case detail; do
+		case $verdict in FAIL) emit "KECHO-VERIFY run-$1 $verdict $case $detail" ;; esac
+	done </tmp/verify.out
+	summary=$(grep '^verify:' /tmp/verify.out | tail -n1)
+	if [ $rc -ne 0 ] || [ -z "$summary" ]; then
+		emit "KECHO-VERIFY run-$1 FAIL rc=$rc in $took ms;$moved: ${summary:-$(tail -n2 /tmp/verify.err | tr '\n' ' ')}"
+		return 1
+	fi
+	[ "${VERIFY_NETEM:-0}" = 1 ] && open_connections "$(port_of kmod)" >/dev/null
+	if [ "${VERIFY_NETEM:-0}" = 1 ] && [ -s /tmp/port.txt ]; then
+		emit "KECHO-VERIFY run-$1 FAIL in $took ms;$moved: connections on the port 30 s after: $(head -n3 /tmp/port.txt | tr -s ' \n' ' ')"
+		echo "FAIL leftover $(head -n1 /tmp/port.txt | tr -s ' ')" >>/tmp/verify.out
+		return 1
+	fi
+	emit "KECHO-VERIFY run-$1 PASS in $took ms;$moved"
+}
+
 # kecho.ko's verify alone, looped to catch a rare failure (a stall first shows as a run still going
-# after STALL_AFTER_S seconds: the state is dumped then, while the connections still hang).
+# after STALL_AFTER_S seconds: the state is dumped then, while the connections still hang). With
+# VERIFY_NETEM=1 under netem (default cases: the netem checks'), and a connection of the server's
+# still there 30 s after a run fails it.
 plan_kmod_verify() {
 	have bench kmod-verify || return
 	insmod_defaults
@@ -585,45 +635,24 @@ plan_kmod_verify() {
 		emit "KECHO-VERIFY tcp_mem $tcp_mem_was -> $VERIFY_TCP_MEM (pages)"
 		echo "$VERIFY_TCP_MEM" >/proc/sys/net/ipv4/tcp_mem
 	fi
-	loops=${VERIFY_LOOPS:-1} stall_s=${STALL_AFTER_S:-20} i=1 failed=0
-	while [ $i -le "$loops" ]; do
-		tcp_counters >/tmp/counters.start
-		began=$(uptime_ms)
-		timeout "${VERIFY_TIMEOUT:-150}" "$K/bench" --mode kmod --workload verify \
-			${KMOD_LOOP_VERIFY_ARGS:---case mixed-64} >/tmp/verify.out 2>/tmp/verify.err &
-		pid=$! waited=0
-		while kill -0 $pid 2>/dev/null; do
-			sleep 1
-			waited=$((waited + 1))
-			case $waited in "$stall_s" | $((stall_s * 3))) kmod_stall_dump "run-$i-at-${waited}s" ;; esac
-		done
-		wait $pid
-		rc=$?
-		took=$(($(uptime_ms) - began))
-		# The TCP events of this run that bear on a stall (memory pressure, timeouts, drops).
-		tcp_counters >/tmp/counters.now
-		moved=$(awk 'NR == FNR { before[$1] = $2; next }
-			$1 ~ /^(TCPMemoryPressures|TCPAbortOnMemory|TCPAbortOnTimeout|TCPTimeouts|TCPRcvQDrop|TCPWinProbe|RetransSegs)$/ &&
-			$2 != before[$1] { printf " %s=%d", $1, $2 - before[$1] }' /tmp/counters.start /tmp/counters.now)
-		while read -r verdict case detail; do
-			case $verdict in FAIL) emit "KECHO-VERIFY run-$i $verdict $case $detail" ;; esac
-		done </tmp/verify.out
-		summary=$(grep '^verify:' /tmp/verify.out | tail -n1)
-		if [ $rc -eq 0 ] && [ -n "$summary" ]; then
-			emit "KECHO-VERIFY run-$i PASS in $took ms;$moved"
-		else
-			emit "KECHO-VERIFY run-$i FAIL rc=$rc in $took ms;$moved: ${summary:-$(tail -n2 /tmp/verify.err | tr '\n' ' ')}"
-			failed=$i
-			break
-		fi
-		i=$((i + 1))
+	kmod_loop_cases=${KMOD_LOOP_VERIFY_ARGS:---case mixed-64}
+	if [ "${VERIFY_NETEM:-0}" = 1 ]; then
+		netem_on || return
+		kmod_loop_cases=${KMOD_LOOP_VERIFY_ARGS:-$NETEM_VERIFY_CASES}
+	fi
+	# run, not i: open_connections counts with i.
+	loops=${VERIFY_LOOPS:-1} stall_s=${STALL_AFTER_S:-20} run=1 failed=0
+	while [ $run -le "$loops" ]; do
+		kmod_verify_once $run || { failed=$run && break; }
+		run=$((run + 1))
 	done
 	if [ $failed = 0 ]; then
-		result kmod-verify PASS "$loops of $loops runs passed (${KMOD_LOOP_VERIFY_ARGS:---case mixed-64})"
+		result kmod-verify PASS "$loops of $loops runs passed ($kmod_loop_cases)"
 	else
 		result kmod-verify FAIL "run $failed of $loops failed: $(grep '^FAIL' /tmp/verify.out | head -n1 | cut -c1-300)"
 		kmod_stall_dump "run-$failed-after"
 	fi
+	if [ "${VERIFY_NETEM:-0}" = 1 ]; then netem_off; fi
 	echo "$tcp_mem_was" >/proc/sys/net/ipv4/tcp_mem
 	check rmmod rmmod kecho
 	dmesg_all | grep -iE 'kecho|warn|bug|hung|stall|rcu' | tail -n 40 | sed 's/^/KECHO-STALL dmesg /' | tee "$OUT"

@@ -9,7 +9,7 @@
 #                        [--plan test|compare|rmmod|dkms|bundle|adversary|uring|kmod-verify] [--timeout SEC]
 #                        [--accel auto|tcg|kvm] [--table-args "ARGS"] [--adversary-args "ARGS"]
 #                        [--verify-args "ARGS"] [--server-args "ARGS"] [--loops N] [--stall-after SEC]
-#                        [--tcp-mem "MIN PRESSURE MAX"] [--quiet]
+#                        [--tcp-mem "MIN PRESSURE MAX"] [--netem] [--quiet]
 # Plans: test (every check), compare (the table), rmmod (unload loop), dkms (insmod, verify, rmmod),
 # bundle (the portable bundle's compare in the guest: set KECHO_VM_BUNDLE to the unpacked bundle),
 # adversary (the adversarial suite alone against every server; --adversary-args: tcp-adversary's own),
@@ -20,14 +20,16 @@
 # "--case mixed-64"; a run still going after --stall-after seconds, default 20, and again at three
 # times that, dumps the sockets, the TCP counters, the stacks and the busy workqueues as KECHO-STALL
 # lines, in results.txt; --tcp-mem sets the guest's net.ipv4.tcp_mem, in pages, for the runs: a low
-# pressure threshold keeps TCP under memory pressure).
+# pressure threshold keeps TCP under memory pressure; --netem runs them under the netem checks' delay,
+# reordering and duplication, default cases the netem checks', and fails a run after which a
+# connection of the server's is still on its port 30 s later, dumping the sockets and their timers).
 # The serial console goes to <build>/vm/<kernel>/console.log, the result lines to
 # <build>/vm/<kernel>/results.txt; <build>/vm/kernel-matrix.md is rewritten from every kernel's results.
 set -euo pipefail
 . "$(dirname "$0")/vm-lib.sh"
 
 
-adversary_args='' verify_args='' server_args='' loops=1 stall_after=20 tcp_mem=''
+adversary_args='' verify_args='' server_args='' loops=1 stall_after=20 tcp_mem='' verify_netem=0
 build=$KECHO_BUILD plan=test timeout_s=600 accel=auto quiet=0 kernel=$KECHO_VM_DEFAULT_KERNEL
 table_args="--connections 8 --size 64 --duration 2 --warmup 0.5"
 while [ $# -gt 0 ]; do
@@ -44,6 +46,7 @@ while [ $# -gt 0 ]; do
 	--loops) need_value "$@"; loops=$2; shift 2 ;;
 	--stall-after) need_value "$@"; stall_after=$2; shift 2 ;;
 	--tcp-mem) need_value "$@"; tcp_mem=$2; shift 2 ;;
+	--netem) verify_netem=1; shift ;;
 	--quiet) quiet=1; shift ;;
 	-h | --help) print_usage; exit 0 ;;
 	*) bad_usage "unknown argument '$1'" ;;
@@ -52,6 +55,7 @@ done
 case $plan in test | compare | rmmod | dkms | bundle | adversary | uring | kmod-verify) ;; *) bad_usage "--plan must be test, compare, rmmod, dkms, bundle, adversary, uring or kmod-verify, not '$plan'" ;; esac
 [[ $loops =~ ^[1-9][0-9]*$ ]] || bad_usage "--loops must be a positive number, not '$loops'"
 [[ -z $tcp_mem || $tcp_mem =~ ^[0-9]+\ [0-9]+\ [0-9]+$ ]] || bad_usage "--tcp-mem must be three numbers of pages, not '$tcp_mem'"
+[ "$verify_netem" = 0 ] || [ "$plan" = kmod-verify ] || bad_usage "--netem is for --plan kmod-verify (the test plan runs its netem checks on the kernels the list names)"
 [[ $stall_after =~ ^[1-9][0-9]*$ ]] || bad_usage "--stall-after must be a positive number of seconds, not '$stall_after'"
 if [ "$plan" = bundle ]; then
 	[ -f "${KECHO_VM_BUNDLE:-}/compare" ] || bad_usage "--plan bundle needs KECHO_VM_BUNDLE=DIR, an unpacked bundle (DIR/compare)"
@@ -134,6 +138,11 @@ if [ "$netem_spec" = netem ]; then
 	command -v tc >/dev/null || die "tc not found: apt-get install iproute2 (or run scripts/install-deps.sh)"
 	netem=1 netem_module=$KECHO_VM_NETEM
 fi
+if [ "$verify_netem" = 1 ]; then
+	[ -n "${KECHO_VM_NETEM:-}" ] || die "$kernel has no sch_netem module: --netem cannot run on it"
+	command -v tc >/dev/null || die "tc not found: apt-get install iproute2 (or run scripts/install-deps.sh)"
+	netem_module=$KECHO_VM_NETEM
+fi
 
 # rmmod under 1,000 connections must return within a second; PREEMPT_RT's unload under TCG spread
 # from 0.13 to 1.5 s where 6.1 and 6.12 took about 0.6 s (docs/kernels.md): there the bound is 3 s.
@@ -159,6 +168,7 @@ KMOD_LOOP_VERIFY_ARGS="$verify_args"
 VERIFY_LOOPS=$loops
 STALL_AFTER_S=$stall_after
 VERIFY_TCP_MEM="$tcp_mem"
+VERIFY_NETEM=$verify_netem
 ENV
 "$KECHO_TOP/scripts/vm/make-initramfs.sh" --module "$kbuild/kecho.ko" --build "$build" \
 	--plan-env "$work/plan.env" --out "$work/initramfs.cpio.gz" ${netem_module:+--netem "$netem_module"}
