@@ -76,6 +76,9 @@ TEST(KmodVm, RunVmRejectsBadArguments) {
     r = kecho::test::run({kRunVm, "--plan", "kmod-verify", "--tcp-mem", "1000"}, std::chrono::seconds(30));
     EXPECT_EQ(r.exit_code, 2);
     EXPECT_NE(r.err.find("--tcp-mem must be three numbers of pages"), std::string::npos) << r.err;
+    r = kecho::test::run({kRunVm, "--plan", "test", "--netem"}, std::chrono::seconds(30));
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.err.find("--netem is for --plan kmod-verify"), std::string::npos) << r.err;
     r = kecho::test::run({kRunVm, "--no-such-option"}, std::chrono::seconds(30));
     EXPECT_EQ(r.exit_code, 2);
     EXPECT_NE(r.err.find("unknown argument"), std::string::npos) << r.err;
