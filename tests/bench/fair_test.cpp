@@ -18,14 +18,11 @@ using kecho::bench::summarize;
 using kecho::benchtest::bench;
 using kecho::benchtest::EchoServer;
 using kecho::benchtest::read_json;
+using kecho::benchtest::temp_path;
 using nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string temp(const std::string& name) {
-    return ::testing::TempDir() + "kecho-fair-" + name;
-}
 
 std::string read_text(const fs::path& path) {
     std::ifstream in(path);
@@ -73,7 +70,7 @@ json crafted_pingpong(int connections,
 TEST(Ci, RepeatsUntilTheIntervalIsTightOrTheCap) {
     EchoServer server;
     ASSERT_TRUE(server.ready());
-    const std::string loose = temp("ci-loose.json"), tight = temp("ci-tight.json");
+    const std::string loose = temp_path("fair", "ci-loose.json"), tight = temp_path("fair", "ci-tight.json");
     std::vector<std::string> args = {"pingpong", "--port", server.port(), "--connections", "2"};
     args.insert(args.end(), short_runs.begin(), short_runs.end());
     auto a = args;
@@ -106,7 +103,7 @@ TEST(Sweep, WorkersListIsARowPerTargetAndWorkerCount) {
     EchoServer a, b;
     ASSERT_TRUE(a.ready());
     ASSERT_TRUE(b.ready());
-    const std::string path = temp("sweep.json");
+    const std::string path = temp_path("fair", "sweep.json");
     std::vector<std::string> args = {"pingpong",
                                      "--target",
                                      "a-1t=127.0.0.1:" + a.port(),
@@ -144,7 +141,7 @@ TEST(BestOf, EachServerAtItsBestRowFailuresStayFailed) {
     EchoServer good, bad("corrupt");
     ASSERT_TRUE(good.ready());
     ASSERT_TRUE(bad.ready());
-    const std::string sweep = temp("best-sweep.json"), best = temp("best.json");
+    const std::string sweep = temp_path("fair", "best-sweep.json"), best = temp_path("fair", "best.json");
     json doc = crafted_pingpong(8, {{"g-1t", "user", {100}}, {"g-2t", "user", {300}}, {"bad", "bad", {900}}});
     doc["modes"][0]["address"] = doc["modes"][1]["address"] = "127.0.0.1:" + good.port();
     doc["modes"][1]["client_workers"] = 2;
@@ -211,7 +208,7 @@ TEST(Failed, NoFigureNoRatioOnlyWhereAndTheFirstMismatch) {
 TEST(Burst, TimesConnectFirstByteAndTheWholeEcho) {
     EchoServer server;
     ASSERT_TRUE(server.ready());
-    const std::string path = temp("burst.json");
+    const std::string path = temp_path("fair", "burst.json");
     auto r = bench({"burst", "--port", server.port(), "--threads", "40", "--rounds", "2", "--json", path});
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
     const json run = read_json(path)["modes"][0]["runs"][0];
@@ -226,7 +223,7 @@ TEST(Burst, TimesConnectFirstByteAndTheWholeEcho) {
 // summary.md: each server at its best row, its configuration named, its interval and its ratio's;
 // a tie where intervals overlap, a rank where they are apart; a failed server FAILED, not ranked.
 TEST(Summary, CallsTiesTiesAndNamesEachConfiguration) {
-    const fs::path dir = temp("summary");
+    const fs::path dir = temp_path("fair", "summary");
     fs::remove_all(dir);
     fs::create_directories(dir);
     const std::string crafted = (dir / "crafted.json").string();

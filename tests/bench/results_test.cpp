@@ -23,14 +23,11 @@ using kecho::bench::LatencyHistogram;
 using kecho::benchtest::bench;
 using kecho::benchtest::EchoServer;
 using kecho::benchtest::read_json;
+using kecho::benchtest::temp_path;
 using nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string temp(const std::string& name) {
-    return ::testing::TempDir() + "kecho-results-" + name;
-}
 
 std::string first_line_of(const std::string& command) {
     std::unique_ptr<FILE, int (*)(FILE*)> pipe(::popen(command.c_str(), "r"), ::pclose);
@@ -112,7 +109,7 @@ TEST(OpenLoop, TimetableSpreadsConnectionsEvenly) {
 TEST(RunRecord, EveryResultSaysWhereAndHowItRan) {
     EchoServer server;
     ASSERT_TRUE(server.ready());
-    auto json_path = temp("meta.json"), csv_path = temp("meta.csv");
+    auto json_path = temp_path("results", "meta.json"), csv_path = temp_path("results", "meta.csv");
     auto r = bench({"--port", server.port(), "--connections", "2", "--duration", "0.3", "--warmup", "0.1",
                     "--server-info", "mode=user engine=test threads=1 cpus=any", "--layout", "shared", "--json",
                     json_path, "--csv", csv_path});
@@ -144,7 +141,8 @@ TEST(RunRecord, EveryResultSaysWhereAndHowItRan) {
 TEST(Merge, TwoRunsMergeIntoTheirCountsAdded) {
     EchoServer server;
     ASSERT_TRUE(server.ready());
-    auto a = temp("merge-a.json"), b = temp("merge-b.json"), out = temp("merged.json");
+    auto a = temp_path("results", "merge-a.json"), b = temp_path("results", "merge-b.json"),
+         out = temp_path("results", "merged.json");
     for (const auto& path : {a, b}) {
         auto r = bench({"--port", server.port(), "--connections", "4", "--client", "epoll", "--duration", "0.4",
                         "--warmup", "0.1", "--json", path});
@@ -176,7 +174,7 @@ TEST(Merge, TwoRunsMergeIntoTheirCountsAdded) {
 TEST(OpenLoop, ShowsAStallThatClosedLoopHides) {
     StallingServer server(200, 1000);
     ASSERT_TRUE(server.ready());
-    auto open = temp("open.json"), closed = temp("closed.json");
+    auto open = temp_path("results", "open.json"), closed = temp_path("results", "closed.json");
     auto r = bench({"--port", server.port(), "--connections", "4", "--rate", "1000", "--duration", "3", "--warmup",
                     "0.5", "--json", open});
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
@@ -193,7 +191,7 @@ TEST(OpenLoop, ShowsAStallThatClosedLoopHides) {
 TEST(OpenLoop, ARateTheServerCannotKeepIsReported) {
     StallingServer server(900, 1000);  // answers 10 % of the time
     ASSERT_TRUE(server.ready());
-    auto path = temp("unkept.json");
+    auto path = temp_path("results", "unkept.json");
     auto r = bench({"--port", server.port(), "--connections", "2", "--rate", "20000", "--duration", "1", "--warmup",
                     "0.2", "--json", path});
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
@@ -207,7 +205,7 @@ TEST(CpuSplit, AddsUpToTheMachineTotal) {
     const std::string port = std::to_string(kecho::test::free_port());
     kecho::test::Process server({kecho::test::binary("tests/bench/echo_test_server"), "--port", port});
     ASSERT_TRUE(server.wait_for_output("listening on"));
-    auto path = temp("cpu.json");
+    auto path = temp_path("results", "cpu.json");
     auto r = bench({"--port", port, "--connections", "8", "--duration", "2", "--warmup", "0.3", "--server-info",
                     "mode=user engine=test pid=" + std::to_string(server.pid()), "--json", path});
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
@@ -226,7 +224,7 @@ TEST(CpuSplit, AddsUpToTheMachineTotal) {
 TEST(Cpus, PinsTheClientAndRecordsIt) {
     EchoServer server;
     ASSERT_TRUE(server.ready());
-    auto path = temp("cpus.json");
+    auto path = temp_path("results", "cpus.json");
     auto r = bench({"--port", server.port(), "--connections", "2", "--duration", "0.3", "--warmup", "0.1", "--cpus",
                     "0", "--json", path});
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
@@ -239,7 +237,7 @@ TEST(Cpus, PinsTheClientAndRecordsIt) {
 TEST(Summarize, WritesTheSummaryTheCsvAndTheFigures) {
     EchoServer server;
     ASSERT_TRUE(server.ready());
-    const fs::path dir = temp("summary");
+    const fs::path dir = temp_path("results", "summary");
     fs::remove_all(dir);
     fs::create_directories(dir);
     for (const std::string c : {"1", "8"}) {

@@ -16,13 +16,10 @@
 using kecho::benchtest::bench;
 using kecho::benchtest::EchoServer;
 using kecho::benchtest::read_json;
+using kecho::benchtest::temp_path;
 using nlohmann::json;
 
 namespace {
-
-std::string temp(const std::string& name) {
-    return ::testing::TempDir() + "kecho-targets-" + name;
-}
 
 // The median and the (min-max) of a per-metric report's row of this target and metric ("" if none).
 std::string metric_row(const std::string& out, const std::string& target, const std::string& metric) {
@@ -80,7 +77,7 @@ TEST(Servers, ListsEveryServerOfTheRegistry) {
 TEST(Target, DrivenCheckedAndReportedLikeAMode) {
     EchoServer peer;
     ASSERT_TRUE(peer.ready());
-    const std::string dead = dead_port(), path = temp("peer.json");
+    const std::string dead = dead_port(), path = temp_path("targets", "peer.json");
     auto r = pingpong({"peer=127.0.0.1:" + peer.port(), "gone=127.0.0.1:" + dead}, path, {"--baseline", "peer"});
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
     EXPECT_NE(r.out.find("\npeer "), std::string::npos) << r.out;
@@ -102,7 +99,7 @@ TEST(Target, RunsBesideTheModes) {
     EchoServer user, peer;
     ASSERT_TRUE(user.ready());
     ASSERT_TRUE(peer.ready());
-    const std::string path = temp("both.json");
+    const std::string path = temp_path("targets", "both.json");
     auto r = pingpong({"peer=127.0.0.1:" + peer.port()}, path,
                       {"--mode", "user", "--mode-port", "user=" + user.port(), "--repeat", "2"});
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
@@ -119,7 +116,7 @@ TEST(Target, RunsBesideTheModes) {
 TEST(Target, CorruptingTargetIsListedAsFailedWithItsFirstMismatch) {
     EchoServer bad("corrupt");
     ASSERT_TRUE(bad.ready());
-    const std::string path = temp("bad.json");
+    const std::string path = temp_path("targets", "bad.json");
     auto r = pingpong({"bad=127.0.0.1:" + bad.port()}, path, {"--size", "1K"});
     EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
     EXPECT_NE(r.out.find("FAILED bad at 2 connections (1 of 1 runs): "), std::string::npos) << r.out;
@@ -155,8 +152,8 @@ TEST(Report, MergesRunsPerTargetAcrossFiles) {
     EchoServer peer, other;
     ASSERT_TRUE(peer.ready());
     ASSERT_TRUE(other.ready());
-    const std::string a = temp("report-a.json"), b = temp("report-b.json"), out = temp("report.json"),
-                      csv = temp("report.csv");
+    const std::string a = temp_path("targets", "report-a.json"), b = temp_path("targets", "report-b.json"),
+                      out = temp_path("targets", "report.json"), csv = temp_path("targets", "report.csv");
     const std::string info = "mode=peer pid=" + std::to_string(peer.process().pid());
     ASSERT_EQ(pingpong({"peer=127.0.0.1:" + peer.port()}, a, {"--server-info", info}).exit_code, 0);
     ASSERT_EQ(pingpong({"peer=127.0.0.1:" + peer.port(), "other=127.0.0.1:" + other.port()}, b,
@@ -183,7 +180,7 @@ TEST(Report, MergesRunsPerTargetAcrossFiles) {
 TEST(Report, ReadsStressWorkloadsAndTraces) {
     EchoServer peer;
     ASSERT_TRUE(peer.ready());
-    const std::string churn = temp("churn.json"), trace = temp("trace.json");
+    const std::string churn = temp_path("targets", "churn.json"), trace = temp_path("targets", "trace.json");
     ASSERT_EQ(
         bench({"churn", "--target", "peer=127.0.0.1:" + peer.port(), "--cycles", "300", "--json", churn}).exit_code, 0);
     auto r = bench({"report", churn, churn, "--baseline", "peer"});
@@ -205,7 +202,8 @@ TEST(Report, ReadsStressWorkloadsAndTraces) {
 TEST(Report, CountsPerUnitAndRefusesMixedWorkloads) {
     EchoServer peer;
     ASSERT_TRUE(peer.ready());
-    const std::string run = temp("counted.json"), perf = temp("perf.txt"), churn = temp("churn2.json");
+    const std::string run = temp_path("targets", "counted.json"), perf = temp_path("targets", "perf.txt"),
+                      churn = temp_path("targets", "churn2.json");
     ASSERT_EQ(pingpong({"peer=127.0.0.1:" + peer.port()}, run).exit_code, 0);
     const double requests = read_json(run)["modes"][0]["runs"][0]["work_units"].get<double>();
     ASSERT_GT(requests, 0);

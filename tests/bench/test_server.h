@@ -3,6 +3,8 @@
 // a child, the bench binary run to completion, and the JSON files it writes read back.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -32,6 +34,11 @@ public:
 inline test::RunResult bench(std::vector<std::string> args) {
     args.insert(args.begin(), test::binary("bench"));
     return test::run(args, std::chrono::seconds(120));
+}
+
+// A file in the tests' temporary directory, named for its suite (test binaries run in parallel).
+inline std::string temp_path(const std::string& suite, const std::string& name) {
+    return ::testing::TempDir() + "kecho-" + suite + "-" + name;
 }
 
 // A JSON file bench wrote (throws nlohmann::json::parse_error on anything else).

@@ -14,19 +14,12 @@
 using kecho::benchtest::bench;
 using kecho::benchtest::EchoServer;
 using kecho::benchtest::read_json;
-
-namespace {
-
-std::string temp(const std::string& name) {
-    return ::testing::TempDir() + "kecho-bench-" + name;
-}
-
-}  // namespace
+using kecho::benchtest::temp_path;
 
 TEST(Pingpong, ShortRunReportsRequestsLatencyAndCpu) {
     EchoServer server;
     ASSERT_TRUE(server.ready());
-    auto json = temp("pingpong.json");
+    auto json = temp_path("bench", "pingpong.json");
     auto r =
         bench({"--port", server.port(), "--connections", "4", "--duration", "1", "--warmup", "0.2", "--json", json});
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
@@ -73,7 +66,7 @@ TEST(Pingpong, CorruptingServerFailsTheRun) {
 TEST(Stream, ReportsBothDirections) {
     EchoServer server;
     ASSERT_TRUE(server.ready());
-    auto json = temp("stream.json");
+    auto json = temp_path("bench", "stream.json");
     auto r = bench({"--workload", "stream", "--port", server.port(), "--connections", "2", "--window", "128K", "--size",
                     "16K", "--duration", "1", "--warmup", "0.2", "--json", json});
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
@@ -94,8 +87,8 @@ TEST(Stream, WindowSmallerThanSizeIsAUsageError) {
 TEST(Burst, WritesTheClassicFileAndPlot) {
     EchoServer server;
     ASSERT_TRUE(server.ready());
-    auto out = temp("burst.txt");
-    auto png = temp("burst.png");
+    auto out = temp_path("bench", "burst.txt");
+    auto png = temp_path("bench", "burst.png");
     std::filesystem::remove(png);
     auto r = bench({"--workload", "burst", "--port", server.port(), "--threads", "50", "--rounds", "3", "--out", out,
                     "--plot", png});
@@ -118,7 +111,8 @@ TEST(Compare, SeveralModesInterleavedWithRatiosAndSkips) {
     ASSERT_TRUE(a.ready());
     ASSERT_TRUE(b.ready());
     int dead = kecho::test::free_port();
-    auto json = temp("compare.json"), csv = temp("compare.csv"), svg = temp("compare.svg");
+    auto json = temp_path("bench", "compare.json"), csv = temp_path("bench", "compare.csv"),
+         svg = temp_path("bench", "compare.svg");
     auto r = bench({"--mode",      "user,uring,bpf",
                     "--mode-port", "user=" + a.port(),
                     "--mode-port", "uring=" + b.port(),
@@ -191,7 +185,7 @@ TEST(StressWorkloads, EachPassesAgainstACorrectServer) {
                                                         {"slow", "--clients", "10", "--duration", "0.5"},
                                                         {"bad-input", "--quick"}};
     for (auto args : runs) {
-        const std::string workload = args.front(), json = temp(workload + ".json");
+        const std::string workload = args.front(), json = temp_path("bench", workload + ".json");
         args.insert(args.end(), {"--port", server.port(), "--json", json});
         auto r = bench(args);
         EXPECT_EQ(r.exit_code, 0) << workload << "\n" << r.out << r.err;
