@@ -615,11 +615,13 @@ kmod_verify_once() {
 		emit "KECHO-VERIFY run-$1 FAIL rc=$rc in $took ms;$moved: ${summary:-$(tail -n2 /tmp/verify.err | tr '\n' ' ')}"
 		return 1
 	fi
-	[ "${VERIFY_NETEM:-0}" = 1 ] && open_connections "$(port_of kmod)" >/dev/null
-	if [ "${VERIFY_NETEM:-0}" = 1 ] && [ -s /tmp/port.txt ]; then
-		emit "KECHO-VERIFY run-$1 FAIL in $took ms;$moved: connections on the port 30 s after: $(head -n3 /tmp/port.txt | tr -s ' \n' ' ')"
-		echo "FAIL leftover $(head -n1 /tmp/port.txt | tr -s ' ')" >>/tmp/verify.out
-		return 1
+	if [ "${VERIFY_NETEM:-0}" = 1 ]; then
+		open_connections "$(port_of kmod)" >/dev/null
+		if [ -s /tmp/port.txt ]; then
+			emit "KECHO-VERIFY run-$1 FAIL in $took ms;$moved: connections on the port 30 s after: $(head -n3 /tmp/port.txt | tr -s ' \n' ' ')"
+			echo "FAIL leftover $(head -n1 /tmp/port.txt | tr -s ' ')" >>/tmp/verify.out
+			return 1
+		fi
 	fi
 	emit "KECHO-VERIFY run-$1 PASS in $took ms;$moved"
 }
@@ -636,14 +638,23 @@ kmod_verify_loop() {
 	done
 }
 
+# net.ipv4.tcp_mem (pages) set to $1 until tcp_mem_restore; a low pressure threshold keeps TCP under
+# memory pressure.
+tcp_mem_set() {
+	tcp_mem_was=$(tr '\t' ' ' </proc/sys/net/ipv4/tcp_mem)
+	echo "$1" >/proc/sys/net/ipv4/tcp_mem
+}
+tcp_mem_restore() {
+	echo "$tcp_mem_was" >/proc/sys/net/ipv4/tcp_mem
+}
+
 # mixed-64 again with TCP under memory pressure (a low tcp_mem), where 6.1 lost the FIN of a
 # connection kecho.ko had closed with its echo in flight (docs/kernels.md; 2 stalls in 6 runs then).
 kmod_memory_pressure_check() {
-	tcp_mem_was=$(tr '\t' ' ' </proc/sys/net/ipv4/tcp_mem)
-	echo "1000 1500 100000" >/proc/sys/net/ipv4/tcp_mem
+	tcp_mem_set "1000 1500 100000"
 	kmod_loop_cases="--case mixed-64" stall_s=20
 	kmod_verify_loop 5
-	echo "$tcp_mem_was" >/proc/sys/net/ipv4/tcp_mem
+	tcp_mem_restore
 	if [ $failed = 0 ]; then
 		result kmod-memory-pressure PASS "mixed-64 5 of 5 runs with tcp_mem 1000 1500 100000 pages, $pressured of them under TCP memory pressure"
 	else
@@ -659,11 +670,8 @@ kmod_memory_pressure_check() {
 plan_kmod_verify() {
 	have bench kmod-verify || return
 	insmod_defaults
-	tcp_mem_was=$(tr '\t' ' ' </proc/sys/net/ipv4/tcp_mem)
-	if [ -n "${VERIFY_TCP_MEM:-}" ]; then
-		emit "KECHO-VERIFY tcp_mem $tcp_mem_was -> $VERIFY_TCP_MEM (pages)"
-		echo "$VERIFY_TCP_MEM" >/proc/sys/net/ipv4/tcp_mem
-	fi
+	tcp_mem_set "${VERIFY_TCP_MEM:-$(tr '\t' ' ' </proc/sys/net/ipv4/tcp_mem)}"
+	[ -n "${VERIFY_TCP_MEM:-}" ] && emit "KECHO-VERIFY tcp_mem $tcp_mem_was -> $VERIFY_TCP_MEM (pages)"
 	kmod_loop_cases=${KMOD_LOOP_VERIFY_ARGS:---case mixed-64}
 	if [ "${VERIFY_NETEM:-0}" = 1 ]; then
 		netem_on || return
@@ -678,7 +686,7 @@ plan_kmod_verify() {
 		kmod_stall_dump "run-$failed-after"
 	fi
 	if [ "${VERIFY_NETEM:-0}" = 1 ]; then netem_off; fi
-	echo "$tcp_mem_was" >/proc/sys/net/ipv4/tcp_mem
+	tcp_mem_restore
 	check rmmod rmmod kecho
 	dmesg_all | grep -iE 'kecho|warn|bug|hung|stall|rcu' | tail -n 40 | sed 's/^/KECHO-STALL dmesg /' | tee "$OUT"
 }
